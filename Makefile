@@ -1,0 +1,26 @@
+# circnn: the two commands users need.
+#   make demo   the main job (creates .venv, installs what it needs, runs `circnn demo`)
+#   make test   the whole test suite, in parallel
+VENV   ?= .venv
+STAMP  := $(VENV)/.circnn-installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test tools venv bench clean
+
+$(STAMP): pyproject.toml scripts/ensure-venv.sh
+	@bash scripts/ensure-venv.sh $(VENV)
+	@touch $@
+
+venv: $(STAMP)
+
+tools:
+	@bash scripts/ensure-tools.sh
+
+demo: $(STAMP) tools
+	$(VENV)/bin/circnn demo
+
+test: $(STAMP) tools
+	$(VENV)/bin/python -m pytest -n auto $(PYTEST_ARGS)
+
+clean:
+	rm -rf build

@@ -1,0 +1,137 @@
+"""The ``circnn`` command line.
+
+Every subcommand validates its input before doing any work; bad input
+(unknown design, parameter out of range, malformed bundle) is one line on
+stderr and exit status 2, with nothing half-written left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import CircnnError
+
+__all__ = ["main", "build_parser"]
+
+
+def _progress(quiet: bool):
+    start = time.monotonic()
+
+    def say(msg: str):
+        if not quiet:
+            print(f"[{time.monotonic() - start:7.1f}s] {msg}", file=sys.stderr, flush=True)
+    return say
+
+
+def cmd_designs(args) -> int:
+    from .designs import all_designs
+    for name, design in all_designs().items():
+        print(f"{name}: {design.description}")
+        if args.verbose:
+            for p in design.params:
+                print(f"    {p.describe()}")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from .generate import write_design
+    from .params import parse_assignments
+    meta = write_design(args.design, parse_assignments(args.set), args.target, Path(args.out),
+                        top=args.top)
+    print(f"wrote {meta['verilog']} ({args.target}; "
+          + ", ".join(f"{k}={v}" for k, v in meta["params"].items()) + ")")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from .params import parse_assignments
+    from circnn.synth.flow import synthesize
+    r = synthesize(args.design, parse_assignments(args.set), report=Path(args.report),
+                   device=args.device, package=args.package, speed=args.speed, freq=args.freq,
+                   seed=args.seed, progress=_progress(args.quiet))
+    fmax = "n/a" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f} MHz"
+    status = "met" if r["timing_met"] else "NOT met"
+    print(f"{r['design']} on {r['device']}-{r['speed']} {r['package']}: "
+          f"Fmax {fmax} (target {r['freq_target_mhz']} MHz, {status}), "
+          f"LUT4 {r['lut4']}, FF {r['ff']}, MULT18 {r['mult18']}, DP16KD {r['dp16kd']}")
+    if r.get("note"):
+        print(f"note: {r['note']}")
+    print(f"report: {args.report}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from circnn.synth.flow import DEVICES, PACKAGES, SPEEDS
+    from .designs import TARGETS
+
+    parser = argparse.ArgumentParser(
+        prog="circnn",
+        description="Generator for block-circulant (FFT-based) neural-network accelerators.")
+    parser.add_argument("--version", action="version", version=f"circnn {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("designs", help="list the registered designs and their parameters",
+                       description="List the registered designs.")
+    p.add_argument("-v", "--verbose", action="store_true", help="also list each design's parameters")
+    p.set_defaults(func=cmd_designs)
+
+    set_help = "set a design parameter (repeatable); `circnn designs -v` lists them"
+    p = sub.add_parser("generate", help="elaborate a design to Verilog",
+                       description="Elaborate a registered design to Verilog. The file's header "
+                                   "records the circnn version and every parameter.")
+    p.add_argument("design", help="design name (see `circnn designs`)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help=set_help)
+    p.add_argument("--target", choices=TARGETS, default="generic",
+                   help="generic: vendor-neutral Verilog; ecp5: may instantiate ECP5 primitives "
+                        "(default: generic)")
+    p.add_argument("--top", default=None, help="top module name (default: the design name)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("synth", help="synthesise, place and route a design for ECP5",
+                       description="Run yosys synth_ecp5 and nextpnr-ecp5 --out-of-context on a "
+                                   "design and write a JSON report (post-route Fmax and resources); "
+                                   "tool logs are written beside it.")
+    p.add_argument("design", help="design name (see `circnn designs`)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help=set_help)
+    p.add_argument("--device", default="LFE5U-85F", help=f"one of {', '.join(DEVICES)} (default LFE5U-85F)")
+    p.add_argument("--package", default="CABGA381", help=f"one of {', '.join(PACKAGES)} (default CABGA381)")
+    p.add_argument("--speed", type=int, default=6, help=f"speed grade, one of {SPEEDS} (default 6)")
+    p.add_argument("--freq", type=float, default=150.0, metavar="MHZ",
+                   help="target clock for placement and routing (default 150)")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
+    p.add_argument("--report", required=True, metavar="FILE.json", help="report path")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("demo", help="the main job: golden model, RTL and ECP5 build, summarised",
+                       description="Run the end-to-end demonstration and print a summary.")
+    p.add_argument("--out", default="build/demo", metavar="DIR", help="output directory (default build/demo)")
+    p.add_argument("--skip-synth", action="store_true", help="skip the ECP5 build")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CircnnError as exc:
+        print(f"circnn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

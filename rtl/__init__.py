@@ -1,0 +1,1 @@
+"""Amaranth components of the circnn accelerator (importable as ``circnn.rtl``)."""

@@ -1,0 +1,97 @@
+"""amaranth.lib.stream drivers for cocotb benches.
+
+``StreamSource`` drives ``<prefix>__valid``/``__payload`` with optional
+random idle cycles; ``StreamSink`` drives ``<prefix>__ready`` with optional
+random back-pressure and records every transferred payload.  Both act in
+the same phase of each clock (just after the rising edge) and sample the
+handshake in the read-only phase before the next edge, so a transfer is
+counted exactly when the hardware sees one.
+"""
+
+from __future__ import annotations
+
+import random
+
+from cocotb.triggers import ReadOnly, RisingEdge
+
+__all__ = ["StreamSource", "StreamSink", "pack_fields", "unpack_fields", "to_signed"]
+
+
+def to_signed(value: int, bits: int) -> int:
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def pack_fields(values, widths) -> int:
+    """Concatenate fields LSB-first (as amaranth.lib.data lays out a struct)."""
+    word, pos = 0, 0
+    for v, w in zip(values, widths):
+        word |= (int(v) & ((1 << w) - 1)) << pos
+        pos += w
+    return word
+
+
+def unpack_fields(word: int, widths, signed=None) -> list[int]:
+    """Split a struct word into fields, LSB-first; ``signed`` per field."""
+    out, pos = [], 0
+    signed = signed if signed is not None else [True] * len(widths)
+    for w, s in zip(widths, signed):
+        v = (word >> pos) & ((1 << w) - 1)
+        out.append(to_signed(v, w) if s else v)
+        pos += w
+    return out
+
+
+class StreamSource:
+    def __init__(self, dut, prefix: str, clk, *, idle: float = 0.0, rng: random.Random | None = None):
+        self.valid = getattr(dut, f"{prefix}__valid")
+        self.payload = getattr(dut, f"{prefix}__payload")
+        self.ready = getattr(dut, f"{prefix}__ready")
+        self.width = len(self.payload)
+        self.clk = clk
+        self.idle = idle
+        self.rng = rng or random.Random(0)
+        self.sent = 0
+        self.valid.value = 0
+
+    async def send(self, words):
+        """Send every word (an unsigned int of the payload width) in order."""
+        mask = (1 << self.width) - 1
+        for word in words:
+            while self.idle and self.rng.random() < self.idle:
+                self.valid.value = 0
+                await RisingEdge(self.clk)
+            self.valid.value = 1
+            self.payload.value = int(word) & mask
+            while True:
+                await ReadOnly()
+                fired = bool(self.ready.value)
+                await RisingEdge(self.clk)
+                if fired:
+                    self.sent += 1
+                    break
+        self.valid.value = 0
+
+
+class StreamSink:
+    def __init__(self, dut, prefix: str, clk, *, stall: float = 0.0, rng: random.Random | None = None):
+        self.valid = getattr(dut, f"{prefix}__valid")
+        self.payload = getattr(dut, f"{prefix}__payload")
+        self.ready = getattr(dut, f"{prefix}__ready")
+        self.clk = clk
+        self.stall = stall
+        self.rng = rng or random.Random(1)
+        self.words: list[int] = []
+        self.ready.value = 0
+
+    async def receive(self, count: int):
+        """Accept ``count`` words (unsigned ints), stalling at random."""
+        while len(self.words) < count:
+            ready = not (self.stall and self.rng.random() < self.stall)
+            self.ready.value = int(ready)
+            await ReadOnly()
+            if ready and self.valid.value:
+                self.words.append(int(self.payload.value.to_unsigned()))
+            await RisingEdge(self.clk)
+        self.ready.value = 0
+        return self.words

@@ -1,0 +1,93 @@
+"""Run a cocotb bench against an Amaranth component, from pytest.
+
+``run_bench`` elaborates the component to Verilog in a per-test build
+directory, compiles it with Icarus Verilog through cocotb's Python runner
+and runs a cocotb test module (from :mod:`circnn.sim.benches`) on it.  The
+bench receives its configuration as JSON in the ``CIRCNN_BENCH`` environment
+variable (read it with :func:`bench_config`).  ``WAVES=1`` in the
+environment records an FST waveform in the build directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+from circnn.generate import elaborate_verilog
+
+__all__ = ["run_bench", "bench_config", "build_root", "MODELS_DIR", "BENCH_ENV"]
+
+BENCH_ENV = "CIRCNN_BENCH"
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+
+
+def build_root() -> Path:
+    """Where per-test build directories go (``$CIRCNN_BUILD`` or ``build/``)."""
+    root = os.environ.get("CIRCNN_BUILD")
+    if root:
+        return Path(root)
+    return Path(__file__).resolve().parent.parent / "build"
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:120]
+
+
+def bench_config() -> dict:
+    """The configuration a bench was started with (inside a cocotb test)."""
+    return json.loads(os.environ.get(BENCH_ENV, "{}"))
+
+
+def run_bench(component, *, name: str, test_module: str, config: dict | None = None,
+              toplevel: str = "top", extra_sources=(), testcase=None, seed: int | None = None,
+              timeout_s: float | None = None) -> Path:
+    """Elaborate, compile and simulate; raise AssertionError unless all tests pass.
+
+    Returns the build directory.  ``name`` identifies the run (one build
+    directory per name, so parallel pytest workers never share one).
+    """
+    if shutil.which("iverilog") is None:
+        raise RuntimeError("iverilog is not on PATH: run `make test` (it installs Icarus Verilog)")
+    from cocotb_tools.check_results import get_results
+    from cocotb_tools.runner import get_runner
+
+    build_dir = build_root() / "sim" / _slug(name)
+    if build_dir.exists():
+        shutil.rmtree(build_dir)
+    build_dir.mkdir(parents=True)
+    verilog_path = build_dir / f"{toplevel}.v"
+    verilog_path.write_text(elaborate_verilog(component, toplevel))
+    sources = [verilog_path, *map(Path, extra_sources)]
+
+    waves = os.environ.get("WAVES", "0") not in ("", "0")
+    runner = get_runner("icarus")
+    runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
+                 timescale=("1ns", "1ps"), waves=waves, always=True,
+                 log_file=build_dir / "build.log")
+    env = {BENCH_ENV: json.dumps(config or {})}
+    if timeout_s is not None:
+        env["CIRCNN_BENCH_TIMEOUT_S"] = str(timeout_s)
+    log_file = build_dir / "sim.log"
+    try:
+        results = runner.test(test_module=test_module, hdl_toplevel=toplevel,
+                              build_dir=build_dir, test_dir=build_dir, extra_env=env,
+                              waves=waves, testcase=testcase, seed=seed,
+                              results_xml=str(build_dir / "results.xml"), log_file=log_file)
+    except SystemExit as exc:  # cocotb's runner exits on failure under pytest
+        raise AssertionError(f"cocotb bench {test_module} failed (exit {exc.code}); "
+                             f"log: {log_file}\n{_tail(log_file)}") from None
+    num_tests, num_failed = get_results(results)
+    if num_tests == 0 or num_failed:
+        raise AssertionError(f"cocotb bench {test_module}: {num_failed} of {num_tests} "
+                             f"tests failed; log: {log_file}\n{_tail(log_file)}")
+    return build_dir
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
