@@ -291,7 +291,7 @@ def test_dense_then_project_then_retrain(digits):
     assert [l.shape for l in circ.layers] == [(16, 8, 8), (2, 16, 8)]
     np.testing.assert_array_equal(circ.layers[0].weight, project_to_circulant(dense.layers[0].weight, 8))
     before = accuracy(circ, x_test, y_test)
-    history = train(circ, x_train, y_train, epochs=6, lr=3e-3, seed=0,
+    history = train(circ, x_train, y_train, epochs=10, lr=3e-3, seed=0,
                     x_test=x_test, y_test=y_test)
     print(f"dense {accuracy(dense, x_test, y_test):.3f}, projected {before:.3f}, "
           f"re-trained {history.test_accuracy[-1]:.3f}")
