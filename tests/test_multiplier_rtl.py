@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Both multiplier targets give the same words at the same cycle (ECP5 primitive
 simulated with circnn's behavioural MULT18X18D model)."""
 

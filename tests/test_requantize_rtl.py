@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The foundation's cocotb bench: Requantizer RTL == fixed-point toolkit, word for word."""
 
 import pytest

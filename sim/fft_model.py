@@ -1,0 +1,236 @@
+"""Bit-true model of the radix-2 FFT engine (:mod:`circnn.rtl.fft`).
+
+One NumPy function per hardware block, with the same widths, rounding and
+scaling, so that the RTL's output stream can be predicted word for word.
+
+The engine (see ``docs/fft.md``):
+
+* radix-2 decimation in frequency, one single-path delay-feedback stage per
+  radix-2 level; natural-order input, **bit-reversed output order**;
+* input samples of ``width`` bits are sign-extended into an internal width of
+  ``width + 1`` bits (one guard bit);
+* **scaling schedule**: every butterfly divides by two with the configured
+  rounding, so the whole transform computes ``FFT(x) / N``.  With the guard
+  bit no intermediate value can overflow, whatever the input (the proof is
+  in ``docs/fft.md``);
+* twiddles are signed ``twiddle_width``-bit fractions (``T - 1`` fraction
+  bits, +1.0 saturated to the largest code); the trivial twiddles 1 and -j
+  are applied exactly, without a multiplier;
+* a multiplier operand is at most 18 bits (one ECP5 MULT18X18D): when the
+  internal width exceeds 18 (``width = 18``) the difference is rounded to 18
+  bits before it is multiplied, and the product shift is reduced to match;
+* the inverse transform uses the same datapath: ``IFFT(X) =
+  swap(FFT(swap(X))) / N`` where ``swap(a + jb) = b + ja`` exchanges the
+  real and imaginary parts, so the inverse computes exactly ``IFFT(X)``
+  (numpy's convention, with its ``1/N``).
+
+Complex integer vectors are pairs ``(re, im)`` of int64 arrays whose last
+axis holds one frame of ``N`` samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from circnn.errors import ParameterError
+from circnn.params import check_choice, check_int, check_power_of_two
+
+from .fixedpoint import Rounding, int_range, round_shift, wrap
+
+__all__ = [
+    "FFTConfig", "MAX_MULT_BITS", "twiddle_table", "bit_reverse", "butterfly",
+    "twiddle_multiply", "fft_stage", "fft", "to_natural_order", "sqnr_db",
+]
+
+#: Widest signed operand of one ECP5 MULT18X18D.
+MAX_MULT_BITS = 18
+ROUNDINGS = tuple(r.value for r in Rounding)
+
+
+@dataclass(frozen=True)
+class FFTConfig:
+    """Parameters shared by the model and the RTL (validated here, once)."""
+
+    points: int
+    width: int = 16
+    twiddle_width: int = 16
+    rounding: str = "half_up"
+
+    def __post_init__(self):
+        check_power_of_two("points", self.points, 4, 256)
+        check_int("width", self.width, 8, 18)
+        check_int("twiddle_width", self.twiddle_width, 8, 18)
+        check_choice("rounding", self.rounding, ROUNDINGS)
+        check_twiddles_representable(self.points, self.twiddle_width)
+
+    @property
+    def stages(self) -> int:
+        return self.points.bit_length() - 1
+
+    @property
+    def internal_width(self) -> int:
+        """Datapath width: the input width plus one guard bit."""
+        return self.width + 1
+
+    @property
+    def output_width(self) -> int:
+        return self.internal_width
+
+    @property
+    def mult_shift(self) -> int:
+        """Bits rounded off a difference before it enters a multiplier."""
+        return max(0, self.internal_width - MAX_MULT_BITS)
+
+    def span(self, stage: int) -> int:
+        """Butterfly distance D of a stage (N/2, N/4, ..., 1)."""
+        return self.points >> (stage + 1)
+
+    def has_multiplier(self, stage: int) -> bool:
+        """Stages with D >= 4 need non-trivial twiddles."""
+        return self.span(stage) >= 4
+
+
+def check_twiddles_representable(points: int, twiddle_width: int) -> None:
+    """Refuse a twiddle width whose quantised twiddles are not all distinct.
+
+    A width at which two different roots of unity round to the same code
+    cannot represent the transform's twiddles; a multiplier operand is at
+    most 18 bits, so wider is refused too.
+    """
+    re, im = twiddle_table(points, twiddle_width)
+    codes = set(zip(re.tolist(), im.tolist()))
+    if len(codes) != len(re):
+        raise ParameterError(
+            f"twiddle_width {twiddle_width} cannot represent the {points}-point twiddles "
+            f"(distinct roots of unity round to the same code); use a wider twiddle_width")
+
+
+@lru_cache(maxsize=None)
+def _twiddle_table(points: int, twiddle_width: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    n = np.arange(points // 2)
+    scale = float(1 << (twiddle_width - 1))
+    lo, hi = int_range(twiddle_width)
+    re = np.clip(np.round(np.cos(2 * np.pi * n / points) * scale), lo, hi).astype(np.int64)
+    im = np.clip(np.round(-np.sin(2 * np.pi * n / points) * scale), lo, hi).astype(np.int64)
+    return tuple(re.tolist()), tuple(im.tolist())
+
+
+def twiddle_table(points: int, twiddle_width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Quantised ``W_N^n = exp(-2 pi j n / N)`` for n = 0..N/2-1 (the twiddle ROM).
+
+    Codes are ``round(value * 2**(T-1))`` (ties to even), saturated to the
+    ``T``-bit range so that +1.0 becomes ``2**(T-1) - 1``.
+    """
+    re, im = _twiddle_table(points, twiddle_width)
+    return np.array(re, dtype=np.int64), np.array(im, dtype=np.int64)
+
+
+def bit_reverse(points: int) -> np.ndarray:
+    """``bit_reverse(N)[p]`` is the frequency index of output position p."""
+    bits = points.bit_length() - 1
+    idx = np.arange(points)
+    rev = np.zeros_like(idx)
+    for b in range(bits):
+        rev |= ((idx >> b) & 1) << (bits - 1 - b)
+    return rev
+
+
+def butterfly(a, b, cfg: FFTConfig):
+    """``((a + b) / 2, (a - b) / 2)`` rounded, on complex ints ``(re, im)``."""
+    r = cfg.rounding
+    iw = cfg.internal_width
+    s = tuple(wrap(round_shift(x + y, 1, r), iw) for x, y in zip(a, b))
+    d = tuple(wrap(round_shift(x - y, 1, r), iw) for x, y in zip(a, b))
+    return s, d
+
+
+def twiddle_multiply(d, index, cfg: FFTConfig):
+    """``d * W_N^index`` as the twiddle unit computes it.
+
+    ``index`` is an int array of twiddle indices into the N-point table
+    (0..N/2-1).  Index 0 (x1) and N/4 (x -j) are exact; the others use
+    four real products of an (at most 18-bit) difference and a T-bit
+    twiddle, summed at full precision and rounded once per component.
+    """
+    d_re, d_im = d
+    index = np.broadcast_to(np.asarray(index), d_re.shape)
+    w_re, w_im = twiddle_table(cfg.points, cfg.twiddle_width)
+    wr, wi = w_re[index], w_im[index]
+    ms = cfg.mult_shift
+    a_re = round_shift(d_re, ms, cfg.rounding)
+    a_im = round_shift(d_im, ms, cfg.rounding)
+    shift = cfg.twiddle_width - 1 - ms
+    iw = cfg.internal_width
+    p_re = wrap(round_shift(a_re * wr - a_im * wi, shift, cfg.rounding), iw)
+    p_im = wrap(round_shift(a_re * wi + a_im * wr, shift, cfg.rounding), iw)
+    one = index == 0
+    minus_j = index == cfg.points // 4
+    out_re = np.where(one, d_re, np.where(minus_j, d_im, p_re))
+    out_im = np.where(one, d_im, np.where(minus_j, wrap(-d_re, iw), p_im))
+    return out_re, out_im
+
+
+def fft_stage(x, stage: int, cfg: FFTConfig):
+    """One DIF stage on frames in *position* order (the in-place layout).
+
+    Each block of ``2D`` positions holds a sub-transform's input; it becomes
+    ``D`` rounded half-sums followed by ``D`` rounded half-differences times
+    ``W_{2D}^n``: exactly the order in which the SDF stage emits them.
+    """
+    re, im = x
+    n_frames = re.shape[:-1]
+    D = cfg.span(stage)
+    shape = (*n_frames, cfg.points // (2 * D), 2, D)
+    re, im = re.reshape(shape), im.reshape(shape)
+    a = (re[..., 0, :], im[..., 0, :])
+    b = (re[..., 1, :], im[..., 1, :])
+    s, d = butterfly(a, b, cfg)
+    n = np.arange(D) * (cfg.points // (2 * D))
+    d = twiddle_multiply(d, n, cfg)
+    out_re = np.stack([s[0], d[0]], axis=-2).reshape(*n_frames, cfg.points)
+    out_im = np.stack([s[1], d[1]], axis=-2).reshape(*n_frames, cfg.points)
+    return out_re, out_im
+
+
+def fft(x, cfg: FFTConfig, inverse=False):
+    """The engine's output stream for input frames ``x = (re, im)``.
+
+    Inputs are ``width``-bit integers, shape (..., N).  Returns ``(re, im)``
+    of ``width + 1``-bit integers in stream (bit-reversed) order:
+    position p holds bin ``bit_reverse(N)[p]`` of ``FFT(x) / N`` (forward)
+    or of ``IFFT(x)`` (inverse).  ``inverse`` may be a bool or one flag per
+    frame.
+    """
+    re = np.asarray(x[0], dtype=np.int64)
+    im = np.asarray(x[1], dtype=np.int64)
+    if re.shape != im.shape or re.shape[-1] != cfg.points:
+        raise ValueError(f"expected frames of {cfg.points} samples, got {re.shape} and {im.shape}")
+    lo, hi = int_range(cfg.width)
+    if re.size and (re.min() < lo or re.max() > hi or im.min() < lo or im.max() > hi):
+        raise ValueError(f"input samples outside the {cfg.width}-bit range [{lo}, {hi}]")
+    inv = np.broadcast_to(np.asarray(inverse, dtype=bool)[..., None], re.shape)
+    re, im = np.where(inv, im, re), np.where(inv, re, im)
+    for s in range(cfg.stages):
+        re, im = fft_stage((re, im), s, cfg)
+    return np.where(inv, im, re), np.where(inv, re, im)
+
+
+def to_natural_order(y, points: int):
+    """Reorder stream-order frames to natural frequency order."""
+    rev = bit_reverse(points)
+    out = []
+    for a in y:
+        nat = np.empty_like(a)
+        nat[..., rev] = a
+        out.append(nat)
+    return tuple(out)
+
+
+def sqnr_db(measured: np.ndarray, reference: np.ndarray) -> float:
+    """Signal-to-quantisation-noise ratio, dB: reference power over error power."""
+    err = np.sum(np.abs(measured - reference) ** 2)
+    sig = np.sum(np.abs(reference) ** 2)
+    return float("inf") if err == 0 else float(10 * np.log10(sig / err))
