@@ -26,6 +26,7 @@ TARGETS = ("generic", "ecp5")
 DESIGN_MODULES = [
     "circnn.rtl.requantize",
     "circnn.rtl.multiplier",
+    "circnn.rtl.fft",
 ]
 
 _REGISTRY: dict[str, "Design"] = {}

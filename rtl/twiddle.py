@@ -1,0 +1,147 @@
+"""``TwiddleStage``: multiplies a butterfly stage's differences by their twiddles.
+
+Model twin: :func:`circnn.sim.fft_model.twiddle_multiply`; the ROM contents
+come from :func:`circnn.sim.fft_model.twiddle_table` (the twiddle ROM
+generator), so RTL and model use the same codes.
+
+A butterfly stage of span ``D`` emits frames of ``D`` sums (passed through)
+and ``D`` differences; difference ``n`` is multiplied by ``W_{2D}^n``.
+Twiddle 1 (n = 0) and -j (n = D/2) are applied exactly by wiring; the
+others take four registered multipliers (:class:`Multiplier`, one
+MULT18X18D each on ECP5), a registered add/subtract at full precision and a
+registered rounding back to the internal width.  Every sample, multiplied or
+not, takes the same ``latency`` clocks, so order is kept.
+"""
+
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from circnn.sim.fft_model import MAX_MULT_BITS, FFTConfig, twiddle_table
+
+from .arith import round_shift
+from .butterfly import stage_layout
+from .complex_mult import ComplexMultiplier
+from .multiplier import MULT_LATENCY
+
+__all__ = ["TwiddleStage", "stage_twiddles"]
+
+PASS, MINUS_J, MULTIPLY = 0, 1, 2
+
+
+def stage_twiddles(cfg: FFTConfig, stage: int) -> list[tuple[int, int]]:
+    """ROM contents for one stage: ``W_{2D}^n`` for n = 0..D-1, as (re, im) codes."""
+    D = cfg.span(stage)
+    re, im = twiddle_table(cfg.points, cfg.twiddle_width)
+    step = cfg.points // (2 * D)
+    return [(int(re[n * step]), int(im[n * step])) for n in range(D)]
+
+
+class TwiddleStage(wiring.Component):
+    """Twiddle unit of one stage (``D >= 2``).
+
+    Stages with ``D = 2`` have only the twiddles 1 and -j: they get a
+    one-register exact rotator and no multiplier.
+    """
+
+    #: ROM/data register, multiplier, add, round.
+    FULL_LATENCY = 1 + MULT_LATENCY + 2  # == 1 + ComplexMultiplier.latency + 1
+
+    @classmethod
+    def latency_of(cls, cfg: FFTConfig, stage: int) -> int:
+        return cls.FULL_LATENCY if cfg.has_multiplier(stage) else 1
+
+    def __init__(self, cfg: FFTConfig, stage: int, target: str = "generic"):
+        self.cfg = cfg
+        self.stage = stage
+        self.span = cfg.span(stage)
+        if self.span < 2:
+            raise ValueError("a stage with D = 1 has no twiddles")
+        self.target = target
+        self.latency = self.latency_of(cfg, stage)
+        layout = stage_layout(cfg)
+        super().__init__({
+            "i": In(stream.Signature(layout, always_ready=True)),
+            "o": Out(stream.Signature(layout, always_ready=True)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, D = self.cfg, self.span
+        iw, tw = cfg.internal_width, cfg.twiddle_width
+        layout = stage_layout(cfg)
+        aw = min(iw, MAX_MULT_BITS)
+
+        # Position within the stage's 2D-sample output frame.
+        idx = Signal(range(2 * D))
+        with m.If(self.i.valid):
+            m.d.sync += idx.eq(idx + 1)
+        is_diff = idx >= D
+        n = Signal(range(D))
+        m.d.comb += n.eq(idx - D)
+        kind = Signal(2)
+        with m.If(~is_diff | (n == 0)):
+            m.d.comb += kind.eq(PASS)
+        with m.Elif(n == D // 2):
+            m.d.comb += kind.eq(MINUS_J)
+        with m.Else():
+            m.d.comb += kind.eq(MULTIPLY)
+
+        if not cfg.has_multiplier(self.stage):
+            return self._elaborate_trivial(m, kind)
+
+        # Stage 1: twiddle ROM read and data register, aligned.
+        codes = stage_twiddles(cfg, self.stage)
+        m.submodules.rom_re = rom_re = memory.Memory(shape=signed(tw), depth=D,
+                                                     init=[c[0] for c in codes])
+        m.submodules.rom_im = rom_im = memory.Memory(shape=signed(tw), depth=D,
+                                                     init=[c[1] for c in codes])
+        rd_re = rom_re.read_port()
+        rd_im = rom_im.read_port()
+        m.d.comb += [rd_re.addr.eq(n), rd_im.addr.eq(n)]
+
+        d1 = Signal(layout)
+        v1 = Signal()
+        k1 = Signal(2)
+        m.d.sync += [d1.eq(self.i.payload), v1.eq(self.i.valid), k1.eq(kind)]
+
+        # Operands: at most 18 bits (rounded first when the datapath is wider).
+        cm = m.submodules.cmul = ComplexMultiplier(aw, tw, self.target)
+        m.d.comb += [
+            cm.a.re.eq(round_shift(d1.re, cfg.mult_shift, cfg.rounding)[:aw].as_signed()),
+            cm.a.im.eq(round_shift(d1.im, cfg.mult_shift, cfg.rounding)[:aw].as_signed()),
+            cm.b.re.eq(rd_re.data), cm.b.im.eq(rd_im.data),
+        ]
+
+        # Bypass path: data, kind and valid delayed like the product.
+        d, v, k = d1, v1, k1
+        for stage in range(ComplexMultiplier.latency):
+            d_n, v_n, k_n = Signal(layout, name=f"d{stage + 2}"), Signal(name=f"v{stage + 2}"), \
+                Signal(2, name=f"k{stage + 2}")
+            m.d.sync += [d_n.eq(d), v_n.eq(v), k_n.eq(k)]
+            d, v, k = d_n, v_n, k_n
+        d5, v5, k5 = d, v, k
+        sum_re, sum_im = cm.p.re, cm.p.im
+        shift = tw - 1 - cfg.mult_shift
+        rounded_re = round_shift(sum_re, shift, cfg.rounding)[:iw].as_signed()
+        rounded_im = round_shift(sum_im, shift, cfg.rounding)[:iw].as_signed()
+        with m.Switch(k5):
+            with m.Case(PASS):
+                m.d.sync += self.o.payload.eq(d5)
+            with m.Case(MINUS_J):
+                m.d.sync += [self.o.payload.re.eq(d5.im),
+                             self.o.payload.im.eq((-d5.re)[:iw].as_signed()),
+                             self.o.payload.inv.eq(d5.inv)]
+            with m.Default():
+                m.d.sync += [self.o.payload.re.eq(rounded_re), self.o.payload.im.eq(rounded_im),
+                             self.o.payload.inv.eq(d5.inv)]
+        m.d.sync += self.o.valid.eq(v5)
+        return m
+
+    def _elaborate_trivial(self, m, kind):
+        iw = self.cfg.internal_width
+        x = self.i.payload
+        m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(x)]
+        with m.If(kind == MINUS_J):
+            m.d.sync += [self.o.payload.re.eq(x.im), self.o.payload.im.eq((-x.re)[:iw].as_signed())]
+        return m
