@@ -27,6 +27,7 @@ DESIGN_MODULES = [
     "circnn.rtl.requantize",
     "circnn.rtl.multiplier",
     "circnn.rtl.fft",
+    "circnn.rtl.real_fft",
 ]
 
 _REGISTRY: dict[str, "Design"] = {}

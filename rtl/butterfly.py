@@ -19,8 +19,8 @@ contiguously; the line is full of drained slots at most, which the next
 frame's first half pushes out unseen.
 """
 
-from amaranth.hdl import Module, Signal
-from amaranth.lib import stream, wiring
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from circnn.sim.fft_model import FFTConfig
@@ -28,7 +28,13 @@ from circnn.sim.fft_model import FFTConfig
 from .arith import round_shift
 from .complex import complex_layout
 
-__all__ = ["ButterflyStage", "stage_layout"]
+__all__ = ["ButterflyStage", "stage_layout", "RING_MIN_SPAN"]
+
+#: Delay lines at least this long are ring buffers in memory (block RAM),
+#: shorter ones shift registers: flip-flops with a clock enable cost no LUTs,
+#: while LUT RAM would (measured: 64-point FFT 2881 LUT4 with registers
+#: against 3200 with LUT-RAM rings, and a slower clock).
+RING_MIN_SPAN = 64
 
 
 def stage_layout(cfg: FFTConfig):
@@ -55,9 +61,10 @@ class ButterflyStage(wiring.Component):
         iw = cfg.internal_width
         layout = stage_layout(cfg)
 
-        # The line holds data only: no reset needed (pending says what is valid).
-        line = [Signal(layout, name=f"line{n}", reset_less=True) for n in range(D)]  # [D-1] oldest
-        head = line[-1]
+        if D >= RING_MIN_SPAN:
+            head, push_line = self._ring_line(m, layout, D)
+        else:
+            head, push_line = self._register_line(m, layout, D)
         pos = Signal(range(2 * D))        # position in the current frame (wraps)
         pending = Signal(range(D + 1))    # differences in the line not yet emitted
         second_half = Signal()
@@ -93,10 +100,40 @@ class ButterflyStage(wiring.Component):
             m.d.comb += [shift.eq(1), out_valid.eq(1), out.eq(head)]
             m.d.sync += pending.eq(pending - 1)
 
-        with m.If(shift):
-            m.d.sync += line[0].eq(push)
-            for n in range(1, D):
-                m.d.sync += line[n].eq(line[n - 1])
-
+        m.d.comb += push_line(shift, push)
         m.d.sync += [self.o.valid.eq(out_valid), self.o.payload.eq(out)]
         return m
+
+    def _register_line(self, m, layout, D):
+        """Short lines: a shift register (flip-flops with a clock enable)."""
+        # The line holds data only: no reset needed (pending says what is valid).
+        line = [Signal(layout, name=f"line{n}", reset_less=True) for n in range(D)]  # [D-1] oldest
+        shift_in = Signal(name="line_shift")
+        data_in = Signal(layout, name="line_in")
+        with m.If(shift_in):
+            m.d.sync += line[0].eq(data_in)
+            for n in range(1, D):
+                m.d.sync += line[n].eq(line[n - 1])
+        return line[-1], lambda shift, push: [shift_in.eq(shift), data_in.eq(push)]
+
+    def _ring_line(self, m, layout, D):
+        """Long lines: a ring buffer in memory (LUT RAM or block RAM).
+
+        ``ptr`` addresses the oldest entry.  A shift overwrites it with the
+        new sample and advances ``ptr``; the read port is addressed with the
+        *next* pointer so that its registered output is always the head.
+        The write is registered (one clock late), which is safe because the
+        slot just written is read again only D - 1 >= 1 shifts later, and it
+        keeps the butterfly adders out of the RAM's write-data setup path.
+        """
+        m.submodules.line = line = memory.Memory(shape=layout, depth=D, init=[])
+        wr = line.write_port()
+        rd = line.read_port()
+        ptr = Signal(range(D))
+        shift_in = Signal(name="line_shift")
+        data_in = Signal(layout, name="line_in")
+        with m.If(shift_in):
+            m.d.sync += ptr.eq(ptr + 1)
+        m.d.sync += [wr.addr.eq(ptr), wr.data.eq(data_in), wr.en.eq(shift_in)]
+        m.d.comb += rd.addr.eq(Mux(shift_in, ptr + 1, ptr))
+        return rd.data, lambda shift, push: [shift_in.eq(shift), data_in.eq(push)]
