@@ -28,6 +28,8 @@ DESIGN_MODULES = [
     "circnn.rtl.multiplier",
     "circnn.rtl.fft",
     "circnn.rtl.real_fft",
+    "circnn.rtl.layer",
+    "circnn.rtl.real_ifft",
 ]
 
 _REGISTRY: dict[str, "Design"] = {}

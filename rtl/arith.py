@@ -59,3 +59,36 @@ def saturate(value: Value, bits: int) -> Value:
 def requantize(value: Value, shift: int, out_bits: int, rounding) -> Value:
     """Round-shift then saturate into ``out_bits``, as the NumPy ``requantize``."""
     return saturate(round_shift(value, shift, rounding), out_bits)
+
+
+def round_shift_var(value: Value, shift: Value, rounding, max_left: int = 0) -> Value:
+    """``value / 2**shift`` for a *runtime* shift amount, rounded like :func:`round_shift`.
+
+    ``shift`` is a signed or unsigned signal; with ``max_left > 0`` it may be
+    as low as ``-max_left`` (a left shift).  The value is pre-shifted left by
+    ``max_left`` and then shifted right by ``shift + max_left``; the bits
+    brought in are zeros, so the rounding is that of the plain shift.
+    """
+    rounding = Rounding.parse(rounding)
+    value = Value.cast(value)
+    if not value.shape().signed:
+        value = Cat(value, Const(0, 1)).as_signed()
+    shift = Value.cast(shift)
+    if max_left:
+        value = value << max_left
+        amount = (shift + max_left).as_unsigned()
+    else:
+        amount = shift.as_unsigned()
+    amount = amount[:max(1, len(amount))]
+    q = value >> amount
+    if rounding is Rounding.TRUNCATE:
+        return q
+    width = len(value)
+    one = Const(1, width + 1)
+    half = Mux(amount == 0, 0, (one << amount) >> 1)[:width + 1]
+    if rounding is Rounding.HALF_UP:
+        return (value + half) >> amount
+    mask = ((one << amount) - 1)[:width]
+    rem = value.as_unsigned() & mask
+    inc = (amount != 0) & ((rem > half) | ((rem == half) & q[0]))
+    return q + inc

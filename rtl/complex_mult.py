@@ -5,9 +5,13 @@
 Each real product is one :class:`Multiplier` (one MULT18X18D on ECP5, so
 each operand is at most 18 bits); the sums are registered once more.  No
 rounding here: callers round or accumulate the exact product.
+
+With ``real_pair`` high (sampled with the operands), the two halves are
+independent real numbers, as in word 0 of a packed real spectrum:
+``p = (a.re * b.re, a.im * b.im)``.
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -30,6 +34,7 @@ class ComplexMultiplier(wiring.Component):
         super().__init__({
             "a": In(complex_layout(a_width)),
             "b": In(complex_layout(b_width)),
+            "real_pair": In(1),
             "p": Out(complex_layout(self.p_width)),
         })
 
@@ -41,8 +46,13 @@ class ComplexMultiplier(wiring.Component):
             mul = m.submodules[f"mul_{name}"] = Multiplier(self.a_width, self.b_width, self.target)
             m.d.comb += [mul.a.eq(x), mul.b.eq(y)]
             products[name] = mul.p
+        pair = self.real_pair
+        for n in range(MULT_LATENCY):
+            delayed = Signal(name=f"real_pair_d{n + 1}")
+            m.d.sync += delayed.eq(pair)
+            pair = delayed
         m.d.sync += [
-            self.p.re.eq(products["rr"] - products["ii"]),
-            self.p.im.eq(products["ri"] + products["ir"]),
+            self.p.re.eq(Mux(pair, products["rr"], products["rr"] - products["ii"])),
+            self.p.im.eq(Mux(pair, products["ii"], products["ri"] + products["ir"])),
         ]
         return m

@@ -36,6 +36,25 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:120]
 
 
+_AUTO_TRIGGER = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+)\s+= 0;$", re.M)
+
+
+def simulation_verilog(text: str) -> str:
+    """Make yosys's time-0 trigger work under ``iverilog -g2012``.
+
+    yosys's Verilog backend gives each module a register ``$auto$...`` that
+    every ``always @*`` block reads, initialised to 0 at its declaration, so
+    that the X-to-0 change runs each block once at time 0.  Under
+    SystemVerilog semantics (cocotb compiles with ``-g2012``) declaration
+    initialisers run before any process waits, so no block runs, and
+    combinational outputs whose inputs never change stay X.  Toggling the
+    register after a zero delay, once every process is waiting, restores
+    the intended evaluation.  The synthesised hardware is unaffected.
+    """
+    return _AUTO_TRIGGER.sub(lambda m: f"{m.group(0)}\n{m.group(1)}initial #0 {m.group(2)} = 1'b1;",
+                             text)
+
+
 def bench_config() -> dict:
     """The configuration a bench was started with (inside a cocotb test)."""
     return json.loads(os.environ.get(BENCH_ENV, "{}"))
@@ -59,7 +78,7 @@ def run_bench(component, *, name: str, test_module: str, config: dict | None = N
         shutil.rmtree(build_dir)
     build_dir.mkdir(parents=True)
     verilog_path = build_dir / f"{toplevel}.v"
-    verilog_path.write_text(elaborate_verilog(component, toplevel))
+    verilog_path.write_text(simulation_verilog(elaborate_verilog(component, toplevel)))
     sources = [verilog_path, *map(Path, extra_sources)]
 
     waves = os.environ.get("WAVES", "0") not in ("", "0")

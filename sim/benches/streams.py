@@ -98,11 +98,14 @@ class StreamSink:
 
 
 async def transfer(dut, clk, words, count: int, *, src: str = "i", sink: str = "o",
-                   idle: float = 0.0, stall: float = 0.0, rng: random.Random | None = None) -> list[int]:
+                   idle: float = 0.0, stall: float = 0.0, rng: random.Random | None = None,
+                   stats: dict | None = None) -> list[int]:
     """Send ``words`` into stream ``src`` and collect ``count`` words from ``sink``.
 
     One coroutine drives both ends (two simulator waits per clock instead of
     four), with the same idle/stall behaviour as StreamSource/StreamSink.
+    ``stats`` (if given) receives the clock index of the first input and
+    last output transfer (``first_in``, ``last_out``) counted from the call.
     """
     rng = rng or random.Random(0)
     s_valid, s_payload, s_ready = (getattr(dut, f"{src}__{n}") for n in ("valid", "payload", "ready"))
@@ -112,6 +115,7 @@ async def transfer(dut, clk, words, count: int, *, src: str = "i", sink: str = "
     got: list[int] = []
     i = 0
     offering = False
+    cycle = 0
     while len(got) < count:
         if i < len(words):
             if not offering:
@@ -128,10 +132,15 @@ async def transfer(dut, clk, words, count: int, *, src: str = "i", sink: str = "
         fired = offering and bool(s_ready.value)
         if ready and k_valid.value:
             got.append(int(k_payload.value.to_unsigned()))
+            if stats is not None:
+                stats["last_out"] = cycle
         await RisingEdge(clk)
         if fired:
+            if stats is not None and i == 0:
+                stats["first_in"] = cycle
             i += 1
             offering = False
+        cycle += 1
     s_valid.value = 0
     k_ready.value = 0
     return got

@@ -1,0 +1,73 @@
+"""``SpectrumBuffer``: input spectra kept on chip, computed once, reused by every PE pass.
+
+Two banks: the real FFT fills one with a batch (B vectors x q blocks x k/2
+packed words, in that order) while the scheduler reads the other, so the
+next batch's input FFTs overlap this batch's MAC passes.  ``ready`` tells
+the scheduler a bank is full; ``release`` (pulse) hands it back.
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from circnn.sim.layer_model import EngineConfig
+
+from .complex import complex_layout
+
+__all__ = ["SpectrumBuffer"]
+
+
+class SpectrumBuffer(wiring.Component):
+    def __init__(self, eng: EngineConfig):
+        self.eng = eng
+        self.words = eng.batch * eng.max_q * eng.half
+        self.addr_bits = max(1, (self.words - 1).bit_length())
+        super().__init__({
+            "i": In(stream.Signature(complex_layout(eng.spectrum_width, last=1))),
+            "q": In(range(eng.max_q + 1)),
+            "ready": Out(1),
+            "release": In(1),
+            "rd_addr": In(self.addr_bits),
+            "rd_data": Out(complex_layout(eng.spectrum_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        eng = self.eng
+        log_n = eng.half.bit_length() - 1
+        m.submodules.mem = mem = memory.Memory(shape=complex_layout(eng.spectrum_width),
+                                               depth=2 << self.addr_bits, init=[])
+        wr = mem.write_port()
+        rd = mem.read_port()
+
+        full = [Signal(name="full0"), Signal(name="full1")]
+        wbank = Signal()
+        rbank = Signal()
+        wpos = Signal(self.addr_bits)
+        batch_words = Signal(range(self.words + 1))
+        m.d.comb += batch_words.eq((self.q * eng.batch) << log_n)
+
+        accept = Signal()
+        m.d.comb += [
+            self.i.ready.eq(~Mux(wbank, full[1], full[0])),
+            accept.eq(self.i.valid & self.i.ready),
+            wr.addr.eq(Cat(wpos, wbank)), wr.en.eq(accept),
+            wr.data.re.eq(self.i.payload.re), wr.data.im.eq(self.i.payload.im),
+        ]
+        filled = Signal()
+        m.d.comb += filled.eq(accept & (wpos == batch_words - 1))
+        with m.If(accept):
+            m.d.sync += wpos.eq(wpos + 1)
+            with m.If(filled):
+                m.d.sync += [wpos.eq(0), wbank.eq(~wbank)]
+        with m.If(self.release):
+            m.d.sync += rbank.eq(~rbank)
+        for b in (0, 1):
+            m.d.sync += full[b].eq((full[b] | (filled & (wbank == b)))
+                                   & ~(self.release & (rbank == b)))
+        m.d.comb += [
+            self.ready.eq(Mux(rbank, full[1], full[0])),
+            rd.addr.eq(Cat(self.rd_addr, rbank)),
+            self.rd_data.eq(rd.data),
+        ]
+        return m
