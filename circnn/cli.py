@@ -65,6 +65,20 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def cmd_perf_layer(args) -> int:
+    from circnn.synth.layer_perf import run_perf_layer, render_markdown
+    if not 1 <= args.freq <= 1000:
+        raise CircnnError(f"--freq must be in 1..1000 MHz, not {args.freq}")
+    say = _progress(args.quiet)
+    result = run_perf_layer(out=Path(args.out), quick=args.quick, freq=args.freq,
+                            skip_synth=args.skip_synth, synth=args.synth,
+                            synth_timeout=args.synth_timeout, max_sim_clocks=args.max_sim_clocks,
+                            say=say)
+    print(render_markdown(result))
+    print(f"written: {Path(args.out) / 'layer.md'}, {Path(args.out) / 'layer.json'}")
+    return 0 if not result["failures"] else 1
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
     return run_demo(args)
@@ -113,6 +127,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", required=True, metavar="FILE.json", help="report path")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("perf-layer", help="PE-array benchmark: layer cycles in RTL simulation, ECP5 figures",
+                       description="Simulate block-circulant layers (k=16, 16-bit; n = 128..1024, "
+                                   "P in {1, 4, 8}, B in {1, 4}) in RTL and measure cycles per vector "
+                                   "against ceil(p/P)*q*k/2, then synthesise the layer engine for "
+                                   "LFE5U-85F-6 (P in {1, 4, 8}). Prints a Markdown table and writes "
+                                   "layer.md and layer.json.")
+    p.add_argument("--quick", action="store_true",
+                   help="small subset (n = 128, 256 at P = 4), no synthesis unless --synth")
+    p.add_argument("--out", default="build/perf", metavar="DIR", help="output directory (default build/perf)")
+    p.add_argument("--freq", type=float, default=125.0, metavar="MHZ",
+                   help="synthesis target clock (default 125)")
+    p.add_argument("--skip-synth", action="store_true", help="no ECP5 synthesis")
+    p.add_argument("--synth", action="store_true", help="synthesise even with --quick")
+    p.add_argument("--synth-timeout", type=float, default=600.0, metavar="S",
+                   help="per build; a P over it (or failing) is retried with max_q = max_p = 16 "
+                        "(default 600)")
+    p.add_argument("--max-sim-clocks", type=int, default=2_000_000, metavar="N",
+                   help="points estimated to need more simulated clocks are extrapolated with "
+                        "the formula instead (default 2000000)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(func=cmd_perf_layer)
 
     p = sub.add_parser("demo", help="the main job: golden model, RTL and ECP5 build, summarised",
                        description="Run the end-to-end demonstration and print a summary.")

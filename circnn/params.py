@@ -35,8 +35,8 @@ def check_int(name: str, value, lo: int | None = None, hi: int | None = None) ->
 
 
 def check_power_of_two(name: str, value, lo: int, hi: int) -> int:
-    value = check_int(name, value, lo, hi)
-    if value & (value - 1):
+    value = check_int(name, value)
+    if value < lo or value > hi or value & (value - 1):
         raise ParameterError(f"{name} must be a power of two in {lo}..{hi}, not {value}")
     return value
 

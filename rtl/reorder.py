@@ -41,6 +41,8 @@ def reorder_output_layout(layout) -> data.StructLayout:
 
 
 class FrameReorder(wiring.Component):
+    """Two-bank frame buffer: frames of ``depth`` words in, permuted frames with ``last`` out."""
+
     def __init__(self, depth: int, layout, order: str = "bit_reverse"):
         self.depth = check_power_of_two("depth", depth, 2, 1 << 16)
         self.order = check_choice("order", order, REORDER_ORDERS)

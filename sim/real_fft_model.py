@@ -278,7 +278,7 @@ def real_ifft_sqnr_floor_db(points: int, width: int) -> float:
     For random full-range packed words (a white spectrum), any rounding and
     a twiddle width of at least ``min(width, 16)`` bits:
     :func:`~circnn.sim.fft_model.sqnr_floor_db` of the real transform, less
-    1 dB.  Measured values sit 1.4-6.6 dB above it (``docs/fft.md``).
+    1 dB.  Measured values sit 1.4-7.6 dB above it (``docs/fft.md``).
     """
     from .fft_model import sqnr_floor_db
     return sqnr_floor_db(points, width, real=True) - 1.0

@@ -2,8 +2,11 @@
 
 Configuration (``CIRCNN_BENCH``): ``program`` (a .npz written by
 save_program, holding the engine, the layer and the input codes ``x``),
-idle / stall probabilities, seed.  Writes ``stats.json`` beside the
-simulation: cycles, MAC steps, PE utilisation.
+idle / stall probabilities, seed; ``compare`` (default true): check the
+outputs, saturation counts and MAC steps against the model (false: only
+record what the RTL computed).  Writes ``stats.json`` (cycles, MAC steps,
+PE utilisation; key ``stats``) and, with key ``outputs``, the reassembled
+output codes (N, p*k) as a .npy file.
 """
 
 import json
@@ -76,7 +79,9 @@ async def layer_matches_model(dut):
     eng, prog, arrays = load_program(c["program"])
     x = arrays["x"]
     dut._log.info(f"seed={seed} engine={eng.to_dict()} p={prog.p} q={prog.q} vectors={len(x)}")
-    expected, trace = layer_forward(x, prog, eng, trace=True)
+    compare = c.get("compare", True)
+    if compare:
+        expected, trace = layer_forward(x, prog, eng, trace=True)
 
     words = [pack_fields((row[2 * n], row[2 * n + 1]), (eng.act_width, eng.act_width))
              for row in x for n in range(prog.q * eng.half)]
@@ -100,23 +105,26 @@ async def layer_matches_model(dut):
     await ClockCycles(dut.clk, 2)
 
     y, seen = reassemble(got, eng, prog.p, len(x))
+    if c.get("outputs"):
+        np.save(c["outputs"], y)
     assert np.all(seen == 1), f"every output block exactly once: {seen.tolist()}"
-    bad = np.argwhere(y != expected)
-    if len(bad):
-        r, e = bad[0]
-        raise AssertionError(f"{len(bad)} of {y.size} outputs differ; first: vector {r} element {e}: "
-                             f"got {y[r, e]}, model {expected[r, e]} (seed={seed})")
     acc_sat = int(dut.acc_saturations.value.to_unsigned())
     out_sat = int(dut.out_saturations.value.to_unsigned())
-    assert acc_sat == trace.acc_saturations, f"acc saturations {acc_sat} != model {trace.acc_saturations}"
-    assert out_sat == trace.out_saturations, f"out saturations {out_sat} != model {trace.out_saturations}"
     mac_steps = int(dut.mac_steps.value.to_unsigned())
     pe_steps = int(dut.pe_steps.value.to_unsigned())
     cycles = stats["last_out"] - stats["first_in"] + 1
-    assert mac_steps == ideal, f"MAC steps {mac_steps} != ceil(p/P)*q*k/2*N = {ideal}"
+    if compare:
+        bad = np.argwhere(y != expected)
+        if len(bad):
+            r, e = bad[0]
+            raise AssertionError(f"{len(bad)} of {y.size} outputs differ; first: vector {r} element {e}: "
+                                 f"got {y[r, e]}, model {expected[r, e]} (seed={seed})")
+        assert acc_sat == trace.acc_saturations, f"acc saturations {acc_sat} != model {trace.acc_saturations}"
+        assert out_sat == trace.out_saturations, f"out saturations {out_sat} != model {trace.out_saturations}"
+        assert mac_steps == ideal, f"MAC steps {mac_steps} != ceil(p/P)*q*k/2*N = {ideal}"
     result = {"cycles": cycles, "vectors": len(x), "cycles_per_vector": cycles / len(x),
               "mac_steps": mac_steps, "pe_steps": pe_steps, "ideal_mac_cycles": ideal,
               "pe_utilisation": pe_steps / (eng.pes * cycles),
               "acc_saturations": acc_sat, "out_saturations": out_sat}
     Path(c.get("stats", "stats.json")).write_text(json.dumps(result, indent=2))
-    dut._log.info(f"{y.size} outputs equal to the model; {result}")
+    dut._log.info(f"{y.size} outputs {'equal to the model' if compare else 'recorded'}; {result}")
