@@ -84,6 +84,11 @@ def cmd_demo(args) -> int:
     return run_demo(args)
 
 
+def cmd_infer(args) -> int:
+    from .infer import run_infer
+    return run_infer(args, progress=_progress(args.quiet))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from circnn.synth.flow import DEVICES, PACKAGES, SPEEDS
     from .designs import TARGETS
@@ -156,6 +161,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-synth", action="store_true", help="skip the ECP5 build")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("infer", help="run a model bundle on input rows (float, golden or RTL)",
+                       description="Run a model bundle on the rows of a .npy file and write the "
+                                   "outputs as a .npy file. float: the double-precision forward "
+                                   "pass (any depth). golden: the compiler's fixed-point formats "
+                                   "and the bit-true layer model. rtl: the compiled layer on "
+                                   "CirculantLayer under cocotb on Icarus Verilog, all rows in "
+                                   "one simulation, with cycles and multiplier utilisation. "
+                                   "golden and rtl run one-layer bundles.")
+    p.add_argument("--model", required=True, metavar="BUNDLE.npz", help="model bundle (circnn-bundle/1)")
+    p.add_argument("--inputs", required=True, metavar="X.npy", help="float rows (N, n_in) or one row (n_in,)")
+    p.add_argument("--backend", choices=("float", "golden", "rtl"), required=True,
+                   help="float (double precision), golden (bit-true model) or rtl (cocotb on Icarus)")
+    p.add_argument("--out", required=True, metavar="Y.npy", help="output rows, written atomically")
+    eg = p.add_argument_group("engine (golden and rtl)")
+    eg.add_argument("--k", type=int, default=None, help="block size (default: the bundle's k; must match it)")
+    eg.add_argument("--pes", type=int, default=4, help="processing elements P (default 4)")
+    eg.add_argument("--batch", type=int, default=1, help="input vectors per weight read B (default 1)")
+    eg.add_argument("--act-width", type=int, default=16, help="activation width (default 16)")
+    eg.add_argument("--weight-width", type=int, default=16, help="weight spectrum width (default 16)")
+    eg.add_argument("--ifft-width", type=int, default=16, help="IFFT input width (default 16)")
+    eg.add_argument("--twiddle-width", type=int, default=16, help="twiddle width (default 16)")
+    eg.add_argument("--rounding", default="half_up", help="rounding of the datapath (default half_up)")
+    eg.add_argument("--calibration", default=None, metavar="X.npy",
+                    help="rows the compiler chooses formats from (default: the inputs)")
+    rg = p.add_argument_group("RTL simulation")
+    rg.add_argument("--idle", type=float, default=0.0, help="probability of an idle input clock (default 0)")
+    rg.add_argument("--stall", type=float, default=0.0,
+                    help="probability of an output back-pressure clock (default 0)")
+    rg.add_argument("--seed", type=int, default=0, help="seed of the idle/stall patterns (default 0)")
+    p.add_argument("--report", default=None, metavar="FILE.json",
+                   help="also write a JSON report (formats, errors, cycles, utilisation)")
+    p.add_argument("--quiet", action="store_true", help="no summary and no progress messages")
+    p.set_defaults(func=cmd_infer)
     return parser
 
 

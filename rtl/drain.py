@@ -21,7 +21,7 @@ from amaranth.lib.wiring import In, Out
 
 from circnn.sim.layer_model import EngineConfig
 
-from .arith import round_shift_var, saturate, saturates
+from .arith import requantize_pipeline
 from .complex import complex_layout
 
 __all__ = ["AccumulatorDrain", "tag_layout"]
@@ -32,7 +32,7 @@ def tag_layout(eng: EngineConfig):
 
 
 class AccumulatorDrain(wiring.Component):
-    PIPELINE = 4  # issue -> PE read -> select -> round -> saturate
+    PIPELINE = 6  # issue -> PE read -> PE register -> select -> 3 requantise stages
 
     def __init__(self, eng: EngineConfig, pe_addr_bits: int):
         self.eng = eng
@@ -70,7 +70,9 @@ class AccumulatorDrain(wiring.Component):
         released = Signal()
         issue = Signal()
         last_f = f == N - 1
-        last_pe = (pe == P - 1) | (first_blk + pe + 1 >= self.p)
+        # "this PE is the pass's last active one", kept in a register so the
+        # add-and-compare is off the issue path: updated whenever pe moves
+        last_pe = Signal()
         last_b = b == B - 1
         finished = Signal()
         m.d.comb += [
@@ -82,17 +84,26 @@ class AccumulatorDrain(wiring.Component):
             finished.eq(issue & last_f & last_pe & last_b),
             self.rd_addr.eq(Cat((bn + f)[:bank_bits], dbank)),
         ]
+        def last_pe_for(pe_value, blk_value):
+            return (pe_value == P - 1) | (blk_value + 1 >= self.p)
+
+        with m.If(~issue):
+            # idle: (re)compute for the current position (p may have changed)
+            m.d.sync += last_pe.eq(last_pe_for(pe, first_blk + pe))
         with m.If(issue):
             m.d.sync += f.eq(f + 1)
             with m.If(last_f):
-                m.d.sync += [f.eq(0), pe.eq(pe + 1)]
+                m.d.sync += [f.eq(0), pe.eq(pe + 1),
+                             last_pe.eq(last_pe_for(pe + 1, first_blk + pe + 1))]
                 with m.If(last_pe):
-                    m.d.sync += [pe.eq(0), b.eq(b + 1), bn.eq(bn + N)]
+                    m.d.sync += [pe.eq(0), b.eq(b + 1), bn.eq(bn + N),
+                                 last_pe.eq(last_pe_for(0, first_blk))]
                     with m.If(last_b):
                         m.d.sync += [b.eq(0), bn.eq(0), dbank.eq(~dbank),
-                                     first_blk.eq(first_blk + P)]
+                                     first_blk.eq(first_blk + P),
+                                     last_pe.eq(last_pe_for(0, first_blk + P))]
                         with m.If(first_blk + P >= self.p):
-                            m.d.sync += first_blk.eq(0)
+                            m.d.sync += [first_blk.eq(0), last_pe.eq(last_pe_for(0, 0))]
         for n in (0, 1):
             m.d.sync += [
                 busy[n].eq((busy[n] | (self.pass_start & (self.start_bank == n)))
@@ -103,24 +114,28 @@ class AccumulatorDrain(wiring.Component):
         m.d.comb += self.bank_free.eq(Cat(~busy[0], ~busy[1]))
         m.d.sync += credits.eq(credits - issue + released)
 
-        # c+1: select the PE's word; c+2: round; c+3: saturate
+        # c+1: the PEs' read data (registered in each PE); c+2: select the PE's
+        # word; c+3..c+5: requantise (pipelined); then into the FIFO
         v1, pe1 = Signal(), Signal(range(max(2, P)))
-        m.d.sync += [v1.eq(issue), pe1.eq(pe)]
+        v2, pe2 = Signal(), Signal(range(max(2, P)))
+        m.d.sync += [v1.eq(issue), pe1.eq(pe), v2.eq(v1), pe2.eq(pe1)]
         word = Signal(complex_layout(eng.acc_width))
-        v2 = Signal()
-        m.d.sync += [word.eq(self.rd_data[pe1]), v2.eq(v1)]
-        rounded_w = eng.acc_width + 1
-        r_re, r_im = Signal(range(-(1 << rounded_w), 1 << rounded_w)), \
-            Signal(range(-(1 << rounded_w), 1 << rounded_w))
         v3 = Signal()
-        m.d.sync += [r_re.eq(round_shift_var(word.re, self.acc_shift, eng.rounding)),
-                     r_im.eq(round_shift_var(word.im, self.acc_shift, eng.rounding)), v3.eq(v2)]
+        m.d.sync += [word.eq(self.rd_data[pe2]), v3.eq(v2)]
         out = Signal(complex_layout(eng.ifft_width))
-        v4, sat4 = Signal(), Signal(2)
-        m.d.sync += [out.re.eq(saturate(r_re, eng.ifft_width)), out.im.eq(saturate(r_im, eng.ifft_width)),
-                     v4.eq(v3), sat4.eq(saturates(r_re, eng.ifft_width) + saturates(r_im, eng.ifft_width))]
+        re, sat_re, latency = requantize_pipeline(m, word.re, self.acc_shift, eng.ifft_width,
+                                                  eng.rounding, name="rq_re")
+        im, sat_im, _ = requantize_pipeline(m, word.im, self.acc_shift, eng.ifft_width,
+                                            eng.rounding, name="rq_im")
+        valid = v3
+        for n in range(latency):
+            delayed = Signal(name=f"rq_valid{n}")
+            m.d.sync += delayed.eq(valid)
+            valid = delayed
+        v4 = valid
+        m.d.comb += [out.re.eq(re), out.im.eq(im)]
         with m.If(v4):
-            m.d.sync += self.saturations.eq(self.saturations + sat4)
+            m.d.sync += self.saturations.eq(self.saturations + sat_re + sat_im)
 
         m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(
             width=complex_layout(eng.ifft_width).size, depth=self.fifo_depth)

@@ -10,18 +10,18 @@ Each output word carries two samples ``(y[2n], y[2n+1])`` of block ``i``
 
 and samples past ``out_features`` are forced to zero, as the next layer's
 zero padding expects.  The bias memory is initialised at elaboration and
-writable at run time.  Three pipeline registers, an output FIFO with
+writable at run time.  Six pipeline registers, an output FIFO with
 credit counting, full back-pressure.
 """
 
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from circnn.sim.layer_model import EngineConfig, LayerProgram
 
-from .arith import round_shift_var, saturate, saturates
+from .arith import requantize_pipeline
 from .drain import tag_layout
 from .pe_array import load_layout
 
@@ -53,7 +53,7 @@ class OutputStage(wiring.Component):
         self.bias_words = eng.max_p * eng.half
         self.bias_bits = max(1, (self.bias_words - 1).bit_length())
         self.init = bias_image(prog, eng) if prog is not None else []
-        self.fifo_depth = 3 + 4
+        self.fifo_depth = 6 + 4  # pipeline depth + slack
         bias_pair = data.StructLayout({"b0": signed(eng.bias_width), "b1": signed(eng.bias_width)})
         self.bias_pair = bias_pair
         super().__init__({
@@ -97,37 +97,48 @@ class OutputStage(wiring.Component):
             m.d.sync += n.eq(Mux(self.i.payload.last, 0, n + 1))
         m.d.sync += credits.eq(credits - accept + released)
 
-        # c1: sample + bias, activation
+        # c1: the sample, its tag, and the bias pair from memory
+        x = Signal(ifft_output_layout(eng))
+        v1, tag1, n1 = Signal(), Signal(tag_layout(eng)), Signal(range(max(2, N)))
+        m.d.sync += [v1.eq(accept), x.eq(self.i.payload), tag1.eq(self.tag.payload), n1.eq(n)]
+        # c2: register the bias (a block-RAM read is slow to leave the RAM);
+        # decide the padding mask
+        x2, b2 = Signal(ifft_output_layout(eng)), Signal(self.bias_pair)
+        v2, tag2 = Signal(), Signal(tag_layout(eng))
+        mask2 = Signal(2)
+        element = (tag1.block * k) + (n1 << 1)
+        m.d.sync += [x2.eq(x), b2.eq(rd.data), v2.eq(v1), tag2.eq(tag1),
+                     mask2.eq(Cat(element >= self.out_features, element + 1 >= self.out_features))]
+        # c3: bias, activation
         sw = eng.sum_width
         s0, s1 = Signal(signed(sw)), Signal(signed(sw))
-        v1 = Signal()
-        tag1 = Signal(tag_layout(eng))
-        n1, last1 = Signal(range(max(2, N))), Signal()
-        x = Signal(ifft_output_layout(eng))
-        v0, tag0, n0 = Signal(), Signal(tag_layout(eng)), Signal(range(max(2, N)))
-        m.d.sync += [v0.eq(accept), x.eq(self.i.payload), tag0.eq(self.tag.payload), n0.eq(n)]
-        sum0 = x.x0 + rd.data.b0
-        sum1 = x.x1 + rd.data.b1
+        v3, tag3, mask3, last3 = Signal(), Signal(tag_layout(eng)), Signal(2), Signal()
+        sum0 = x2.x0 + b2.b0
+        sum1 = x2.x1 + b2.b1
         m.d.sync += [
             s0.eq(Mux(self.relu & (sum0 < 0), 0, sum0)),
             s1.eq(Mux(self.relu & (sum1 < 0), 0, sum1)),
-            v1.eq(v0), tag1.eq(tag0), n1.eq(n0), last1.eq(x.last),
+            v3.eq(v2), tag3.eq(tag2), mask3.eq(mask2), last3.eq(x2.last),
         ]
-        # c2: requantise (round by a run-time shift), saturate, mask the padding
+        # c4..c6: requantise by the run-time shift, saturate
+        y0, sat0, latency = requantize_pipeline(m, s0, self.out_shift, eng.act_width, eng.rounding,
+                                                max_left=MAX_LEFT_SHIFT, name="rq_y0")
+        y1, sat1, _ = requantize_pipeline(m, s1, self.out_shift, eng.act_width, eng.rounding,
+                                          max_left=MAX_LEFT_SHIFT, name="rq_y1")
+        v, tag, mask, last = v3, tag3, mask3, last3
+        for d in range(latency):
+            v_n, tag_n = Signal(name=f"v_rq{d}"), Signal(tag_layout(eng), name=f"tag_rq{d}")
+            mask_n, last_n = Signal(2, name=f"mask_rq{d}"), Signal(name=f"last_rq{d}")
+            m.d.sync += [v_n.eq(v), tag_n.eq(tag), mask_n.eq(mask), last_n.eq(last)]
+            v, tag, mask, last = v_n, tag_n, mask_n, last_n
+        v2 = v
         out = Signal(layer_output_layout(eng))
-        v2 = Signal()
-        r0 = round_shift_var(s0, self.out_shift, eng.rounding, max_left=MAX_LEFT_SHIFT)
-        r1 = round_shift_var(s1, self.out_shift, eng.rounding, max_left=MAX_LEFT_SHIFT)
-        element = (tag1.block * k) + (n1 << 1)
-        m.d.sync += [
-            out.y0.eq(Mux(element >= self.out_features, 0, saturate(r0, eng.act_width))),
-            out.y1.eq(Mux(element + 1 >= self.out_features, 0, saturate(r1, eng.act_width))),
-            out.block.eq(tag1.block), out.vector.eq(tag1.vector), out.last.eq(last1),
-            v2.eq(v1),
+        m.d.comb += [
+            out.y0.eq(Mux(mask[0], 0, y0)), out.y1.eq(Mux(mask[1], 0, y1)),
+            out.block.eq(tag.block), out.vector.eq(tag.vector), out.last.eq(last),
         ]
-        with m.If(v1):
-            m.d.sync += self.saturations.eq(self.saturations + saturates(r0, eng.act_width)
-                                            + saturates(r1, eng.act_width))
+        with m.If(v2):
+            m.d.sync += self.saturations.eq(self.saturations + sat0 + sat1)
 
         m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(
             width=layer_output_layout(eng).size, depth=self.fifo_depth)

@@ -45,7 +45,7 @@ class CirculantPE(wiring.Component):
             "step": In(pe_step_layout(eng)),
             "x": In(complex_layout(eng.spectrum_width)),
             "w": In(complex_layout(eng.weight_width)),
-            # drain side: read finished accumulators (one clock read latency)
+            # drain side: read finished accumulators (two clocks: memory, register)
             "rd_addr": In(self.bank_bits + 1),
             "rd_data": Out(complex_layout(eng.acc_width)),
             # pulses when the last write of a pass has landed
@@ -91,5 +91,8 @@ class CirculantPE(wiring.Component):
             self.pass_done.eq(at_product.valid & at_product.end_of_pass),
             self.pass_bank.eq(at_product.bank),
         ]
-        m.d.comb += [drain.addr.eq(self.rd_addr), self.rd_data.eq(drain.data)]
+        # registered: a block-RAM read is slow to leave the RAM, and the
+        # drain's P-way multiplexer follows
+        m.d.comb += drain.addr.eq(self.rd_addr)
+        m.d.sync += self.rd_data.eq(drain.data)
         return m

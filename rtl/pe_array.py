@@ -71,7 +71,7 @@ class PEArray(wiring.Component):
         super().__init__({
             "step": In(pe_step_layout(eng)),
             "w_addr": In(self.w_bits),
-            "x": In(complex_layout(eng.spectrum_width)),   # arrives one clock after step
+            "x": In(complex_layout(eng.spectrum_width)),   # the read data, one clock after step
             "load": In(load_layout(eng)),
             "rd_addr": In(self.pe_addr_bits),
             "rd_data": Out(data.ArrayLayout(complex_layout(eng.acc_width), eng.pes)),
@@ -82,9 +82,14 @@ class PEArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         eng = self.eng
-        # the step waits one clock for the spectrum and weight reads
+        # The step waits two clocks for the spectrum and weight reads: the
+        # block RAMs' output and a register behind each (a DP16KD's output
+        # takes 5.6 ns to leave the RAM on LFE5U-85F-6, too slow to feed a
+        # multiplier's input register directly at 125 MHz).
+        step_d1 = Signal(pe_step_layout(eng))
         step_d = Signal(pe_step_layout(eng))
-        m.d.sync += step_d.eq(self.step)
+        x_d = Signal(complex_layout(eng.spectrum_width))
+        m.d.sync += [step_d1.eq(self.step), step_d.eq(step_d1), x_d.eq(self.x)]
         w_layout = complex_layout(eng.weight_width)
         for n in range(eng.pes):
             if self.images is not None:
@@ -101,9 +106,11 @@ class PEArray(wiring.Component):
                 wr.addr.eq(self.load.addr[:self.w_bits]), wr.data.eq(self.load.data[:w_layout.size]),
                 wr.en.eq(self.load.en & (self.load.target == 0) & (self.load.pe == n)),
             ]
+            w_d = Signal(w_layout, name=f"w{n}_d")
+            m.d.sync += w_d.eq(rd.data)
             pe = m.submodules[f"pe{n}"] = CirculantPE(eng, self.target)
             m.d.comb += [
-                pe.step.eq(step_d), pe.x.eq(self.x), pe.w.eq(rd.data),
+                pe.step.eq(step_d), pe.x.eq(x_d), pe.w.eq(w_d),
                 pe.rd_addr.eq(self.rd_addr), self.rd_data[n].eq(pe.rd_data),
             ]
             if n == 0:

@@ -81,8 +81,18 @@ class MACScheduler(wiring.Component):
 
         last_b = b == B - 1
         last_f = f == N - 1
-        last_j = j == self.q - 1
-        last_g = first_out + P >= self.p
+        # loop-end conditions that need arithmetic on the configuration are
+        # registers, so that no adder sits between a counter and the FSM
+        q_last = Signal(range(eng.max_q + 1))
+        last_j = Signal()
+        last_g = Signal()
+        m.d.sync += [q_last.eq(self.q - 1), last_j.eq(j == q_last)]
+        with m.If(~self.valid | (last_b & last_f)):
+            # j is about to change (or nothing runs): predict for the next j
+            m.d.sync += last_j.eq(Mux(self.valid, (j + 1 == q_last) & ~last_j, j == q_last))
+        with m.If(self.valid & last_b & last_f & last_j):
+            m.d.sync += last_j.eq(q_last == 0)
+        m.d.sync += last_g.eq(first_out + P >= self.p)
 
         m.d.comb += [
             self.x_addr.eq(b_base + lin),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -78,7 +79,7 @@ class _PhaseWatcher:
 
 def simulate_layer(eng: EngineConfig, prog: LayerProgram, x_codes, *, name: str,
                    idle: float = 0.0, stall: float = 0.0, seed: int = 0, compare: bool = True,
-                   progress=None) -> tuple[np.ndarray, dict]:
+                   progress=None, keep_files: bool = True) -> tuple[np.ndarray, dict]:
     """Simulate ``CirculantLayer(eng, prog)`` on integer inputs ``x_codes`` (N, q*k).
 
     All rows go through one simulation; the row count is padded with zero
@@ -89,7 +90,8 @@ def simulate_layer(eng: EngineConfig, prog: LayerProgram, x_codes, *, name: str,
     (and the run fails on a difference); without it the outputs are only
     recorded.  ``progress`` (optional) receives one-line progress messages.
     ``name`` identifies the run's files under ``build_root()`` (unique per
-    concurrent run).
+    concurrent run); with ``keep_files`` false they are removed after a
+    successful run (a failed run keeps them, with the simulation log).
 
     Returns the output codes (N, p*k) as the RTL produced them and the
     bench's statistics: ``cycles`` (first input accepted to last output),
@@ -140,6 +142,10 @@ def simulate_layer(eng: EngineConfig, prog: LayerProgram, x_codes, *, name: str,
 
     y = np.load(outputs_path, allow_pickle=False)[:rows]
     stats = json.loads(stats_path.read_text())
+    if not keep_files:
+        for f in (program_path, stats_path, outputs_path):
+            f.unlink(missing_ok=True)
+        shutil.rmtree(build_root() / "sim" / _slug(bench_name), ignore_errors=True)
     stats.update(rows=rows, padded_rows=padded - rows,
                  cycles_per_row=stats["cycles"] / rows,
                  ideal_cycles_per_row=ideal_cycles_per_row(eng, prog),
