@@ -155,10 +155,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=cmd_perf_layer)
 
-    p = sub.add_parser("demo", help="the main job: golden model, RTL and ECP5 build, summarised",
-                       description="Run the end-to-end demonstration and print a summary.")
+    p = sub.add_parser("demo", help="the main job: train, compile, golden model, RTL and ECP5 build, summarised",
+                       description="Train a dense baseline and a block-circulant network (block "
+                                   "size k, default 8) on scikit-learn's 8x8 digits (or MNIST with "
+                                   "--mnist), export and compile the circulant one for the engine "
+                                   "(16-bit datapath), evaluate the test split in float, in the "
+                                   "bit-true golden model and in RTL simulation (cocotb + Icarus), "
+                                   "synthesise the accelerator for LFE5U-85F-6, and write "
+                                   "report.json, report.md and two plots to --out.")
     p.add_argument("--out", default="build/demo", metavar="DIR", help="output directory (default build/demo)")
+    p.add_argument("--mnist", default=None, metavar="DIR",
+                   help="train on MNIST from the four IDX files in DIR (plain or .gz; nothing is "
+                        "downloaded) instead of the 8x8 digits")
+    p.add_argument("--k", type=int, default=None,
+                   help="block size of the circulant network and the engine: a power of two, "
+                        "4 <= k <= min(input width, hidden width) (default 8)")
+    p.add_argument("--hidden", type=int, default=None, help="hidden layer width (default 128)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="training epochs of every network (default 20 on digits, 5 on MNIST)")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 0.005)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the initial weights and of the sample order (default 0)")
+    p.add_argument("--pes", type=int, default=None, help="processing elements P of the engine (default 4)")
+    p.add_argument("--batch", type=int, default=None,
+                   help="input vectors per weight read B of the engine (default 1)")
+    p.add_argument("--rtl-rows", type=int, default=None, metavar="N",
+                   help="simulate only the first N test rows in RTL (default: all on digits, "
+                        "500 on MNIST)")
+    p.add_argument("--freq", type=float, default=None, metavar="MHZ",
+                   help="synthesis target clock (default 100)")
     p.add_argument("--skip-synth", action="store_true", help="skip the ECP5 build")
+    p.add_argument("--skip-rtl", action="store_true",
+                   help="skip the RTL simulation (float and golden models only)")
+    p.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)  # tests: first N test rows
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=cmd_demo)
 

@@ -29,7 +29,9 @@ DESIGN_MODULES = [
     "circnn.rtl.fft",
     "circnn.rtl.real_fft",
     "circnn.rtl.layer",
+    "circnn.rtl.accelerator",
     "circnn.rtl.real_ifft",
+    "circnn.rtl.dense",
 ]
 
 _REGISTRY: dict[str, "Design"] = {}

@@ -5,7 +5,12 @@
 - ``golden``: the compiler chooses the fixed-point formats, and the bit-true
   layer model computes what the engine computes (one-layer bundles);
 - ``rtl``: the same compiled layer on ``CirculantLayer`` under cocotb on
-  Icarus Verilog, every input row in one simulation (one-layer bundles).
+  Icarus Verilog, every input row in one simulation (one-layer bundles);
+- ``golden-dense`` / ``rtl-dense``: the dense baseline engine on the same
+  function: the layer's block-circulant matrix expanded to its dense (m, n)
+  matrix (:func:`circnn.sim.circulant.block_circulant_dense`, cropped to the
+  real widths), compiled for ``DenseLayer`` with ``--mults`` multipliers and
+  run on its bit-true model or its RTL (one-layer bundles).
 
 Everything the user gives (bundle, inputs, calibration rows, engine options,
 output paths) is checked before any work starts; a problem raises
@@ -26,10 +31,12 @@ import numpy as np
 
 from .errors import CircnnError, ParameterError
 
-__all__ = ["BACKENDS", "load_rows", "check_rows", "engine_for", "infer_float", "infer_golden",
-           "infer_rtl", "error_vs_float", "run_infer"]
+__all__ = ["BACKENDS", "DENSE_BACKENDS", "load_rows", "check_rows", "engine_for",
+           "dense_engine_for", "dense_matrix", "infer_float", "infer_golden", "infer_rtl",
+           "infer_golden_dense", "infer_rtl_dense", "error_vs_float", "run_infer"]
 
-BACKENDS = ("float", "golden", "rtl")
+DENSE_BACKENDS = ("golden-dense", "rtl-dense")
+BACKENDS = ("float", "golden", "rtl", *DENSE_BACKENDS)
 
 
 # --- input files ---------------------------------------------------------------
@@ -97,6 +104,34 @@ def engine_for(layer, *, k: int | None = None, pes: int = 4, batch: int = 1, act
         raise ParameterError(f"engine option {exc}") from None
 
 
+def dense_engine_for(layer, *, k: int | None = None, mults: int = 4, batch: int = 1,
+                     act_width: int = 16, weight_width: int = 16, rounding: str = "half_up",
+                     name: str = "layer 0"):
+    """A dense baseline engine sized for ``layer`` (max_in / max_out = its real widths)."""
+    from .sim.dense_model import DenseConfig
+    if k is not None and k != layer.k:
+        raise ParameterError(f"--k {k} does not match the block size of {name}: "
+                             f"k={layer.k} (weight shape {layer.weight.shape})")
+    try:
+        return DenseConfig(act_width=act_width, weight_width=weight_width, rounding=rounding,
+                           mults=mults, batch=batch, max_in=layer.n_in, max_out=layer.n_out,
+                           k=layer.k)
+    except ParameterError as exc:
+        raise ParameterError(f"engine option {exc}") from None
+
+
+def dense_matrix(layer):
+    """The layer's function as a dense layer: (W (n_out, n_in), b (n_out,)).
+
+    The block-circulant matrix expanded (block_circulant_dense), cropped to the
+    real widths: padded inputs are zeros and padded outputs are dropped, so the
+    dense layer computes exactly what the circulant layer does.
+    """
+    from .sim.circulant import block_circulant_dense
+    w = block_circulant_dense(layer.weight)[:layer.n_out, :layer.n_in]
+    return w, layer.bias[:layer.n_out]
+
+
 # --- backends --------------------------------------------------------------------
 
 def infer_float(bundle, x: np.ndarray) -> np.ndarray:
@@ -142,6 +177,46 @@ def infer_rtl(layer, eng, x: np.ndarray, calibration: np.ndarray | None = None, 
                                     keep_files=keep_files)
     stats["input_saturations"] = clipped
     return dequantize_outputs(y_codes, prog.out_frac, layer.n_out), prog, stats
+
+
+def _compile_dense(layer, cfg, calibration):
+    from .sim.dense_model import compile_dense, quantize_dense_inputs
+    w, b = dense_matrix(layer)
+    prog = compile_dense(w, b, layer.activation, cfg, calibration=calibration,
+                         name="layer 0 (dense)")
+
+    def codes(x):
+        x = np.atleast_2d(x)
+        fmt_hi = ((1 << (cfg.act_width - 1)) - 1) * 2.0 ** -prog.in_frac
+        fmt_lo = -(1 << (cfg.act_width - 1)) * 2.0 ** -prog.in_frac
+        clipped = int(np.count_nonzero((x > fmt_hi) | (x < fmt_lo)))
+        return quantize_dense_inputs(x, prog.in_frac, cfg, prog.n), clipped
+    return prog, codes
+
+
+def infer_golden_dense(layer, cfg, x: np.ndarray, calibration: np.ndarray | None = None):
+    """Bit-true dense baseline outputs, dequantised; returns (y, program, info)."""
+    from .sim.dense_model import dense_forward
+    prog, codes = _compile_dense(layer, cfg, x if calibration is None else calibration)
+    x_codes, clipped = codes(x)
+    y_codes, trace = dense_forward(x_codes, prog, cfg, trace=True)
+    info = {"input_saturations": clipped, "acc_saturations": 0,
+            "out_saturations": trace["out_saturations"]}
+    return y_codes * 2.0 ** -prog.out_frac, prog, info
+
+
+def infer_rtl_dense(layer, cfg, x: np.ndarray, calibration: np.ndarray | None = None, *,
+                    name: str = "infer_dense", idle: float = 0.0, stall: float = 0.0,
+                    seed: int = 0, progress=None, keep_files: bool = True):
+    """RTL outputs (what DenseLayer computes), dequantised; (y, program, stats)."""
+    from .sim.dense_rtl import simulate_dense
+    prog, codes = _compile_dense(layer, cfg, x if calibration is None else calibration)
+    x_codes, clipped = codes(x)
+    y_codes, stats = simulate_dense(cfg, prog, x_codes, name=name, idle=idle, stall=stall,
+                                    seed=seed, compare=False, progress=progress,
+                                    keep_files=keep_files)
+    stats["input_saturations"] = clipped
+    return y_codes * 2.0 ** -prog.out_frac, prog, stats
 
 
 def error_vs_float(y: np.ndarray, ref: np.ndarray) -> dict:
@@ -227,10 +302,15 @@ def run_infer(args, progress=None) -> int:
         if args.calibration is not None:
             calibration = check_rows(load_rows(args.calibration, "calibration"), layer.n_in,
                                      f"calibration {str(args.calibration)!r}", who)
-        eng = engine_for(layer, k=args.k, pes=args.pes, batch=args.batch,
-                         act_width=args.act_width, weight_width=args.weight_width,
-                         ifft_width=args.ifft_width, twiddle_width=args.twiddle_width,
-                         rounding=args.rounding)
+        if backend in DENSE_BACKENDS:
+            eng = dense_engine_for(layer, k=args.k, mults=getattr(args, "mults", 4),
+                                   batch=args.batch, act_width=args.act_width,
+                                   weight_width=args.weight_width, rounding=args.rounding)
+        else:
+            eng = engine_for(layer, k=args.k, pes=args.pes, batch=args.batch,
+                             act_width=args.act_width, weight_width=args.weight_width,
+                             ifft_width=args.ifft_width, twiddle_width=args.twiddle_width,
+                             rounding=args.rounding)
         for flag, v in (("--idle", args.idle), ("--stall", args.stall)):
             if not 0.0 <= v <= 0.95:
                 raise ParameterError(f"{flag} must be a probability in 0..0.95, not {v}")
@@ -244,16 +324,20 @@ def run_infer(args, progress=None) -> int:
     else:
         from .sim.network import predict
         summary["engine"] = eng.to_dict()
-        if backend == "golden":
-            y, prog, info = infer_golden(layer, eng, x, calibration)
+        dense = backend in DENSE_BACKENDS
+        if backend in ("golden", "golden-dense"):
+            run = infer_golden_dense if dense else infer_golden
+            y, prog, info = run(layer, eng, x, calibration)
             summary["golden"] = info
         else:
-            say(f"compiling layer 0 for the engine and simulating {x.shape[0]} rows")
-            name = "infer_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(args.model).stem)[:40] \
-                + f"_{os.getpid()}"
-            y, prog, stats = infer_rtl(layer, eng, x, calibration, name=name, idle=args.idle,
-                                       stall=args.stall, seed=args.seed, progress=say,
-                                       keep_files=False)
+            say(f"compiling layer 0 for the {'dense ' if dense else ''}engine and simulating "
+                f"{x.shape[0]} rows")
+            name = "infer_" + ("dense_" if dense else "") \
+                + re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(args.model).stem)[:40] + f"_{os.getpid()}"
+            run = infer_rtl_dense if dense else infer_rtl
+            y, prog, stats = run(layer, eng, x, calibration, name=name, idle=args.idle,
+                                 stall=args.stall, seed=args.seed, progress=say,
+                                 keep_files=False)
             summary["rtl"] = stats
         summary["compiler"] = prog.report
         summary["calibration"] = "inputs" if calibration is None else str(args.calibration)
@@ -276,18 +360,24 @@ def _print_summary(s: dict) -> None:
     if s["backend"] == "float":
         return
     e, c = s["engine"], s["compiler"]
-    print(f"engine: k={e['k']} P={e['pes']} B={e['batch']} widths act {e['act_width']} "
-          f"weight {e['weight_width']} ifft {e['ifft_width']} twiddle {e['twiddle_width']} "
-          f"rounding {e['rounding']}")
+    dense = s["backend"] in DENSE_BACKENDS
+    if dense:
+        print(f"engine: dense {c['m']}x{c['n']} (block-circulant layer expanded), M={e['mults']} "
+              f"B={e['batch']} widths act {e['act_width']} weight {e['weight_width']} "
+              f"rounding {e['rounding']}")
+    else:
+        print(f"engine: k={e['k']} P={e['pes']} B={e['batch']} widths act {e['act_width']} "
+              f"weight {e['weight_width']} ifft {e['ifft_width']} twiddle {e['twiddle_width']} "
+              f"rounding {e['rounding']}")
+    acc = "" if dense else f"acc shift {c['accumulator_shift']}, "
     print(f"formats (from {s['calibration']}): input {c['input_format']}, weight {c['weight_format']}, "
-          f"acc shift {c['accumulator_shift']}, bias {c['bias_format']}, "
-          f"output {c['output_format']} (shift {c['output_shift']})")
+          f"{acc}bias {c['bias_format']}, output {c['output_format']} (shift {c['output_shift']})")
     err = s["error_vs_float"]
     sat = s.get("golden") or s.get("rtl")
+    acc = "" if dense else f"accumulator {sat['acc_saturations']}, "
     print(f"error vs float: rms {_fmt(err['rms_error'])} (relative {_fmt(err['relative_rms_error'])}), "
           f"max abs {_fmt(err['max_abs_error'])}, output LSB {_fmt(c['output_lsb'])}; saturations: "
-          f"input {sat['input_saturations']}, accumulator {sat['acc_saturations']}, "
-          f"output {sat['out_saturations']}")
+          f"input {sat['input_saturations']}, {acc}output {sat['out_saturations']}")
     if s["backend"] == "rtl":
         r = s["rtl"]
         pad = f" (+{r['padded_rows']} zero rows to fill the batch)" if r["padded_rows"] else ""
@@ -295,3 +385,11 @@ def _print_summary(s: dict) -> None:
               f"cycles per input (ideal MAC-bound ceil(p/P)*q*k/2 = {r['ideal_cycles_per_row']}), "
               f"multiplier utilisation {100 * r['pe_utilisation']:.1f}% "
               f"({r['pe_steps']} PE steps / ({e['pes']} PEs x {r['cycles']} clocks))")
+    elif s["backend"] == "rtl-dense":
+        r = s["rtl"]
+        pad = f" (+{r['padded_rows']} zero rows to fill the batch)" if r["padded_rows"] else ""
+        print(f"rtl-dense: {r['cycles']} cycles for {r['rows']} rows{pad}: {r['cycles_per_row']:.1f} "
+              f"cycles per input (ideal MAC-bound ceil(m/M)*n = {r['ideal_cycles_per_row']}), "
+              f"multiplier utilisation {100 * r['pe_utilisation']:.1f}% "
+              f"({r['pe_steps']} multiply-accumulates / ({e['mults']} multipliers x "
+              f"{r['cycles']} clocks))")

@@ -147,3 +147,17 @@ def requantize_pipeline(m, value: Value, shift: Value, out_bits: int, rounding, 
     saturated = Signal(name=f"{name}_sat")
     m.d.sync += [result.eq(saturate(rounded, out_bits)), saturated.eq(saturates(rounded, out_bits))]
     return result, saturated, 3
+
+
+def mul_const(value: Value, constant: int) -> Value:
+    """``value * constant`` as shifts and adds (no multiplier block for a constant)."""
+    if constant < 0:
+        raise ValueError("constant must be >= 0")
+    value = Value.cast(value)
+    terms = [value << bit for bit in range(constant.bit_length()) if constant >> bit & 1]
+    if not terms:
+        return Const(0, 1)
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total

@@ -24,8 +24,8 @@ rewritten at run time through ``load`` (``target`` 0 weights, 1 biases,
 2 registers, addressed as :data:`LAYER_REGISTERS`).
 """
 
-from amaranth.hdl import Module, Signal
-from amaranth.lib import fifo, stream, wiring
+from amaranth.hdl import Module, Signal, Value
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from circnn.designs import TARGETS, register
@@ -42,14 +42,42 @@ from .real_ifft import RealIFFT
 from .scheduler import MACScheduler
 from .spectrum_buffer import SpectrumBuffer
 
-__all__ = ["CirculantLayer", "LAYER_REGISTERS"]
+__all__ = ["CirculantLayer", "LAYER_REGISTERS", "layer_config_layout"]
 
 #: Register addresses for ``load`` writes with ``target = 2``.
-LAYER_REGISTERS = {"q": 0, "p": 1, "acc_shift": 2, "out_shift": 3, "relu": 4, "out_features": 5}
+LAYER_REGISTERS = {"q": 0, "p": 1, "acc_shift": 2, "out_shift": 3, "relu": 4, "out_features": 5,
+                   "w_base": 6, "b_base": 7}
+
+
+def _bits(n: int) -> int:
+    return max(1, (n - 1).bit_length())
+
+
+def layer_config_layout(eng: EngineConfig) -> data.StructLayout:
+    """One layer's configuration, as the layer core sees it."""
+    return data.StructLayout({
+        "q": range(eng.max_q + 1),
+        "p": range(eng.max_p + 1),
+        "acc_shift": range(eng.acc_width),
+        "out_shift": range(-MAX_LEFT_SHIFT, eng.sum_width),
+        "relu": 1,
+        "out_features": range(eng.max_p * eng.k + 1),
+        "w_base": _bits(eng.weight_words),
+        "b_base": _bits(eng.bias_words),
+    })
 
 
 class CirculantLayer(wiring.Component):
-    def __init__(self, eng: EngineConfig, prog: LayerProgram | None = None, target: str = "generic"):
+    """The layer engine.
+
+    ``external_config=False`` (standalone): the configuration lives in
+    registers reset to ``prog``'s values and written through ``load``.
+    ``external_config=True``: it is the ``config`` input, driven by a
+    controller (:class:`circnn.rtl.accelerator.Accelerator`).
+    """
+
+    def __init__(self, eng: EngineConfig, prog: LayerProgram | None = None, target: str = "generic",
+                 *, external_config: bool = False, memory_init=None):
         if not isinstance(eng, EngineConfig):
             raise TypeError("eng must be an EngineConfig")
         self.eng = eng
@@ -57,14 +85,17 @@ class CirculantLayer(wiring.Component):
         if prog is not None:
             prog.check(eng)
         self.prog = prog
+        self.external_config = external_config
+        #: (per-PE weight images, bias pairs) for a whole network; overrides prog
+        self.memory_init = memory_init
         init = dict(q=eng.max_q, p=eng.max_p, acc_shift=0, out_shift=0, relu=0,
-                    out_features=eng.max_p * eng.k)
+                    out_features=eng.max_p * eng.k, w_base=0, b_base=0)
         if prog is not None:
             init.update(q=prog.q, p=prog.p, acc_shift=prog.acc_shift, out_shift=prog.out_shift,
                         relu=int(prog.relu),
                         out_features=prog.out_features or prog.p * eng.k)
         self.register_init = init
-        super().__init__({
+        ports = {
             "i": In(stream.Signature(real_input_layout(eng.fft_config))),
             "o": Out(stream.Signature(layer_output_layout(eng))),
             "load": In(load_layout(eng)),
@@ -73,40 +104,43 @@ class CirculantLayer(wiring.Component):
             "pe_steps": Out(32),        # sum over those clocks of the PEs doing useful work
             "acc_saturations": Out(32),
             "out_saturations": Out(32),
-        })
+        }
+        if external_config:
+            ports["config"] = In(layer_config_layout(eng))
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
         eng, t = self.eng, self.target
-        init = self.register_init
-        self.q = Signal(range(eng.max_q + 1), init=init["q"], name="reg_q")
-        self.p = Signal(range(eng.max_p + 1), init=init["p"], name="reg_p")
-        self.acc_shift = Signal(range(eng.acc_width), init=init["acc_shift"], name="reg_acc_shift")
-        self.out_shift = Signal(range(-MAX_LEFT_SHIFT, eng.sum_width), init=init["out_shift"],
-                                name="reg_out_shift")
-        self.relu = Signal(init=init["relu"], name="reg_relu")
-        self.out_features = Signal(range(eng.max_p * eng.k + 1), init=init["out_features"],
-                                   name="reg_out_features")
-        with m.If(self.load.en & (self.load.target == 2)):
-            with m.Switch(self.load.addr):
-                for name, addr in LAYER_REGISTERS.items():
-                    with m.Case(addr):
-                        reg = getattr(self, name)
-                        m.d.sync += reg.eq(self.load.data[:len(reg)])
+        if self.external_config:
+            cfg = self.config
+        else:
+            init = self.register_init
+            cfg = Signal(layer_config_layout(eng), init=init, name="config_regs")
+            with m.If(self.load.en & (self.load.target == 2)):
+                with m.Switch(self.load.addr):
+                    for name, addr in LAYER_REGISTERS.items():
+                        with m.Case(addr):
+                            field = cfg[name]
+                            width = Value.cast(field).shape().width
+                            m.d.sync += field.eq(self.load.data[:width])
         rfft = m.submodules.rfft = RealFFT(eng.fft_config, t)
         sbuf = m.submodules.spectra = SpectrumBuffer(eng)
         sched = m.submodules.scheduler = MACScheduler(eng)
-        pes = m.submodules.pes = PEArray(eng, self.prog, t)
+        weight_images = self.memory_init[0] if self.memory_init is not None else None
+        bias_pairs = self.memory_init[1] if self.memory_init is not None else None
+        pes = m.submodules.pes = PEArray(eng, self.prog, t, images=weight_images)
         drain = m.submodules.drain = AccumulatorDrain(eng, pes.pe_addr_bits)
         tags = m.submodules.tags = fifo.SyncFIFOBuffered(width=tag_layout(eng).size, depth=8)
         rifft = m.submodules.rifft = RealIFFT(eng.ifft_config, t)
-        ostage = m.submodules.output = OutputStage(eng, self.prog)
+        ostage = m.submodules.output = OutputStage(eng, self.prog, bias_pairs=bias_pairs)
 
         wiring.connect(m, wiring.flipped(self.i), rfft.i)
         wiring.connect(m, rfft.o, sbuf.i)
         m.d.comb += [
-            sbuf.q.eq(self.q),
-            sched.q.eq(self.q), sched.p.eq(self.p),
+            sbuf.q.eq(cfg.q),
+            sched.q.eq(cfg.q), sched.p.eq(cfg.p), pes.w_base.eq(cfg.w_base),
+            ostage.b_base.eq(cfg.b_base),
             sched.start.eq(sbuf.ready), sbuf.release.eq(sched.done),
             sbuf.rd_addr.eq(sched.x_addr),
             pes.x.eq(sbuf.rd_data), pes.w_addr.eq(sched.w_addr),
@@ -118,14 +152,14 @@ class CirculantLayer(wiring.Component):
             drain.pass_done.eq(pes.pass_done), drain.done_bank.eq(pes.pass_bank),
             sched.bank_free.eq(drain.bank_free),
             pes.rd_addr.eq(drain.rd_addr), drain.rd_data.eq(pes.rd_data),
-            drain.p.eq(self.p), drain.acc_shift.eq(self.acc_shift),
+            drain.p.eq(cfg.p), drain.acc_shift.eq(cfg.acc_shift),
             # block tags travel beside the inverse FFT
             tags.w_en.eq(drain.tag.valid), tags.w_data.eq(drain.tag.payload),
             drain.tag.ready.eq(tags.w_rdy),
             ostage.tag.valid.eq(tags.r_rdy), ostage.tag.payload.eq(tags.r_data),
             tags.r_en.eq(ostage.tag.ready),
-            ostage.relu.eq(self.relu), ostage.out_shift.eq(self.out_shift),
-            ostage.out_features.eq(self.out_features),
+            ostage.relu.eq(cfg.relu), ostage.out_shift.eq(cfg.out_shift),
+            ostage.out_features.eq(cfg.out_features),
             self.acc_saturations.eq(drain.saturations),
             self.out_saturations.eq(ostage.saturations),
         ]

@@ -48,11 +48,14 @@ def bias_image(prog: LayerProgram, eng: EngineConfig):
 
 
 class OutputStage(wiring.Component):
-    def __init__(self, eng: EngineConfig, prog: LayerProgram | None = None):
+    def __init__(self, eng: EngineConfig, prog: LayerProgram | None = None, bias_pairs=None):
         self.eng = eng
-        self.bias_words = eng.max_p * eng.half
+        self.bias_words = eng.bias_words
         self.bias_bits = max(1, (self.bias_words - 1).bit_length())
-        self.init = bias_image(prog, eng) if prog is not None else []
+        if bias_pairs is not None:
+            self.init = [{"b0": int(a), "b1": int(b)} for a, b in bias_pairs]
+        else:
+            self.init = bias_image(prog, eng) if prog is not None else []
         self.fifo_depth = 6 + 4  # pipeline depth + slack
         bias_pair = data.StructLayout({"b0": signed(eng.bias_width), "b1": signed(eng.bias_width)})
         self.bias_pair = bias_pair
@@ -63,6 +66,7 @@ class OutputStage(wiring.Component):
             "relu": In(1),
             "out_shift": In(range(-MAX_LEFT_SHIFT, eng.sum_width)),
             "out_features": In(range(eng.max_p * eng.k + 1)),
+            "b_base": In(max(1, (eng.bias_words - 1).bit_length())),   # first bias pair of the layer
             "load": In(load_layout(eng)),
             "saturations": Out(32),
         })
@@ -91,7 +95,7 @@ class OutputStage(wiring.Component):
             self.i.ready.eq(self.tag.valid & (credits != 0)),
             accept.eq(self.i.valid & self.i.ready),
             self.tag.ready.eq(accept & self.i.payload.last),
-            rd.addr.eq((self.tag.payload.block << log_n) | n),
+            rd.addr.eq(self.b_base + ((self.tag.payload.block << log_n) | n)),
         ]
         with m.If(accept):
             m.d.sync += n.eq(Mux(self.i.payload.last, 0, n + 1))

@@ -34,14 +34,14 @@ def load_layout(eng: EngineConfig):
     (``bias_width`` bits each); ``target`` 2: a layer register (``addr`` as
     :data:`circnn.rtl.layer.LAYER_REGISTERS`).  Fields are packed LSB first.
     """
-    addr = max(_bits(eng.groups * eng.max_q * eng.half), _bits(eng.max_p * eng.half))
+    addr = max(_bits(eng.weight_words), _bits(eng.bias_words))
     width = max(2 * eng.weight_width, 2 * eng.bias_width)
     return data.StructLayout({"en": 1, "target": 2, "pe": range(max(2, eng.pes)),
                               "addr": max(addr, 3), "data": max(width, 32)})
 
 
 def weight_bank_images(prog: LayerProgram, eng: EngineConfig, q: int | None = None):
-    """Per-PE (re, im) word lists as the banks store them, for a program."""
+    """Per-PE (re, im) word lists as the banks store them, for a program (base 0)."""
     P, N = eng.pes, eng.half
     q = prog.q if q is None else q
     groups = -(-prog.p // P)
@@ -60,17 +60,20 @@ def weight_bank_images(prog: LayerProgram, eng: EngineConfig, q: int | None = No
 
 
 class PEArray(wiring.Component):
-    def __init__(self, eng: EngineConfig, prog: LayerProgram | None = None, target: str = "generic"):
+    def __init__(self, eng: EngineConfig, prog: LayerProgram | None = None, target: str = "generic",
+                 images=None):
         self.eng = eng
         self.target = target
-        self.w_words = eng.groups * eng.max_q * eng.half
+        self.w_words = eng.weight_words
         self.w_bits = max(1, (self.w_words - 1).bit_length())
-        self.images = weight_bank_images(prog, eng) if prog is not None else None
+        self.images = images if images is not None else (
+            weight_bank_images(prog, eng) if prog is not None else None)
         self.pe_addr_bits = max(1, (eng.batch * eng.half - 1).bit_length()) + 1
         w_layout = complex_layout(eng.weight_width)
         super().__init__({
             "step": In(pe_step_layout(eng)),
-            "w_addr": In(self.w_bits),
+            "w_addr": In(self.w_bits),       # relative to w_base
+            "w_base": In(self.w_bits),       # where the layer's weights start
             "x": In(complex_layout(eng.spectrum_width)),   # the read data, one clock after step
             "load": In(load_layout(eng)),
             "rd_addr": In(self.pe_addr_bits),
@@ -91,6 +94,8 @@ class PEArray(wiring.Component):
         x_d = Signal(complex_layout(eng.spectrum_width))
         m.d.sync += [step_d1.eq(self.step), step_d.eq(step_d1), x_d.eq(self.x)]
         w_layout = complex_layout(eng.weight_width)
+        w_addr = Signal(self.w_bits)
+        m.d.comb += w_addr.eq(self.w_base + self.w_addr)
         for n in range(eng.pes):
             if self.images is not None:
                 re, im = self.images[n]
@@ -102,7 +107,7 @@ class PEArray(wiring.Component):
             rd = bank.read_port()
             wr = bank.write_port()
             m.d.comb += [
-                rd.addr.eq(self.w_addr),
+                rd.addr.eq(w_addr),
                 wr.addr.eq(self.load.addr[:self.w_bits]), wr.data.eq(self.load.data[:w_layout.size]),
                 wr.en.eq(self.load.en & (self.load.target == 0) & (self.load.pe == n)),
             ]

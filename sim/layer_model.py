@@ -56,6 +56,10 @@ class EngineConfig:
     batch: int = 1
     max_q: int = 16
     max_p: int = 16
+    #: words per PE weight bank and bias pairs (0: just enough for one
+    #: max_q x max_p layer); a network engine holds every layer's weights
+    weight_depth: int = 0
+    bias_depth: int = 0
 
     def __post_init__(self):
         check_power_of_two("k", self.k, 4, 256)
@@ -68,6 +72,8 @@ class EngineConfig:
         check_int("batch", self.batch, 1, 64)
         check_int("max_q", self.max_q, 1, 4096)
         check_int("max_p", self.max_p, 1, 4096)
+        check_int("weight_depth", self.weight_depth, 0, 1 << 20)
+        check_int("bias_depth", self.bias_depth, 0, 1 << 20)
         self.fft_config
         self.ifft_config
 
@@ -105,6 +111,16 @@ class EngineConfig:
     def groups(self) -> int:
         """PE passes for the largest layer: ceil(max_p / pes)."""
         return -(-self.max_p // self.pes)
+
+    @property
+    def weight_words(self) -> int:
+        """Words in each PE's weight bank."""
+        return self.weight_depth or self.groups * self.max_q * self.half
+
+    @property
+    def bias_words(self) -> int:
+        """Bias pairs in the bias memory."""
+        return self.bias_depth or self.max_p * self.half
 
     @property
     def fft_config(self) -> RealFFTConfig:

@@ -1,0 +1,169 @@
+"""``LayerController``: the layer level of the hierarchical controller.
+
+It owns the activation buffers and moves one layer's data around the layer
+core (:class:`circnn.rtl.layer.CirculantLayer`, whose own scheduler is the
+PE level):
+
+* **IN**: the host's input stream fills it with a batch (B vectors of
+  ``in_pairs`` activation pairs) whenever it is empty, also while earlier
+  inferences compute, so the next batch's input streams in early;
+* **A**, **B**: ping-pong buffers between layers;
+* on ``start``, the *reader* streams ``B x q x k/2`` pairs from buffer
+  ``src`` into the core (the core's real FFTs start on the first block at
+  once), and the *writer* places every output pair the core produces at
+  ``(vector, block * k/2 + n)`` of buffer ``dst``, or passes it to the host
+  output stream when ``dst`` is OUT; ``done`` pulses when the layer's last
+  output has been placed.  IN is released as soon as the reader is done
+  with it.
+
+Every vector owns ``stride`` pairs (a power of two) in a buffer, so an
+address is ``{vector, pair}`` and needs no multiplier.
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import fifo, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from circnn.sim.network_program import BUFFERS, NetworkConfig
+
+from .arith import mul_const
+from .output_stage import layer_output_layout
+from .real_fft import real_input_layout
+
+__all__ = ["LayerController"]
+
+
+def _bits(n: int) -> int:
+    return max(1, (n - 1).bit_length())
+
+
+class LayerController(wiring.Component):
+    READ_FIFO = 4
+
+    def __init__(self, net: NetworkConfig):
+        self.net = net
+        eng = net.engine
+        self.pos_bits = _bits(net.stride)
+        self.vec_bits = _bits(eng.batch) if eng.batch > 1 else 0
+        pair = real_input_layout(eng.fft_config)
+        out = layer_output_layout(eng)
+        super().__init__({
+            "host_i": In(stream.Signature(pair)),
+            "host_o": Out(stream.Signature(out)),
+            "core_i": Out(stream.Signature(pair)),
+            "core_o": In(stream.Signature(out)),
+            "accept_input": In(1),                  # the network is running
+            "in_pairs": In(range(net.stride + 1)),  # pairs per input vector
+            "in_full": Out(1),
+            "start": In(1),
+            "src": In(2), "dst": In(2),
+            "q": In(range(eng.max_q + 1)), "p": In(range(eng.max_p + 1)),
+            "done": Out(1),
+        })
+
+    def _address(self, pos, vec):
+        return Cat(pos[:self.pos_bits], vec[:self.vec_bits]) if self.vec_bits else pos[:self.pos_bits]
+
+    def elaborate(self, platform):
+        m = Module()
+        net, eng = self.net, self.net.engine
+        N, B = eng.half, eng.batch
+        log_n = N.bit_length() - 1
+        pair = real_input_layout(eng.fft_config)
+        depth = 1 << (self.pos_bits + self.vec_bits)
+        bufs = {}
+        for name in ("in", "a", "b"):
+            mem = memory.Memory(shape=pair, depth=depth, init=[])
+            m.submodules[f"buf_{name}"] = mem
+            bufs[name] = (mem.write_port(), mem.read_port())
+
+        # --- IN: filled by the host ------------------------------------
+        in_pos = Signal(range(net.stride + 1))
+        in_vec = Signal(range(max(2, B)))
+        in_full = Signal()
+        release_in = Signal()
+        wr_in, _ = bufs["in"]
+        host_take = Signal()
+        m.d.comb += [
+            self.host_i.ready.eq(self.accept_input & ~in_full),
+            host_take.eq(self.host_i.valid & self.host_i.ready),
+            wr_in.addr.eq(self._address(in_pos, in_vec)), wr_in.data.eq(self.host_i.payload),
+            wr_in.en.eq(host_take),
+            self.in_full.eq(in_full),
+        ]
+        with m.If(host_take):
+            m.d.sync += in_pos.eq(in_pos + 1)
+            with m.If(in_pos == self.in_pairs - 1):
+                m.d.sync += [in_pos.eq(0), in_vec.eq(in_vec + 1)]
+                with m.If(in_vec == B - 1):
+                    m.d.sync += [in_vec.eq(0), in_full.eq(1)]
+        with m.If(release_in):
+            m.d.sync += in_full.eq(0)
+
+        # --- reader: src buffer -> core ---------------------------------
+        src = Signal(2)
+        dst = Signal(2)
+        q_pairs = Signal(range(eng.max_q * N + 1))
+        p_pairs = Signal(range(eng.max_p * N + 1))
+        reading = Signal()
+        r_pos = Signal(range(net.stride + 1))
+        r_vec = Signal(range(max(2, B)))
+        credits = Signal(range(self.READ_FIFO + 1), init=self.READ_FIFO)
+        issue = Signal()
+        released = Signal()
+        m.d.comb += issue.eq(reading & (credits != 0))
+        for name, (_, rd) in bufs.items():
+            m.d.comb += rd.addr.eq(self._address(r_pos, r_vec))
+        with m.If(self.start):
+            m.d.sync += [src.eq(self.src), dst.eq(self.dst), q_pairs.eq(self.q << log_n),
+                         p_pairs.eq(self.p << log_n), reading.eq(1), r_pos.eq(0), r_vec.eq(0)]
+        with m.If(issue):
+            m.d.sync += r_pos.eq(r_pos + 1)
+            with m.If(r_pos == q_pairs - 1):
+                m.d.sync += [r_pos.eq(0), r_vec.eq(r_vec + 1)]
+                with m.If(r_vec == B - 1):
+                    m.d.sync += reading.eq(0)
+                    m.d.comb += release_in.eq(src == BUFFERS["in"])
+        m.d.sync += credits.eq(credits - issue + released)
+        read_valid = Signal()
+        read_src = Signal(2)
+        m.d.sync += [read_valid.eq(issue), read_src.eq(src)]
+        m.submodules.read_fifo = rfifo = fifo.SyncFIFOBuffered(width=pair.size, depth=self.READ_FIFO)
+        m.d.comb += [
+            rfifo.w_en.eq(read_valid),
+            rfifo.w_data.eq(Mux(read_src == BUFFERS["a"], bufs["a"][1].data,
+                                Mux(read_src == BUFFERS["b"], bufs["b"][1].data, bufs["in"][1].data))),
+            self.core_i.valid.eq(rfifo.r_rdy), self.core_i.payload.eq(rfifo.r_data),
+            rfifo.r_en.eq(self.core_i.ready),
+            released.eq(self.core_i.valid & self.core_i.ready),
+        ]
+
+        # --- writer: core -> dst buffer or the host ----------------------
+        out = self.core_o.payload
+        to_host = dst == BUFFERS["out"]
+        n = Signal(range(max(2, N)))
+        written = Signal(range(eng.batch * eng.max_p * N + 1))
+        batch_pairs = Signal(range(eng.batch * eng.max_p * N + 1))
+        m.d.comb += batch_pairs.eq(mul_const(p_pairs, B))
+        moved = Signal()
+        m.d.comb += [
+            self.host_o.payload.eq(out),
+            self.host_o.valid.eq(self.core_o.valid & to_host),
+            self.core_o.ready.eq(Mux(to_host, self.host_o.ready, 1)),
+            moved.eq(self.core_o.valid & self.core_o.ready),
+        ]
+        pair_pos = Signal(range(net.stride + 1))
+        m.d.comb += pair_pos.eq((out.block << log_n) | n)
+        for name in ("a", "b"):
+            wr, _ = bufs[name]
+            m.d.comb += [
+                wr.addr.eq(self._address(pair_pos, out.vector)),
+                wr.data.x0.eq(out.y0), wr.data.x1.eq(out.y1),
+                wr.en.eq(moved & (dst == BUFFERS[name])),
+            ]
+        with m.If(moved):
+            m.d.sync += [n.eq(Mux(out.last, 0, n + 1)), written.eq(written + 1)]
+            with m.If(written == batch_pairs - 1):
+                m.d.sync += written.eq(0)
+                m.d.comb += self.done.eq(1)
+        return m

@@ -1,0 +1,180 @@
+"""``NetworkController``: the network level of the hierarchical controller.
+
+On ``start`` it first checks the whole layer descriptor table against the
+engine (every layer, before anything runs).  Then, for each batch of B
+inferences and each layer, it fetches the layer's descriptor, drives the
+layer core's configuration from it, waits (for layer 0) until the host has
+filled the IN buffer, starts the layer controller and waits for the
+layer's last output; after the last layer it counts the batch's
+inferences and either starts the next batch or stops.
+
+A descriptor the engine cannot run is not run: the controller stops with
+``error`` set, the error code and the layer index in its status (codes in
+:data:`circnn.sim.network_program.ERROR_CODES`), instead of hanging.  A
+``start`` while busy is ignored and flagged.  Counters: inferences, clocks
+busy since the last start, and each layer's clocks in the last batch.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from circnn.sim.network_program import BUFFERS, NetworkConfig
+
+from .arith import mul_const
+from .layer import layer_config_layout
+
+__all__ = ["NetworkController", "descriptor_layout"]
+
+
+def descriptor_layout(net: NetworkConfig) -> data.StructLayout:
+    """A descriptor as the host writes it: fields wider than the core's, so that
+    an out-of-range value is seen (and refused) instead of wrapping."""
+    return data.StructLayout({
+        "q": 16, "p": 16, "acc_shift": 8, "out_shift": signed(8), "relu": 1,
+        "out_features": 24, "w_base": 24, "b_base": 24, "src": 2, "dst": 2,
+    })
+
+
+class NetworkController(wiring.Component):
+    def __init__(self, net: NetworkConfig):
+        self.net = net
+        eng = net.engine
+        L = net.max_layers
+        super().__init__({
+            "start": In(1),
+            "n_layers": In(range(L + 1)),
+            "n_batches": In(32),
+            "descriptors": In(data.ArrayLayout(descriptor_layout(net), L)),
+            # to the layer core and the layer controller
+            "config": Out(layer_config_layout(eng)),
+            "running": Out(1),
+            "in_pairs": Out(range(net.stride + 1)),
+            "in_full": In(1),
+            "layer_start": Out(1),
+            "src": Out(2), "dst": Out(2),
+            "layer_done": In(1),
+            # status
+            "busy": Out(1), "done": Out(1), "error": Out(1), "start_ignored": Out(1),
+            "error_code": Out(4), "error_layer": Out(range(L)),
+            "inferences": Out(32), "cycles": Out(32),
+            "layer_cycles": Out(data.ArrayLayout(32, L)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        net, eng = self.net, self.net.engine
+        L, N, P = net.max_layers, eng.half, eng.pes
+        log_n = N.bit_length() - 1
+        desc_layout = descriptor_layout(net)
+
+        layer = Signal(range(L))
+        batch = Signal(32)
+        cur = Signal(desc_layout)
+        prev_p = Signal(range(eng.max_p + 1))
+        prev_dst = Signal(2)
+        w_need = Signal(range(eng.groups * eng.max_q * N + (eng.max_q * N) + 1))
+        covered = Signal(range(eng.max_p + P + 1))
+        layer_clock = Signal(32)
+        checking = Signal()     # validating the table (1) or running it (0)
+        last_layer = layer == self.n_layers - 1
+
+        m.d.comb += [
+            self.running.eq(self.busy & ~checking),   # input is accepted once the table is good
+            self.src.eq(cur.src), self.dst.eq(cur.dst),
+        ]
+        for name in layer_config_layout(eng).members:
+            # checked before the layer runs, so narrowing is safe
+            m.d.comb += self.config[name].eq(cur[name])
+        with m.If(self.busy):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+
+        def fail(code):
+            m.d.sync += [self.error.eq(1), self.error_code.eq(code), self.error_layer.eq(layer),
+                         self.busy.eq(0), self.done.eq(1)]
+            m.next = "IDLE"
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    with m.If((self.n_layers == 0) | (self.n_layers > L)):
+                        m.d.sync += [self.error.eq(1), self.error_code.eq(7), self.error_layer.eq(0),
+                                     self.done.eq(1), self.start_ignored.eq(0)]
+                    with m.Else():
+                        m.d.sync += [self.busy.eq(1), self.done.eq(0), self.error.eq(0),
+                                     self.error_code.eq(0), self.start_ignored.eq(0),
+                                     layer.eq(0), batch.eq(0), self.cycles.eq(0), checking.eq(1)]
+                        m.next = "FETCH"
+            with m.State("FETCH"):
+                m.d.sync += [cur.eq(self.descriptors[layer]), w_need.eq(0), covered.eq(0)]
+                with m.If(checking):
+                    m.next = "RANGE"
+                with m.Elif(layer == 0):
+                    m.next = "WAIT_INPUT"
+                with m.Else():
+                    m.next = "RUN"
+            with m.State("RANGE"):
+                # shape and shifts first: the size loop below relies on them
+                with m.If((cur.q == 0) | (cur.q > eng.max_q)):
+                    fail(1)
+                with m.Elif((cur.p == 0) | (cur.p > eng.max_p)):
+                    fail(2)
+                with m.Elif((cur.acc_shift >= eng.acc_width) | (cur.out_shift < -8)
+                            | (cur.out_shift >= eng.sum_width)):
+                    fail(9)
+                with m.Else():
+                    m.next = "SIZE"
+            with m.State("SIZE"):
+                # weight words of the layer: ceil(p/P) * q * k/2, by repeated addition
+                with m.If(covered < cur.p):
+                    m.d.sync += [w_need.eq(w_need + (cur.q << log_n)), covered.eq(covered + P)]
+                with m.Else():
+                    m.next = "CHECK"
+            with m.State("CHECK"):
+                with m.If(cur.w_base + w_need > eng.weight_words):
+                    fail(3)
+                with m.Elif(cur.b_base + (cur.p << log_n) > eng.bias_words):
+                    fail(4)
+                with m.Elif((layer != 0) & (cur.q != prev_p)):
+                    fail(5)
+                with m.Elif(Mux(layer == 0, cur.src != BUFFERS["in"], cur.src != prev_dst)
+                            | Mux(last_layer, cur.dst != BUFFERS["out"],
+                                  (cur.dst == BUFFERS["out"]) | (cur.dst == BUFFERS["in"])
+                                  | (cur.dst == cur.src))):
+                    fail(6)
+                with m.Elif((cur.out_features == 0) | (cur.out_features > mul_const(cur.p, eng.k))):
+                    fail(8)
+                with m.Else():
+                    m.d.sync += [prev_p.eq(cur.p), prev_dst.eq(cur.dst)]
+                    with m.If(layer == 0):
+                        m.d.sync += self.in_pairs.eq(cur.q << log_n)
+                    with m.If(last_layer):
+                        m.d.sync += [layer.eq(0), checking.eq(0)]   # the table is good: run it
+                    with m.Else():
+                        m.d.sync += layer.eq(layer + 1)
+                    m.next = "FETCH"
+            with m.State("WAIT_INPUT"):
+                with m.If(self.in_full):
+                    m.next = "RUN"
+            with m.State("RUN"):
+                m.d.comb += self.layer_start.eq(1)
+                m.d.sync += layer_clock.eq(1)
+                m.next = "WAIT_LAYER"
+            with m.State("WAIT_LAYER"):
+                m.d.sync += layer_clock.eq(layer_clock + 1)
+                with m.If(self.layer_done):
+                    m.d.sync += self.layer_cycles[layer].eq(layer_clock + 1)
+                    with m.If(last_layer):
+                        m.d.sync += [self.inferences.eq(self.inferences + eng.batch),
+                                     batch.eq(batch + 1), layer.eq(0)]
+                        with m.If(batch + 1 >= self.n_batches):
+                            m.d.sync += [self.busy.eq(0), self.done.eq(1)]
+                            m.next = "IDLE"
+                        with m.Else():
+                            m.next = "FETCH"
+                    with m.Else():
+                        m.d.sync += layer.eq(layer + 1)
+                        m.next = "FETCH"
+        with m.If(self.start & self.busy):
+            m.d.sync += self.start_ignored.eq(1)
+        return m

@@ -1,0 +1,143 @@
+"""cocotb bench: the whole Accelerator against the multi-layer bit-true model.
+
+Configuration (``CIRCNN_BENCH``): ``data`` (an .npz written by the test),
+``runs`` (a list of runs, each ``{"name", "batch", "p", "k", "reset_after"?,
+"expect_error"?}``), idle / stall probabilities, seed, ``stats`` (a path).
+For run ``name`` the npz holds ``{name}_writes`` (host-bus writes: address,
+data), ``{name}_x`` (input codes) and ``{name}_expected`` (output codes
+computed by :func:`circnn.sim.network_model.network_forward`).
+"""
+
+import json
+import random
+from pathlib import Path
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
+
+from circnn.sim.benches.layer_bench import reassemble
+from circnn.sim.benches.streams import pack_fields, transfer
+from circnn.sim.cocotb_runner import bench_config
+from circnn.sim.network_program import ERROR_CODES, REGISTERS
+
+
+class Host:
+    """Drives the accelerator's configuration bus."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        dut.bus__w_en.value = 0
+        dut.bus__r_en.value = 0
+        dut.bus__addr.value = 0
+        dut.bus__w_data.value = 0
+
+    async def write(self, addr, data):
+        d = self.dut
+        d.bus__addr.value = int(addr)
+        d.bus__w_data.value = int(data) & ((1 << len(d.bus__w_data)) - 1)
+        d.bus__w_en.value = 1
+        await RisingEdge(d.clk)
+        d.bus__w_en.value = 0
+
+    async def read(self, addr):
+        d = self.dut
+        d.bus__addr.value = int(addr)
+        d.bus__r_en.value = 1
+        await RisingEdge(d.clk)
+        d.bus__r_en.value = 0
+        await ReadOnly()
+        value = int(d.bus__r_data.value.to_unsigned())
+        await RisingEdge(d.clk)
+        return value
+
+    async def write_all(self, writes):
+        for addr, data in writes:
+            await self.write(addr, data)
+
+
+async def reset(dut, cycles=3):
+    dut.rst.value = 1
+    dut.i__valid.value = 0
+    dut.o__ready.value = 0
+    await ClockCycles(dut.clk, cycles)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 1)
+
+
+@cocotb.test()
+async def accelerator_matches_model(dut):
+    c = bench_config()
+    seed = c["seed"]
+    dut._log.info(f"seed={seed} runs={[r['name'] for r in c['runs']]}")
+    data = np.load(c["data"], allow_pickle=False)
+    py = random.Random(seed)
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    host = Host(dut)
+    await reset(dut)
+    act = len(dut.i__payload) // 2
+    stats = {}
+    for run in c["runs"]:
+        name = run["name"]
+        writes = data[f"{name}_writes"]
+        await host.write_all(writes.tolist())
+        status = await host.read(REGISTERS["status"])
+        assert status & 1 == 0, f"{name}: busy before start"
+        await host.write(REGISTERS["ctrl"], 1)
+        if run.get("expect_error"):
+            await ClockCycles(dut.clk, 200)
+            status = await host.read(REGISTERS["status"])
+            code, layer = (status >> 16) & 0xF, (status >> 8) & 0xFF
+            assert status & 0b101 == 0b100, f"{name}: status {status:#x}, expected error, not busy"
+            assert (code, layer) == tuple(run["expect_error"]), \
+                f"{name}: error code {code} ({ERROR_CODES.get(code)}) at layer {layer}, expected {run['expect_error']}"
+            stats[name] = {"error_code": code, "error_layer": layer}
+            dut._log.info(f"{name}: refused with code {code} at layer {layer}: {ERROR_CODES[code]}")
+            continue
+        x = data[f"{name}_x"]
+        expected = data[f"{name}_expected"]
+        words = [pack_fields((row[2 * n], row[2 * n + 1]), (act, act))
+                 for row in x for n in range(x.shape[1] // 2)]
+        n_out = expected.size // 2
+        if run.get("reset_after"):
+            # start, let it run a while, then reset in the middle of the inference
+            async def abort():
+                await ClockCycles(dut.clk, run["reset_after"])
+            feed = cocotb.start_soon(transfer(dut, dut.clk, words, n_out, idle=c["idle"],
+                                              stall=c["stall"], rng=py))
+            await abort()
+            feed.cancel()
+            await reset(dut)
+            dut._log.info(f"{name}: reset after {run['reset_after']} clocks; reloading the registers")
+            await host.write_all(writes.tolist())
+            await host.write(REGISTERS["ctrl"], 1)
+        budget = 10 * (40 * (len(words) + n_out) + 20000)
+        transfer_stats = {}
+        got = await with_timeout(transfer(dut, dut.clk, words, n_out, idle=c["idle"], stall=c["stall"],
+                                          rng=py, stats=transfer_stats), int(budget), "ns")
+        await ClockCycles(dut.clk, 5)
+        status = await host.read(REGISTERS["status"])
+        assert status & 0b111 == 0b010, f"{name}: status {status:#x} after the run, expected done"
+
+        class Shape:  # what reassemble needs of the engine
+            pass
+        eng = Shape()
+        eng.k, eng.half, eng.batch, eng.act_width = run["k"], run["k"] // 2, run["batch"], act
+        eng.max_p = run["max_p"]
+        y, seen = reassemble(got, eng, run["p"], x.shape[0])
+        assert np.all(seen == 1), f"{name}: every output block exactly once"
+        bad = np.argwhere(y != expected)
+        if len(bad):
+            r, e = bad[0]
+            raise AssertionError(f"{name}: {len(bad)} of {y.size} outputs differ; first: vector {r} "
+                                 f"element {e}: got {y[r, e]}, model {expected[r, e]} (seed={seed})")
+        cycles = await host.read(REGISTERS["cycles"])
+        inferences = await host.read(REGISTERS["inferences"])
+        layer_cycles = [await host.read(REGISTERS["layer_cycles"] + i) for i in range(run["layers"])]
+        stats[name] = {"vectors": int(x.shape[0]), "cycles": cycles,
+                       "cycles_per_inference": cycles / x.shape[0],
+                       "layer_cycles_last_batch": layer_cycles, "inferences_counter": inferences,
+                       "stream_cycles": transfer_stats.get("last_out", 0) - transfer_stats.get("first_in", 0) + 1}
+        dut._log.info(f"{name}: {y.size} outputs equal to the model; {stats[name]}")
+    Path(c["stats"]).write_text(json.dumps(stats, indent=2))

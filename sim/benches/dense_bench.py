@@ -1,0 +1,146 @@
+"""cocotb bench: one DenseLayer against the bit-true dense model, word for word.
+
+Configuration (``CIRCNN_BENCH``): ``program`` (a .npz written by
+:func:`circnn.sim.dense_model.save_dense_program`, holding the engine, the
+layer and the input codes ``x``), idle / stall probabilities, seed;
+``compare`` (default true): check the outputs, the zero padding of the last
+block, the saturation count and the MAC step counts against the model
+(false: only record what the RTL computed); ``via_load``: first write the
+weights, biases and registers through the ``load`` port (the layer was
+elaborated without a program).  Writes ``stats.json`` (key
+``stats``) and, with key ``outputs``, the output codes (N, m) as a .npy file.
+"""
+
+import json
+import random
+from pathlib import Path
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, with_timeout
+
+from circnn.sim.benches.layer_bench import output_fields
+from circnn.sim.benches.streams import pack_fields, transfer, unpack_fields
+from circnn.sim.cocotb_runner import bench_config
+from circnn.sim.dense_model import dense_forward, ideal_dense_cycles_per_row, load_dense_program
+
+
+def input_words(x, act_width):
+    """Rows (N, n) -> (x[2i], x[2i+1]) pair words, vector after vector (odd n: a zero pad)."""
+    x = np.asarray(x, dtype=np.int64)
+    if x.shape[1] % 2:
+        x = np.concatenate([x, np.zeros((x.shape[0], 1), dtype=np.int64)], axis=1)
+    return [pack_fields((row[2 * i], row[2 * i + 1]), (act_width, act_width))
+            for row in x for i in range(x.shape[1] // 2)]
+
+
+def output_word_count(cfg, m, n_vectors):
+    return n_vectors * -(-m // cfg.k) * cfg.half
+
+
+def reassemble(words, cfg, m, n_vectors):
+    """Place tagged output words: returns (N, blocks*k) and how often each block came."""
+    widths, signed = output_fields(cfg)
+    k, half, B = cfg.k, cfg.half, cfg.batch
+    blocks = -(-m // k)
+    y = np.zeros((n_vectors, blocks * k), dtype=np.int64)
+    seen = np.zeros((n_vectors, blocks), dtype=int)
+    block_count = 0
+    i = 0
+    for w in words:
+        y0, y1, block, vector, last = unpack_fields(w, widths, signed)
+        row = (block_count // (blocks * B)) * B + vector
+        y[row, block * k + 2 * i] = y0
+        y[row, block * k + 2 * i + 1] = y1
+        i += 1
+        if last:
+            assert i == half, f"block of {i} pairs, expected {half}"
+            seen[row, block] += 1
+            i = 0
+            block_count += 1
+    return y, seen
+
+
+def load_words(cfg, prog):
+    """Every ``load`` write that programs the layer: weights, biases, registers."""
+    from circnn.rtl.dense import DENSE_REGISTERS, dense_load_layout, dense_weight_images
+    layout = dense_load_layout(cfg)
+    fields = {name: (f.offset, f.width) for name, f in layout}
+
+    def word(**values):
+        w = 0
+        for name, v in values.items():
+            off, width = fields[name]
+            w |= (int(v) & ((1 << width) - 1)) << off
+        return w
+    words = []
+    for mult, image in enumerate(dense_weight_images(prog, cfg)):
+        words += [word(en=1, target=0, pe=mult, addr=a, data=v) for a, v in enumerate(image)]
+    words += [word(en=1, target=1, addr=row, data=v) for row, v in enumerate(prog.bias)]
+    regs = {"n": prog.n, "m": prog.m, "out_shift": prog.out_shift, "relu": int(prog.relu)}
+    words += [word(en=1, target=2, addr=DENSE_REGISTERS[r], data=v) for r, v in regs.items()]
+    return words
+
+
+@cocotb.test()
+async def dense_matches_model(dut):
+    c = bench_config()
+    seed = c["seed"]
+    cfg, prog, arrays = load_dense_program(c["program"])
+    x = arrays["x"]
+    dut._log.info(f"seed={seed} engine={cfg.to_dict()} m={prog.m} n={prog.n} vectors={len(x)}")
+    compare = c.get("compare", True)
+
+    words = input_words(x, cfg.act_width)
+    n_out = output_word_count(cfg, prog.m, len(x))
+    rng = random.Random(seed)
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    dut.rst.value = 1
+    dut.i__valid.value = 0
+    dut.o__ready.value = 0
+    dut.load.value = 0
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 1)
+    if c.get("via_load"):
+        for w in load_words(cfg, prog):
+            dut.load.value = w
+            await ClockCycles(dut.clk, 1)
+        dut.load.value = 0
+        await ClockCycles(dut.clk, 3)   # the registers derived from n and m settle
+    stats = {}
+    ideal = ideal_dense_cycles_per_row(cfg, prog) * len(x)
+    budget = 10 * (4 * (len(words) + n_out + ideal) + 5000) / max(0.05, 1 - max(c["idle"], c["stall"]))
+    got = await with_timeout(transfer(dut, dut.clk, words, n_out, idle=c["idle"], stall=c["stall"],
+                                      rng=rng, stats=stats), int(budget), "ns")
+    await ClockCycles(dut.clk, 2)
+
+    y_full, seen = reassemble(got, cfg, prog.m, len(x))
+    y = y_full[:, :prog.m]
+    if c.get("outputs"):
+        np.save(c["outputs"], y)
+    assert np.all(seen == 1), f"every output block exactly once: {seen.tolist()}"
+    out_sat = int(dut.out_saturations.value.to_unsigned())
+    mac_steps = int(dut.mac_steps.value.to_unsigned())
+    pe_steps = int(dut.pe_steps.value.to_unsigned())
+    cycles = stats["last_out"] - stats["first_in"] + 1
+    if compare:
+        expected, info = dense_forward(x, prog, cfg, trace=True)
+        bad = np.argwhere(y != expected)
+        if len(bad):
+            r, e = bad[0]
+            raise AssertionError(f"{len(bad)} of {y.size} outputs differ; first: vector {r} row {e}: "
+                                 f"got {y[r, e]}, model {expected[r, e]} (seed={seed})")
+        assert not np.any(y_full[:, prog.m:]), "outputs past m must be zero"
+        assert out_sat == info["out_saturations"], \
+            f"out saturations {out_sat} != model {info['out_saturations']}"
+        assert mac_steps == ideal, f"MAC steps {mac_steps} != ceil(m/M)*n*N = {ideal}"
+        assert pe_steps == prog.m * prog.n * len(x), \
+            f"multiplier steps {pe_steps} != m*n*N = {prog.m * prog.n * len(x)}"
+    result = {"cycles": cycles, "vectors": len(x), "cycles_per_vector": cycles / len(x),
+              "mac_steps": mac_steps, "pe_steps": pe_steps, "ideal_mac_cycles": ideal,
+              "pe_utilisation": pe_steps / (cfg.mults * cycles),
+              "acc_saturations": 0, "out_saturations": out_sat}
+    Path(c.get("stats", "stats.json")).write_text(json.dumps(result, indent=2))
+    dut._log.info(f"{y.size} outputs {'equal to the model' if compare else 'recorded'}; {result}")

@@ -1,0 +1,162 @@
+# amaranth: UnusedElaboratable=no
+"""``circnn demo``: the pipeline on a tiny configuration (RTL included, no synthesis),
+the MNIST path on tiny IDX files, and bad input refused on one line with exit status 2."""
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from circnn.cli import main
+from circnn.demo import REQUIRED_KEYS
+
+TINY = ["--epochs", "2", "--hidden", "32", "--limit", "12", "--skip-synth", "--quiet"]
+
+
+def write_idx(path, array, magic=None):
+    """An unsigned-byte IDX file (magic 0x000008NN, big-endian sizes, data)."""
+    array = np.asarray(array, dtype=np.uint8)
+    magic = 0x0800 | array.ndim if magic is None else magic
+    header = magic.to_bytes(4, "big") + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    data = header + array.tobytes()
+    if str(path).endswith(".gz"):
+        with gzip.open(path, "wb") as f:
+            f.write(data)
+    else:
+        path.write_bytes(data)
+
+
+def tiny_mnist(folder, n_train=60, n_test=12, side=8, seed=3):
+    """Four IDX files with side x side 'images' whose class sets one bright row."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 40, size=(n, side, side))
+        for i, c in enumerate(labels):
+            images[i, c % side, :] = 250
+        write_idx(folder / f"{split}-images-idx3-ubyte", images)
+        write_idx(folder / f"{split}-labels-idx1-ubyte.gz" if split == "t10k"
+                  else folder / f"{split}-labels-idx1-ubyte", labels)
+    return folder
+
+
+@pytest.fixture
+def build(tmp_path, monkeypatch):
+    monkeypatch.setenv("CIRCNN_BUILD", str(tmp_path / "build"))
+    return tmp_path
+
+
+def check_report(out):
+    report = json.loads((out / "report.json").read_text())
+    missing = [key for key in REQUIRED_KEYS if key not in report]
+    assert not missing, f"report.json lacks {missing}"
+    for key in ("accuracy_dense_float", "accuracy_float", "accuracy_golden"):
+        assert 0.0 <= report[key] <= 1.0, (key, report[key])
+    assert (out / "report.md").is_file() and (out / "model.npz").is_file()
+    assert (out / "accuracy_vs_k.png").stat().st_size > 1000
+    return report
+
+
+def test_demo_pipeline_digits_rtl(build, capsys):
+    """Train, export, compile, float/golden/RTL on 12 test rows; RTL equals golden word for word."""
+    out = build / "demo"
+    assert main(["demo", "--out", str(out), *TINY]) == 0
+    report = check_report(out)
+    assert 0.0 <= report["accuracy_rtl"] <= 1.0
+    assert report["rtl_golden_mismatches"] == 0
+    assert report["rtl_output_words"] == 12 * 16           # 10 classes padded to p*k = 16
+    assert report["accuracy_rtl"] == report["accuracy_golden"]
+    assert report["k"] == 8 and report["n_test"] == 12 and report["rtl_rows"] == 12
+    assert report["compression_ratio_padded"] == 8.0
+    # 64 -> 32 -> 10 at k = 8: (4*8 + 2*4) blocks of 8 values, 16 bits each
+    assert report["weights_circulant"] == 320 and report["weight_bits"] == 320 * 16
+    assert report["weight_bits_dense"] == (64 * 32 + 32 * 10) * 16
+    assert report["cycles_per_inference"] >= report["ideal_cycles_per_inference"] > 0
+    assert [s["k"] for s in report["sweep"]] == [4, 8, 16]
+    assert all(l["rtl"]["golden_mismatches"] == 0 for l in report["layers"])
+    assert report["fmax_mhz"] is None and report["inferences_per_second"] is None
+    assert (out / "confusion_rtl.png").stat().st_size > 1000
+    assert np.sum(report["confusion_rtl"]) == 12
+    printed = capsys.readouterr().out
+    assert "accuracy, RTL" in printed and "compression ratio" in printed
+
+
+def test_demo_mnist_idx(build):
+    """The MNIST path: tiny IDX files (one labels file gzipped), float and golden only."""
+    data = tiny_mnist(build / "mnist")
+    out = build / "demo-mnist"
+    assert main(["demo", "--mnist", str(data), "--out", str(out), "--k", "4", "--hidden", "16",
+                 "--epochs", "3", "--skip-synth", "--skip-rtl", "--quiet"]) == 0
+    report = check_report(out)
+    assert report["dataset"] == "mnist" and report["n_train"] == 60 and report["n_test"] == 12
+    assert report["network"] == "64 -> 16 -> 10"
+    assert report["accuracy_rtl"] is None and report["rtl_golden_mismatches"] is None
+    assert [s["k"] for s in report["sweep"]] == [4, 8, 16]
+
+
+def demo_error(capsys, *argv):
+    """Run a demo that must fail on its input: exit 2, one line on stderr, nothing written."""
+    code = main(["demo", *argv, "--skip-synth", "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert err.count("\n") == 0 and err.startswith("circnn demo: error: "), err
+    return err
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--k", "6"], "--k 6"),
+    (["--k", "2"], "--k 2"),
+    (["--k", "128"], "--k 128: block size larger than the layer widths allow"),
+    (["--k", "16", "--hidden", "8"], "--k 16: block size larger than the layer widths allow"),
+    (["--epochs", "0"], "--epochs"),
+    (["--pes", "0"], "--pes"),
+    (["--limit", "0"], "--limit"),
+])
+def test_bad_parameters(build, capsys, argv, needle):
+    out = build / "out"
+    err = demo_error(capsys, "--out", str(out), *argv)
+    assert needle in err
+    assert not out.exists()
+
+
+def test_bad_mnist_directory(build, capsys):
+    out = build / "out"
+    missing = build / "no-such-dir"
+    assert str(missing) in demo_error(capsys, "--mnist", str(missing), "--out", str(out))
+    a_file = build / "file.txt"
+    a_file.write_text("x")
+    assert "not a directory" in demo_error(capsys, "--mnist", str(a_file), "--out", str(out))
+    empty = build / "empty"
+    empty.mkdir()
+    err = demo_error(capsys, "--mnist", str(empty), "--out", str(out))
+    assert "train-images-idx3-ubyte" in err and "missing" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("damage", ["magic", "truncated", "labels_range", "gzip"])
+def test_bad_idx_files(build, capsys, damage):
+    data = tiny_mnist(build / "mnist")
+    if damage == "magic":
+        bad = data / "train-images-idx3-ubyte"
+        raw = bytearray(bad.read_bytes())
+        raw[2:4] = b"\x09\x03"
+        bad.write_bytes(bytes(raw))
+        needle = "wrong magic"
+    elif damage == "truncated":
+        bad = data / "train-images-idx3-ubyte"
+        bad.write_bytes(bad.read_bytes()[:-7])
+        needle = "truncated"
+    elif damage == "labels_range":
+        bad = data / "train-labels-idx1-ubyte"
+        write_idx(bad, np.full(60, 12))
+        needle = "label 12"
+    else:
+        bad = data / "t10k-labels-idx1-ubyte.gz"
+        bad.write_bytes(b"\x1f\x8b not really gzip")
+        needle = "cannot read"
+    out = build / "out"
+    err = demo_error(capsys, "--mnist", str(data), "--out", str(out))
+    assert str(bad) in err and needle in err, err
+    assert not out.exists()
