@@ -288,6 +288,12 @@ def _golden(programs, eng, x):
     return y_codes, dequantize_outputs(y_codes, programs[-1].out_frac, N_CLASSES), x_codes
 
 
+def _input_saturations(x_codes, eng) -> int:
+    """Input values clipped by the first layer's format (outside the calibration range)."""
+    hi = (1 << (eng.act_width - 1)) - 1
+    return int(np.count_nonzero((x_codes >= hi) | (x_codes <= -hi - 1)))
+
+
 def _accuracy(logits, y) -> float:
     return float(np.mean(np.argmax(logits, axis=1) == y)) if len(y) else float("nan")
 
@@ -608,7 +614,7 @@ def run_demo(args) -> int:
                     synth = synthesize(design, {k: str(v) for k, v in params.items()},
                                        report=out / "synth" / f"{design}.json", device=DEVICE,
                                        package=PACKAGE, speed=SPEED, freq=cfg.freq, progress=note)
-                except (RuntimeError, OSError) as exc:
+                except (CircnnError, RuntimeError, OSError, ValueError) as exc:
                     synth = {"design": design, "params": params,
                              "error": str(exc).splitlines()[0]}
                     steps.say(f"synthesis failed: {synth['error']}")
@@ -708,6 +714,7 @@ def run_demo(args) -> int:
                      "circulant_history": {"loss": hist_circ.loss,
                                            "test_accuracy": hist_circ.test_accuracy}},
         "calibration_rows": int(len(calib)),
+        "input_saturations_test": _input_saturations(x_codes, eng),
         "accuracy_golden_rtl_rows": None if cfg.skip_rtl else acc_golden_rtl_rows,
         "accuracy_float_rtl_rows": None if cfg.skip_rtl else acc_float_rtl_rows,
         "rtl_output_words": None if y_rtl is None else int(y_rtl.size),

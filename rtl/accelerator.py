@@ -91,7 +91,7 @@ class Accelerator(wiring.Component):
         # --- configuration registers --------------------------------------
         dl = descriptor_layout(net)
         descriptors = [Signal(dl, init=desc_init[i], name=f"descriptor{i}") for i in range(L)]
-        n_layers = Signal(range(L + 1), init=n_layers_init)
+        n_layers = Signal(16, init=n_layers_init)
         n_batches = Signal(32, init=1)
         start = Signal()
         bus = self.bus

@@ -192,7 +192,7 @@ class DenseLayer(wiring.Component):
         b = Signal(range(max(2, B)))
         j = Signal(range(max(2, cfg.max_in)))
         b_base = Signal(range(max(2, B * cfg.in_pairs)))      # b * n_pairs
-        g_base = Signal(range(max(2, cfg.groups * cfg.max_in)))  # g * n
+        w_ptr = Signal(_bits(cfg.groups * cfg.max_in))      # g * n + j: the weight word
         first_row = Signal(range(cfg.max_out + M + 1))        # g * M
         fbank = Signal()                                      # bank of finished sums
         last_g = Signal()                                     # the pass is the batch's last
@@ -212,7 +212,7 @@ class DenseLayer(wiring.Component):
         with m.FSM(name="sched"):
             with m.State("IDLE"):
                 with m.If(x_ready):
-                    m.d.sync += [g_base.eq(0), first_row.eq(0), last_g.eq(M >= reg_m)]
+                    m.d.sync += [w_ptr.eq(0), first_row.eq(0), last_g.eq(M >= reg_m)]
                     m.next = "WAIT_BANK"
             with m.State("WAIT_BANK"):
                 with m.If(fin_free.bit_select(fbank, 1)):
@@ -222,7 +222,7 @@ class DenseLayer(wiring.Component):
                 m.d.comb += valid.eq(1)
                 m.d.sync += [b.eq(b + 1), b_base.eq(b_base + n_pairs)]
                 with m.If(last_b):
-                    m.d.sync += [b.eq(0), b_base.eq(0), j.eq(j + 1)]
+                    m.d.sync += [b.eq(0), b_base.eq(0), j.eq(j + 1), w_ptr.eq(w_ptr + 1)]
                     with m.If(last_j):
                         # end of the pass: the next one starts on the next clock
                         # when its bank is free (and, after the batch's last
@@ -231,10 +231,10 @@ class DenseLayer(wiring.Component):
                         more = Signal()
                         with m.If(last_g):
                             m.d.comb += [x_release.eq(1), more.eq(x_next_ready)]
-                            m.d.sync += [g_base.eq(0), first_row.eq(0), last_g.eq(M >= reg_m)]
+                            m.d.sync += [w_ptr.eq(0), first_row.eq(0), last_g.eq(M >= reg_m)]
                         with m.Else():
                             m.d.comb += more.eq(1)
-                            m.d.sync += [g_base.eq(g_base + reg_n), first_row.eq(first_row + M),
+                            m.d.sync += [first_row.eq(first_row + M),
                                          last_g.eq(first_row + 2 * M >= reg_m)]
                         with m.If(more & fin_free.bit_select(~fbank, 1)):
                             m.d.comb += [pass_start.eq(1), claim_bank.eq(~fbank)]
@@ -274,8 +274,9 @@ class DenseLayer(wiring.Component):
         bbits = _bits(B)
         m.submodules.finished = fin = memory.Memory(shape=fin_layout, depth=2 << bbits, init=[])
         fin_wr, fin_rd = fin.write_port(), fin.read_port()
-        w_addr = Signal(wbits)
-        m.d.comb += w_addr.eq(g_base + j)
+        # the address comes straight from a register: it fans out to every
+        # multiplier's block RAMs
+        w_addr = w_ptr
         for mult in range(M):
             init_words = [int(v) for v in images[mult]] if images is not None else []
             bank = memory.Memory(shape=signed(cfg.weight_width), depth=1 << wbits, init=init_words)

@@ -15,7 +15,7 @@ in them until the drain has read them, so a pass can never overwrite
 results that have not left, however short the layer.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -121,7 +121,10 @@ class AccumulatorDrain(wiring.Component):
         m.d.sync += [v1.eq(issue), pe1.eq(pe), v2.eq(v1), pe2.eq(pe1)]
         word = Signal(complex_layout(eng.acc_width))
         v3 = Signal()
-        m.d.sync += [word.eq(self.rd_data[pe2]), v3.eq(v2)]
+        # an explicit P-way multiplexer (indexing the array view with a signal
+        # would compute the bit offset with a multiplication)
+        words = Array(self.rd_data[n] for n in range(P))
+        m.d.sync += [word.eq(words[pe2]), v3.eq(v2)]
         out = Signal(complex_layout(eng.ifft_width))
         re, sat_re, latency = requantize_pipeline(m, word.re, self.acc_shift, eng.ifft_width,
                                                   eng.rounding, name="rq_re")

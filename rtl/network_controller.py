@@ -15,7 +15,7 @@ A descriptor the engine cannot run is not run: the controller stops with
 busy since the last start, and each layer's clocks in the last batch.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -43,7 +43,7 @@ class NetworkController(wiring.Component):
         L = net.max_layers
         super().__init__({
             "start": In(1),
-            "n_layers": In(range(L + 1)),
+            "n_layers": In(16),   # wide: a value above max_layers is refused, not wrapped
             "n_batches": In(32),
             "descriptors": In(data.ArrayLayout(descriptor_layout(net), L)),
             # to the layer core and the layer controller
@@ -106,7 +106,10 @@ class NetworkController(wiring.Component):
                                      layer.eq(0), batch.eq(0), self.cycles.eq(0), checking.eq(1)]
                         m.next = "FETCH"
             with m.State("FETCH"):
-                m.d.sync += [cur.eq(self.descriptors[layer]), w_need.eq(0), covered.eq(0)]
+                # an explicit multiplexer: indexing the array view with a signal
+                # would compute the bit offset with a multiplication
+                table = Array(self.descriptors[i] for i in range(L))
+                m.d.sync += [cur.eq(table[layer]), w_need.eq(0), covered.eq(0)]
                 with m.If(checking):
                     m.next = "RANGE"
                 with m.Elif(layer == 0):
@@ -163,7 +166,10 @@ class NetworkController(wiring.Component):
             with m.State("WAIT_LAYER"):
                 m.d.sync += layer_clock.eq(layer_clock + 1)
                 with m.If(self.layer_done):
-                    m.d.sync += self.layer_cycles[layer].eq(layer_clock + 1)
+                    with m.Switch(layer):
+                        for i in range(L):
+                            with m.Case(i):
+                                m.d.sync += self.layer_cycles[i].eq(layer_clock + 1)
                     with m.If(last_layer):
                         m.d.sync += [self.inferences.eq(self.inferences + eng.batch),
                                      batch.eq(batch + 1), layer.eq(0)]

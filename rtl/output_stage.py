@@ -110,7 +110,7 @@ class OutputStage(wiring.Component):
         x2, b2 = Signal(ifft_output_layout(eng)), Signal(self.bias_pair)
         v2, tag2 = Signal(), Signal(tag_layout(eng))
         mask2 = Signal(2)
-        element = (tag1.block * k) + (n1 << 1)
+        element = (tag1.block << (k.bit_length() - 1)) + (n1 << 1)
         m.d.sync += [x2.eq(x), b2.eq(rd.data), v2.eq(v1), tag2.eq(tag1),
                      mask2.eq(Cat(element >= self.out_features, element + 1 >= self.out_features))]
         # c3: bias, activation

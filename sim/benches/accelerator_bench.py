@@ -5,7 +5,8 @@ Configuration (``CIRCNN_BENCH``): ``data`` (an .npz written by the test),
 "expect_error"?}``), idle / stall probabilities, seed, ``stats`` (a path).
 For run ``name`` the npz holds ``{name}_writes`` (host-bus writes: address,
 data), ``{name}_x`` (input codes) and ``{name}_expected`` (output codes
-computed by :func:`circnn.sim.network_model.network_forward`).
+computed by :func:`circnn.sim.network_model.network_forward`).  A run with
+``"compare": false`` only records its outputs (``"outputs"``: an .npy path).
 """
 
 import json
@@ -127,7 +128,9 @@ async def accelerator_matches_model(dut):
         eng.max_p = run["max_p"]
         y, seen = reassemble(got, eng, run["p"], x.shape[0])
         assert np.all(seen == 1), f"{name}: every output block exactly once"
-        bad = np.argwhere(y != expected)
+        if run.get("outputs"):
+            np.save(run["outputs"], y)
+        bad = np.argwhere(y != expected) if run.get("compare", True) else []
         if len(bad):
             r, e = bad[0]
             raise AssertionError(f"{name}: {len(bad)} of {y.size} outputs differ; first: vector {r} "
