@@ -70,9 +70,10 @@ class AccumulatorDrain(wiring.Component):
         released = Signal()
         issue = Signal()
         last_f = f == N - 1
-        # "this PE is the pass's last active one", kept in a register so the
-        # add-and-compare is off the issue path: updated whenever pe moves
-        last_pe = Signal()
+        # output blocks left in the pass, p - first_blk: a register updated at
+        # pass boundaries, so "last active PE" is a narrow compare
+        remaining = Signal(range(eng.max_p + 1))
+        last_pe = (pe == P - 1) | (pe + 1 >= remaining)
         last_b = b == B - 1
         finished = Signal()
         m.d.comb += [
@@ -84,26 +85,20 @@ class AccumulatorDrain(wiring.Component):
             finished.eq(issue & last_f & last_pe & last_b),
             self.rd_addr.eq(Cat((bn + f)[:bank_bits], dbank)),
         ]
-        def last_pe_for(pe_value, blk_value):
-            return (pe_value == P - 1) | (blk_value + 1 >= self.p)
-
-        with m.If(~issue):
-            # idle: (re)compute for the current position (p may have changed)
-            m.d.sync += last_pe.eq(last_pe_for(pe, first_blk + pe))
+        next_first = Signal.like(first_blk)
+        m.d.comb += next_first.eq(Mux(first_blk + P >= self.p, 0, first_blk + P))
+        with m.If(~issue & (f == 0) & (pe == 0) & (b == 0)):
+            # between passes: follow p (it may change between layers)
+            m.d.sync += remaining.eq(self.p - first_blk)
         with m.If(issue):
             m.d.sync += f.eq(f + 1)
             with m.If(last_f):
-                m.d.sync += [f.eq(0), pe.eq(pe + 1),
-                             last_pe.eq(last_pe_for(pe + 1, first_blk + pe + 1))]
+                m.d.sync += [f.eq(0), pe.eq(pe + 1)]
                 with m.If(last_pe):
-                    m.d.sync += [pe.eq(0), b.eq(b + 1), bn.eq(bn + N),
-                                 last_pe.eq(last_pe_for(0, first_blk))]
+                    m.d.sync += [pe.eq(0), b.eq(b + 1), bn.eq(bn + N)]
                     with m.If(last_b):
-                        m.d.sync += [b.eq(0), bn.eq(0), dbank.eq(~dbank),
-                                     first_blk.eq(first_blk + P),
-                                     last_pe.eq(last_pe_for(0, first_blk + P))]
-                        with m.If(first_blk + P >= self.p):
-                            m.d.sync += [first_blk.eq(0), last_pe.eq(last_pe_for(0, 0))]
+                        m.d.sync += [b.eq(0), bn.eq(0), dbank.eq(~dbank), first_blk.eq(next_first),
+                                     remaining.eq(self.p - next_first)]
         for n in (0, 1):
             m.d.sync += [
                 busy[n].eq((busy[n] | (self.pass_start & (self.start_bank == n)))
