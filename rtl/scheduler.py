@@ -48,7 +48,7 @@ class MACScheduler(wiring.Component):
             "pass_start": Out(1),    # pulse: a pass claims accumulator bank `bank`
             # the issued step
             "valid": Out(1),
-            "x_addr": Out(range(max(2, self.x_depth))),
+            "x_addr": Out(range(max(2, self.x_depth))),      # all step outputs are registered
             "w_addr": Out(range(max(2, self.w_depth))),
             "acc_addr": Out(range(max(2, B * N))),
             "first": Out(1),
@@ -63,6 +63,15 @@ class MACScheduler(wiring.Component):
         m = Module()
         eng = self.eng
         N, B, P = eng.half, eng.batch, eng.pes
+        # The step is computed combinationally and leaves through a register:
+        # the addresses feed block RAMs spread over the chip (measured: the
+        # adder-to-RAM path limited the layer to 77-92 MHz before this).
+        step_names = ("valid", "x_addr", "w_addr", "acc_addr", "first", "real_pair", "bank",
+                      "end_of_pass", "group", "active_pes", "done")
+        comb = {name: Signal.like(getattr(self, name), name=f"{name}_c") for name in step_names}
+        for name in step_names:
+            m.d.sync += getattr(self, name).eq(comb[name])
+        out = type("Step", (), comb)
         log_n = N.bit_length() - 1
 
         qn = Signal(range(eng.max_q * N + 1))
@@ -87,27 +96,27 @@ class MACScheduler(wiring.Component):
         last_j = Signal()
         last_g = Signal()
         m.d.sync += [q_last.eq(self.q - 1), last_j.eq(j == q_last)]
-        with m.If(~self.valid | (last_b & last_f)):
+        with m.If(~out.valid | (last_b & last_f)):
             # j is about to change (or nothing runs): predict for the next j
-            m.d.sync += last_j.eq(Mux(self.valid, (j + 1 == q_last) & ~last_j, j == q_last))
-        with m.If(self.valid & last_b & last_f & last_j):
+            m.d.sync += last_j.eq(Mux(out.valid, (j + 1 == q_last) & ~last_j, j == q_last))
+        with m.If(out.valid & last_b & last_f & last_j):
             m.d.sync += last_j.eq(q_last == 0)
         m.d.sync += last_g.eq(first_out + P >= self.p)
 
         m.d.comb += [
-            self.x_addr.eq(b_base + lin),
-            self.w_addr.eq(g_base + lin),
-            self.acc_addr.eq(acc_base + f),
-            self.first.eq(j == 0),
-            self.real_pair.eq(f == 0),
-            self.bank.eq(bank),
-            self.group.eq(g),
+            out.x_addr.eq(b_base + lin),
+            out.w_addr.eq(g_base + lin),
+            out.acc_addr.eq(acc_base + f),
+            out.first.eq(j == 0),
+            out.real_pair.eq(f == 0),
+            out.bank.eq(bank),
+            out.group.eq(g),
         ]
         remaining = Signal(range(eng.max_p + 1))
         m.d.comb += remaining.eq(self.p - first_out)
-        m.d.comb += self.active_pes.eq(remaining if P > 1 else 1)
+        m.d.comb += out.active_pes.eq(remaining if P > 1 else 1)
         with m.If(remaining >= P):
-            m.d.comb += self.active_pes.eq(P)
+            m.d.comb += out.active_pes.eq(P)
 
         with m.FSM():
             with m.State("IDLE"):
@@ -121,8 +130,8 @@ class MACScheduler(wiring.Component):
                     m.d.comb += self.pass_start.eq(1)
                     m.next = "RUN"
             with m.State("RUN"):
-                m.d.comb += self.valid.eq(1)
-                m.d.comb += self.end_of_pass.eq(last_b & last_f & last_j)
+                m.d.comb += out.valid.eq(1)
+                m.d.comb += out.end_of_pass.eq(last_b & last_f & last_j)
                 # innermost: batch
                 m.d.sync += [b.eq(b + 1), b_base.eq(b_base + qn), acc_base.eq(acc_base + N)]
                 with m.If(last_b):
@@ -134,8 +143,12 @@ class MACScheduler(wiring.Component):
                             m.d.sync += [j.eq(0), lin.eq(0), g.eq(g + 1), g_base.eq(g_base + qn),
                                          bank.eq(~bank), first_out.eq(first_out + P)]
                             with m.If(last_g):
-                                m.d.comb += self.done.eq(1)
-                                m.next = "IDLE"
+                                m.d.comb += out.done.eq(1)
+                                m.next = "RELEASE"
                             with m.Else():
                                 m.next = "WAIT_BANK"
+            with m.State("RELEASE"):
+                # `done` leaves through a register: wait for the spectrum
+                # buffer to have released the bank before looking at `start`
+                m.next = "IDLE"
         return m

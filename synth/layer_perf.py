@@ -254,8 +254,9 @@ def _synth_params(pes: int, max_qp: int) -> dict:
 def _run_synth(pes: int, max_qp: int, freq: float, out: Path, timeout: float, say) -> dict:
     """``circnn synth layer`` in a child process (own process group, killed on timeout)."""
     report = out / f"layer_P{pes}_max{max_qp}.json"
-    if report.exists():
-        report.unlink()
+    for stale in (report, out / f"layer_P{pes}_max{max_qp}.netlist.json",
+                  out / f"layer_P{pes}_max{max_qp}.nextpnr.log"):
+        stale.unlink(missing_ok=True)   # (their appearance tells the stage in progress)
     argv = [sys.executable, "-m", "circnn.cli", "synth", "layer", "--freq", str(freq),
             "--report", str(report), "--quiet"]
     for k, v in _synth_params(pes, max_qp).items():
