@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="input vectors per weight read B of the engine (default 1)")
     p.add_argument("--rtl-rows", type=int, default=None, metavar="N",
                    help="simulate only the first N test rows in RTL (default: all on digits, "
-                        "500 on MNIST)")
+                        "200 on MNIST)")
     p.add_argument("--freq", type=float, default=None, metavar="MHZ",
                    help="synthesis target clock (default 100)")
     p.add_argument("--skip-synth", action="store_true", help="skip the ECP5 build")

@@ -11,24 +11,20 @@ contract is what the demo relies on, whatever the body does:
 * out: the last layer's output codes ``(N, p_last*k)`` *as the RTL produced
   them* (the same shape and meaning as
   :func:`circnn.sim.network_model.network_forward`), and a ``stats`` dict
-  with at least ``cycles_per_inference`` (clock cycles per input vector for
-  the whole network), ``method``, ``rows`` and ``layers`` (one dict per
-  layer).
+  with at least ``method``, ``rows``, ``cycles_per_inference`` (clock cycles
+  per input vector for the whole network), ``ideal_cycles_per_inference``
+  and ``layers`` (one dict per layer, possibly empty).  A layer dict may
+  carry ``outputs``, that layer's RTL output codes: the demo then counts
+  the differences layer by layer to show where one starts, and drops them
+  before writing the report.
 
-The body today runs **layer after layer**: one cocotb + Icarus simulation of
-the ``CirculantLayer`` engine per layer (:func:`circnn.sim.layer_rtl.
-simulate_layer`), each streaming every row, with that layer's program as the
-engine's initial memory and register contents; layer i's RTL output codes are
-layer i+1's input codes.  The cycles of a layer are counted by the bench from
-the first input word accepted to the last output word delivered, so the
-per-vector figure is the streaming throughput with the pipeline fill spread
-over the N rows; ``cycles_per_inference`` is their sum over the layers.  It
-does not include reprogramming the engine between layers (weights, bias,
-shape registers): that is the network controller's job, which is being
-written.  When it exists, the body of :func:`run_network_rtl` becomes a
-single whole-network simulation of it (same arguments, same outputs, with
-``method`` changed and the layer-switch cost then measured, not left out);
-nothing in the demo has to change.
+The body runs the whole network through the ``accelerator`` design in one
+cocotb + Icarus simulation (:func:`circnn.sim.accelerator_rtl.simulate_network`):
+``network_config_for`` sizes the memories for every layer, the descriptors
+and batch count are written through the host bus, every row streams in, and
+``cycles_per_inference`` is the accelerator's own busy-clock counter over the
+rows (layer switches, buffer moves and pipeline fill included); each layer's
+clocks come from its LAYER_CYCLES counter (last batch, per row).
 """
 
 from __future__ import annotations
@@ -39,54 +35,46 @@ import numpy as np
 
 __all__ = ["run_network_rtl", "METHOD"]
 
-#: How the current body simulates the network (recorded in the report).
-METHOD = "layer-by-layer"
+#: How the body simulates the network (recorded in the report).
+METHOD = "accelerator (one whole-network simulation)"
 
 
 def run_network_rtl(programs, eng, x_codes, progress=None, *, name: str = "demo",
                     keep_files: bool = True) -> tuple[np.ndarray, dict]:
     """RTL output codes of the whole network for input codes ``x_codes``; ``(y_codes, stats)``.
 
-    ``name`` prefixes the simulation build directories (``build/sim/layer_<name>_l<i>``,
-    or under ``$CIRCNN_BUILD``), so concurrent runs must use distinct names.
-    Outputs are recorded, not checked: the caller compares them with the
-    bit-true model (the demo's ``rtl_golden_mismatches``).
+    ``name`` names the simulation's build directory (under ``build/`` or
+    ``$CIRCNN_BUILD``), so concurrent runs must use distinct names.  Outputs
+    are recorded, not checked: the caller compares them with the bit-true
+    model (the demo's ``rtl_golden_mismatches``).
     """
-    from circnn.sim.layer_rtl import simulate_layer
+    from circnn.sim.accelerator_rtl import network_config_for, simulate_network
     from circnn.sim.network_model import check_chain
 
     check_chain(programs, eng)
-    say = progress or (lambda msg: None)
     x = np.asarray(x_codes, dtype=np.int64)
     if x.ndim != 2 or x.shape[1] != programs[0].q * eng.k:
         raise ValueError(f"expected input codes of shape (N, {programs[0].q * eng.k}), "
                          f"got {x.shape}")
-    layers = []
     t0 = time.monotonic()
+    net = network_config_for(programs, eng)
+    y, st = simulate_network(net, programs, x, name=name, progress=progress, keep_files=keep_files)
+    B, N, P = eng.batch, eng.half, eng.pes
+    layers = []
     for i, prog in enumerate(programs):
-        tag = f"layer {i + 1}/{len(programs)}"
-        say(f"{tag}: {x.shape[0]} rows, p={prog.p}, q={prog.q}")
-        y, st = simulate_layer(eng, prog, x, name=f"{name}_l{i}", compare=False,
-                               progress=lambda msg, tag=tag: say(f"{tag}: {msg}"),
-                               keep_files=keep_files)
+        ideal = -(-prog.p // P) * prog.q * N
         layers.append({
             "layer": i, "p": prog.p, "q": prog.q, "rows": int(st["rows"]),
-            "cycles": int(st["cycles"]), "cycles_per_row": float(st["cycles_per_row"]),
-            "ideal_cycles_per_row": int(st["ideal_cycles_per_row"]),
-            "pe_utilisation": float(st["pe_utilisation"]),
-            "acc_saturations": int(st["acc_saturations"]),
-            "out_saturations": int(st["out_saturations"]),
-            "wall_time_s": round(float(st["wall_time_s"]), 1),
-            "outputs": y,
+            "cycles_per_row": st["layer_cycles"][i] / B,   # last batch, per row
+            "ideal_cycles_per_row": ideal,
         })
-        x = np.asarray(y, dtype=np.int64)
     stats = {
         "method": METHOD,
-        "rows": int(x.shape[0]),
-        "cycles_per_inference": float(sum(l["cycles_per_row"] for l in layers)),
+        "rows": int(st["rows"]),
+        "cycles_per_inference": float(st["cycles_per_inference"]),
         "ideal_cycles_per_inference": int(sum(l["ideal_cycles_per_row"] for l in layers)),
-        "layer_switch_cycles": None,   # not modelled layer by layer (see the module doc)
+        "accelerator_cycles": int(st["cycles"]),
         "wall_time_s": round(time.monotonic() - t0, 1),
         "layers": layers,
     }
-    return x, stats
+    return y, stats

@@ -69,13 +69,15 @@ def test_demo_pipeline_digits_rtl(build, capsys):
     assert report["rtl_output_words"] == 12 * 16           # 10 classes padded to p*k = 16
     assert report["accuracy_rtl"] == report["accuracy_golden"]
     assert report["k"] == 8 and report["n_test"] == 12 and report["rtl_rows"] == 12
-    assert report["compression_ratio_padded"] == 8.0
+    assert report["compression_ratio"] == report["compression_ratio_padded"] == 8.0
+    assert report["compression_ratio_vs_dense_baseline"] == (64 * 32 + 32 * 10) / 320
     # 64 -> 32 -> 10 at k = 8: (4*8 + 2*4) blocks of 8 values, 16 bits each
     assert report["weights_circulant"] == 320 and report["weight_bits"] == 320 * 16
     assert report["weight_bits_dense"] == (64 * 32 + 32 * 10) * 16
     assert report["cycles_per_inference"] >= report["ideal_cycles_per_inference"] > 0
     assert [s["k"] for s in report["sweep"]] == [4, 8, 16]
-    assert all(l["rtl"]["golden_mismatches"] == 0 for l in report["layers"])
+    assert report["rtl_golden_mismatches"] == 0
+    assert report["rtl_method"].startswith("accelerator")    # one whole-network simulation
     assert report["fmax_mhz"] is None and report["inferences_per_second"] is None
     assert (out / "confusion_rtl.png").stat().st_size > 1000
     assert np.sum(report["confusion_rtl"]) == 12
@@ -84,16 +86,27 @@ def test_demo_pipeline_digits_rtl(build, capsys):
 
 
 def test_demo_mnist_idx(build):
-    """The MNIST path: tiny IDX files (one labels file gzipped), float and golden only."""
+    """The MNIST path end to end on tiny IDX files (one labels file gzipped), RTL included."""
     data = tiny_mnist(build / "mnist")
     out = build / "demo-mnist"
     assert main(["demo", "--mnist", str(data), "--out", str(out), "--k", "4", "--hidden", "16",
-                 "--epochs", "3", "--skip-synth", "--skip-rtl", "--quiet"]) == 0
+                 "--epochs", "3", "--skip-synth", "--quiet"]) == 0
     report = check_report(out)
     assert report["dataset"] == "mnist" and report["n_train"] == 60 and report["n_test"] == 12
-    assert report["network"] == "64 -> 16 -> 10"
-    assert report["accuracy_rtl"] is None and report["rtl_golden_mismatches"] is None
+    assert report["network"] == "64 -> 16 -> 10" and report["k"] == 4
+    assert report["rtl_rows"] == 12 and report["rtl_golden_mismatches"] == 0
+    assert 0.0 <= report["accuracy_rtl"] <= 1.0
     assert [s["k"] for s in report["sweep"]] == [4, 8, 16]
+
+
+def test_demo_skip_rtl(build):
+    """--skip-rtl: float and golden only; the RTL keys are present and null."""
+    out = build / "demo"
+    assert main(["demo", "--out", str(out), "--epochs", "1", "--limit", "30", "--skip-rtl",
+                 "--skip-synth", "--quiet"]) == 0
+    report = check_report(out)
+    assert report["accuracy_rtl"] is None and report["rtl_golden_mismatches"] is None
+    assert report["cycles_per_inference"] is None and not (out / "confusion_rtl.png").exists()
 
 
 def demo_error(capsys, *argv):
@@ -160,3 +173,24 @@ def test_bad_idx_files(build, capsys, damage):
     err = demo_error(capsys, "--mnist", str(data), "--out", str(out))
     assert str(bad) in err and needle in err, err
     assert not out.exists()
+
+
+def test_synthesis_design_is_sized_for_the_network():
+    """The design the demo synthesises accepts the parameters it is given and, for the
+    network-level accelerator, holds every layer of the compiled network."""
+    from circnn.compiler import compile_network
+    from circnn.demo import _synth_design
+    from circnn.designs import get_design
+    from circnn.sim.layer_model import EngineConfig
+    from circnn.training import circulant_network, to_bundle
+
+    bundle = to_bundle(circulant_network([64, 128, 10], 8, seed=1))
+    eng = EngineConfig(k=8, pes=4, batch=1, max_q=16, max_p=16)
+    programs = compile_network(bundle, eng)
+    name, params = _synth_design(eng, programs)
+    resolved = get_design(name).resolve({k: str(v) for k, v in params.items()})
+    assert resolved["k"] == 8 and resolved["pes"] == 4 and resolved["max_q"] == 16
+    if name == "accelerator":
+        assert resolved["max_layers"] == 2
+        assert resolved["weight_depth"] == 4 * 8 * 4 + 1 * 16 * 4   # ceil(p/P) * q * k/2
+        assert resolved["bias_depth"] == 16 * 4 + 2 * 4               # p * k/2 pairs
