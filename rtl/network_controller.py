@@ -77,6 +77,7 @@ class NetworkController(wiring.Component):
         covered = Signal(range(eng.max_p + P + 1))
         layer_clock = Signal(32)
         checking = Signal()     # validating the table (1) or running it (0)
+        bad = Signal(16)        # check results, one bit per error code
         last_layer = layer == self.n_layers - 1
 
         m.d.comb += [
@@ -134,18 +135,30 @@ class NetworkController(wiring.Component):
                 with m.Else():
                     m.next = "CHECK"
             with m.State("CHECK"):
-                with m.If(cur.w_base + w_need > eng.weight_words):
+                # every check into a register first (one bit per error code),
+                # the verdict on the next clock: keeps the adders and
+                # comparators off the error registers' enables
+                m.d.sync += [
+                    bad[3].eq(cur.w_base + w_need > eng.weight_words),
+                    bad[4].eq(cur.b_base + (cur.p << log_n) > eng.bias_words),
+                    bad[5].eq((layer != 0) & (cur.q != prev_p)),
+                    bad[6].eq(Mux(layer == 0, cur.src != BUFFERS["in"], cur.src != prev_dst)
+                              | Mux(last_layer, cur.dst != BUFFERS["out"],
+                                    (cur.dst == BUFFERS["out"]) | (cur.dst == BUFFERS["in"])
+                                    | (cur.dst == cur.src))),
+                    bad[8].eq((cur.out_features == 0) | (cur.out_features > mul_const(cur.p, eng.k))),
+                ]
+                m.next = "VERDICT"
+            with m.State("VERDICT"):
+                with m.If(bad[3]):
                     fail(3)
-                with m.Elif(cur.b_base + (cur.p << log_n) > eng.bias_words):
+                with m.Elif(bad[4]):
                     fail(4)
-                with m.Elif((layer != 0) & (cur.q != prev_p)):
+                with m.Elif(bad[5]):
                     fail(5)
-                with m.Elif(Mux(layer == 0, cur.src != BUFFERS["in"], cur.src != prev_dst)
-                            | Mux(last_layer, cur.dst != BUFFERS["out"],
-                                  (cur.dst == BUFFERS["out"]) | (cur.dst == BUFFERS["in"])
-                                  | (cur.dst == cur.src))):
+                with m.Elif(bad[6]):
                     fail(6)
-                with m.Elif((cur.out_features == 0) | (cur.out_features > mul_const(cur.p, eng.k))):
+                with m.Elif(bad[8]):
                     fail(8)
                 with m.Else():
                     m.d.sync += [prev_p.eq(cur.p), prev_dst.eq(cur.dst)]
