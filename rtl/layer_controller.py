@@ -38,7 +38,7 @@ def _bits(n: int) -> int:
 
 
 class LayerController(wiring.Component):
-    READ_FIFO = 4
+    READ_FIFO = 6
 
     def __init__(self, net: NetworkConfig):
         self.net = net
@@ -125,14 +125,23 @@ class LayerController(wiring.Component):
                     m.d.sync += reading.eq(0)
                     m.d.comb += release_in.eq(src == BUFFERS["in"])
         m.d.sync += credits.eq(credits - issue + released)
+        # two-clock read: the block RAMs' outputs are registered before the
+        # source multiplexer (a DP16KD output takes 5.8 ns to leave the RAM)
         read_valid = Signal()
         read_src = Signal(2)
-        m.d.sync += [read_valid.eq(issue), read_src.eq(src)]
+        read_valid2 = Signal()
+        read_src2 = Signal(2)
+        m.d.sync += [read_valid.eq(issue), read_src.eq(src),
+                     read_valid2.eq(read_valid), read_src2.eq(read_src)]
+        held = {}
+        for name in ("in", "a", "b"):
+            held[name] = Signal(pair, name=f"read_{name}")
+            m.d.sync += held[name].eq(bufs[name][1].data)
         m.submodules.read_fifo = rfifo = fifo.SyncFIFOBuffered(width=pair.size, depth=self.READ_FIFO)
         m.d.comb += [
-            rfifo.w_en.eq(read_valid),
-            rfifo.w_data.eq(Mux(read_src == BUFFERS["a"], bufs["a"][1].data,
-                                Mux(read_src == BUFFERS["b"], bufs["b"][1].data, bufs["in"][1].data))),
+            rfifo.w_en.eq(read_valid2),
+            rfifo.w_data.eq(Mux(read_src2 == BUFFERS["a"], held["a"],
+                                Mux(read_src2 == BUFFERS["b"], held["b"], held["in"]))),
             self.core_i.valid.eq(rfifo.r_rdy), self.core_i.payload.eq(rfifo.r_data),
             rfifo.r_en.eq(self.core_i.ready),
             released.eq(self.core_i.valid & self.core_i.ready),
