@@ -198,15 +198,21 @@ def build_parser() -> argparse.ArgumentParser:
                                    "and the bit-true layer model. rtl: the compiled layer on "
                                    "CirculantLayer under cocotb on Icarus Verilog, all rows in "
                                    "one simulation, with cycles and multiplier utilisation. "
-                                   "golden and rtl run one-layer bundles.")
+                                   "golden and rtl run bundles of any depth.")
     p.add_argument("--model", required=True, metavar="BUNDLE.npz", help="model bundle (circnn-bundle/1)")
     p.add_argument("--inputs", required=True, metavar="X.npy", help="float rows (N, n_in) or one row (n_in,)")
-    p.add_argument("--backend", choices=("float", "golden", "rtl"), required=True,
-                   help="float (double precision), golden (bit-true model) or rtl (cocotb on Icarus)")
+    p.add_argument("--backend", choices=("float", "golden", "rtl", "golden-dense", "rtl-dense"),
+                   required=True,
+                   help="float (double precision), golden (bit-true model), rtl (the generated "
+                        "Verilog, cocotb on Icarus; multi-layer bundles run through the "
+                        "accelerator's controller in one simulation), golden-dense / rtl-dense "
+                        "(the dense baseline engine on the same function, one-layer bundles)")
     p.add_argument("--out", required=True, metavar="Y.npy", help="output rows, written atomically")
     eg = p.add_argument_group("engine (golden and rtl)")
     eg.add_argument("--k", type=int, default=None, help="block size (default: the bundle's k; must match it)")
     eg.add_argument("--pes", type=int, default=4, help="processing elements P (default 4)")
+    eg.add_argument("--mults", type=int, default=4,
+                    help="multipliers M of the dense baseline (golden-dense, rtl-dense; default 4)")
     eg.add_argument("--batch", type=int, default=1, help="input vectors per weight read B (default 1)")
     eg.add_argument("--act-width", type=int, default=16, help="activation width (default 16)")
     eg.add_argument("--weight-width", type=int, default=16, help="weight spectrum width (default 16)")

@@ -134,6 +134,68 @@ def dense_matrix(layer):
 
 # --- backends --------------------------------------------------------------------
 
+def network_engine_for(bundle, *, k: int | None = None, pes: int = 4, batch: int = 1,
+                       act_width: int = 16, weight_width: int = 16, ifft_width: int = 16,
+                       twiddle_width: int = 16, rounding: str = "half_up"):
+    """An engine whose max_q / max_p cover every layer of ``bundle``."""
+    from dataclasses import replace
+    eng = engine_for(bundle.layers[0], k=k, pes=pes, batch=batch, act_width=act_width,
+                     weight_width=weight_width, ifft_width=ifft_width,
+                     twiddle_width=twiddle_width, rounding=rounding)
+    for i, layer in enumerate(bundle.layers[1:], start=1):
+        if layer.k != eng.k:
+            raise ParameterError(f"layer {i}: block size k={layer.k} differs from layer 0's "
+                                 f"k={eng.k}; one engine runs one block size")
+    return replace(eng, max_q=max(l.q for l in bundle.layers), max_p=max(l.p for l in bundle.layers))
+
+
+def _compile_network(bundle, eng, calibration):
+    from .compiler import compile_network, quantize_inputs
+    programs = compile_network(bundle, eng, calibration=calibration)
+    first = programs[0]
+
+    def codes(x):
+        x = np.atleast_2d(x)
+        hi = ((1 << (eng.act_width - 1)) - 1) * 2.0 ** -first.in_frac
+        lo = -(1 << (eng.act_width - 1)) * 2.0 ** -first.in_frac
+        clipped = int(np.count_nonzero((x > hi) | (x < lo)))
+        return quantize_inputs(x, first.in_frac, eng, first.q), clipped
+    return programs, codes
+
+
+def _network_report(programs) -> dict:
+    return {f"layer {i}": prog.report for i, prog in enumerate(programs)}
+
+
+def infer_golden_network(bundle, eng, x: np.ndarray, calibration: np.ndarray | None = None):
+    """Bit-true model of a whole network, dequantised; returns (y, report, info)."""
+    from .compiler import dequantize_outputs
+    from .sim.network_model import network_forward
+    programs, codes = _compile_network(bundle, eng, x if calibration is None else calibration)
+    x_codes, clipped = codes(x)
+    y_codes = network_forward(x_codes, programs, eng)
+    info = {"input_saturations": clipped}
+    return (dequantize_outputs(y_codes, programs[-1].out_frac, bundle.layers[-1].n_out),
+            _network_report(programs), info)
+
+
+def infer_rtl_network(bundle, eng, x: np.ndarray, calibration: np.ndarray | None = None, *,
+                      name: str = "infer", idle: float = 0.0, stall: float = 0.0, seed: int = 0,
+                      progress=None, keep_files: bool = True):
+    """The whole network through the Accelerator RTL in one simulation; (y, report, stats)."""
+    from .compiler import dequantize_outputs
+    from .sim.accelerator_rtl import network_config_for, simulate_network
+    programs, codes = _compile_network(bundle, eng, x if calibration is None else calibration)
+    x_codes, clipped = codes(x)
+    net = network_config_for(programs, eng)
+    y_codes, stats = simulate_network(net, programs, x_codes, name=name, idle=idle, stall=stall,
+                                      seed=seed, progress=progress, keep_files=keep_files)
+    stats["input_saturations"] = clipped
+    stats["ideal_cycles_per_inference"] = sum(-(-p.p // eng.pes) * p.q * eng.half for p in programs)
+    return (dequantize_outputs(y_codes, programs[-1].out_frac, bundle.layers[-1].n_out),
+            _network_report(programs), stats)
+
+
 def infer_float(bundle, x: np.ndarray) -> np.ndarray:
     from .sim.network import predict
     return predict(bundle, np.atleast_2d(x))
@@ -287,10 +349,9 @@ def run_infer(args, progress=None) -> int:
     inputs_label = f"inputs {str(args.inputs)!r}"
     x_raw = load_rows(args.inputs, "inputs")
     n_layers = len(bundle.layers)
-    if backend != "float" and n_layers > 1:
+    if backend in DENSE_BACKENDS and n_layers > 1:
         raise CircnnError(f"bundle {str(args.model)!r} has {n_layers} layers: the {backend} backend "
-                          f"runs one-layer bundles only (multi-layer inference needs the "
-                          f"controller); --backend float runs any depth")
+                          f"runs one-layer bundles only; float, golden and rtl run any depth")
     first = bundle.layers[0]
     who = "layer 0 (in_features)" if first.in_features is not None \
         else f"layer 0 (q*k = {first.q}*{first.k})"
@@ -306,6 +367,11 @@ def run_infer(args, progress=None) -> int:
             eng = dense_engine_for(layer, k=args.k, mults=getattr(args, "mults", 4),
                                    batch=args.batch, act_width=args.act_width,
                                    weight_width=args.weight_width, rounding=args.rounding)
+        elif n_layers > 1:
+            eng = network_engine_for(bundle, k=args.k, pes=args.pes, batch=args.batch,
+                                     act_width=args.act_width, weight_width=args.weight_width,
+                                     ifft_width=args.ifft_width, twiddle_width=args.twiddle_width,
+                                     rounding=args.rounding)
         else:
             eng = engine_for(layer, k=args.k, pes=args.pes, batch=args.batch,
                              act_width=args.act_width, weight_width=args.weight_width,
@@ -325,21 +391,33 @@ def run_infer(args, progress=None) -> int:
         from .sim.network import predict
         summary["engine"] = eng.to_dict()
         dense = backend in DENSE_BACKENDS
-        if backend in ("golden", "golden-dense"):
+        if n_layers > 1 and backend == "golden":
+            y, compiler_report, info = infer_golden_network(bundle, eng, x, calibration)
+            summary["golden"] = info
+        elif n_layers > 1:
+            say(f"compiling {n_layers} layers for the accelerator and simulating {x.shape[0]} rows "
+                f"through the whole network in one simulation")
+            name = "infer_net_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(args.model).stem)[:40] \
+                + f"_{os.getpid()}"
+            y, compiler_report, stats = infer_rtl_network(
+                bundle, eng, x, calibration, name=name, idle=args.idle, stall=args.stall,
+                seed=args.seed, progress=say, keep_files=False)
+            summary["rtl"] = stats
+        elif backend in ("golden", "golden-dense"):
             run = infer_golden_dense if dense else infer_golden
             y, prog, info = run(layer, eng, x, calibration)
             summary["golden"] = info
         else:
             say(f"compiling layer 0 for the {'dense ' if dense else ''}engine and simulating "
                 f"{x.shape[0]} rows")
-            name = "infer_" + ("dense_" if dense else "") \
-                + re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(args.model).stem)[:40] + f"_{os.getpid()}"
+            name = "infer_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(args.model).stem)[:40] \
+                + f"_{os.getpid()}"
             run = infer_rtl_dense if dense else infer_rtl
             y, prog, stats = run(layer, eng, x, calibration, name=name, idle=args.idle,
                                  stall=args.stall, seed=args.seed, progress=say,
                                  keep_files=False)
             summary["rtl"] = stats
-        summary["compiler"] = prog.report
+        summary["compiler"] = compiler_report if n_layers > 1 else prog.report
         summary["calibration"] = "inputs" if calibration is None else str(args.calibration)
         summary["error_vs_float"] = error_vs_float(y, predict(bundle, x))
     if x_raw.ndim == 1:
@@ -355,11 +433,35 @@ def run_infer(args, progress=None) -> int:
     return 0
 
 
+def _print_network_summary(s: dict) -> None:
+    e = s["engine"]
+    print(f"engine: k={e['k']} P={e['pes']} B={e['batch']} max_q={e['max_q']} max_p={e['max_p']} "
+          f"widths act {e['act_width']} weight {e['weight_width']} ifft {e['ifft_width']}")
+    for name, rep in s["compiler"].items():
+        print(f"{name}: {rep['p']}x{rep['q']} blocks, input {rep['input_format']}, weight "
+              f"{rep['weight_format']}, acc shift {rep['accumulator_shift']}, output "
+              f"{rep['output_format']} (shift {rep['output_shift']})")
+    err = s["error_vs_float"]
+    print(f"error vs float: rms {_fmt(err['rms_error'])} (relative {_fmt(err['relative_rms_error'])}), "
+          f"max abs {_fmt(err['max_abs_error'])}")
+    if s["backend"] == "rtl":
+        r = s["rtl"]
+        pad = f" (+{r['padded_rows'] - r['rows']} zero rows to fill the batch)" \
+            if r["padded_rows"] != r["rows"] else ""
+        print(f"rtl (accelerator, one simulation): {r['cycles']} busy clocks for {r['rows']} rows{pad}: "
+              f"{r['cycles_per_inference']:.1f} cycles per inference (MAC-bound "
+              f"{r['ideal_cycles_per_inference']}); per layer, last batch: "
+              + ", ".join(f"layer {i} {c}" for i, c in enumerate(r["layer_cycles"])))
+
+
 def _print_summary(s: dict) -> None:
     print(f"infer {s['backend']}: {s['rows']} rows -> {s['out']} shape {tuple(s['output_shape'])}")
     if s["backend"] == "float":
         return
     e, c = s["engine"], s["compiler"]
+    if s["layers"] > 1:
+        _print_network_summary(s)
+        return
     dense = s["backend"] in DENSE_BACKENDS
     if dense:
         print(f"engine: dense {c['m']}x{c['n']} (block-circulant layer expanded), M={e['mults']} "

@@ -54,8 +54,9 @@ __all__ = ["DenseLayer", "DENSE_REGISTERS", "dense_input_layout", "dense_output_
 #: at the circulant layer's addresses).
 DENSE_REGISTERS = {"n": 0, "m": 1, "out_shift": 3, "relu": 4}
 
-#: Clocks from an issued step to its product: block-RAM read, register, multiplier.
-MAC_LATENCY = 2 + Multiplier.latency
+#: Clocks from an issued step to its product: block-RAM read, a register behind
+#: the RAM, a register after the activation's lane select, the multiplier.
+MAC_LATENCY = 3 + Multiplier.latency
 
 
 def _bits(n: int) -> int:
@@ -242,14 +243,20 @@ class DenseLayer(wiring.Component):
                             m.next = "WAIT_BANK"
                         with m.Else():
                             m.next = "IDLE"
-        with m.If(valid):
+        # the activity counters count one clock late (the active count is registered)
+        valid_d = Signal()
+        active_d = Signal(range(M + 1))
+        m.d.sync += [valid_d.eq(valid), active_d.eq(active)]
+        with m.If(valid_d):
             m.d.sync += [self.mac_steps.eq(self.mac_steps + 1),
-                         self.pe_steps.eq(self.pe_steps + active)]
+                         self.pe_steps.eq(self.pe_steps + active_d)]
 
         # -- MAC array -------------------------------------------------------------
-        # The step waits two clocks for its operands: the block RAMs' output and
-        # a register behind each (a DP16KD's output is too slow to feed a
-        # multiplier's input register directly), then Multiplier.latency.
+        # The step waits three clocks for its operands: the block RAMs' output,
+        # a register right behind each (a DP16KD's output takes 5.6 ns to leave
+        # the RAM on LFE5U-85F-6: no logic may follow it in the same clock),
+        # and the activation's lane select (the weight waits beside it); then
+        # Multiplier.latency.
         ctl_layout = data.StructLayout({"valid": 1, "first": 1, "last": 1, "end_of_pass": 1,
                                         "b": range(max(2, B)), "bank": 1})
         ctl = Signal(ctl_layout)
@@ -262,10 +269,12 @@ class DenseLayer(wiring.Component):
             ctls.append(s)
         at_product, at_sum = ctls[MAC_LATENCY], ctls[MAC_LATENCY + 1]
 
-        lane = Signal()
+        lane1, lane2 = Signal(), Signal()
+        x_r = Signal(pair)
         x_d = Signal(signed(cfg.act_width))
         m.d.comb += x_rd.addr.eq(Cat((b_base + (j >> 1))[:xbits], x_rbank))
-        m.d.sync += [lane.eq(j[0]), x_d.eq(Mux(lane, x_rd.data[1], x_rd.data[0]))]
+        m.d.sync += [lane1.eq(j[0]), lane2.eq(lane1), x_r.eq(x_rd.data),
+                     x_d.eq(Mux(lane2, x_r[1], x_r[0]))]
 
         wbits = _bits(cfg.groups * cfg.max_in)
         images = dense_weight_images(self.prog, cfg) if self.prog is not None else None
@@ -287,8 +296,9 @@ class DenseLayer(wiring.Component):
                 w_wr.addr.eq(ld.addr[:wbits]), w_wr.data.eq(ld.data[:cfg.weight_width]),
                 w_wr.en.eq(ld.en & (ld.target == 0) & (ld.pe == mult)),
             ]
+            w_r = Signal(signed(cfg.weight_width), name=f"w{mult}_r")
             w_d = Signal(signed(cfg.weight_width), name=f"w{mult}_d")
-            m.d.sync += w_d.eq(w_rd.data)
+            m.d.sync += [w_r.eq(w_rd.data), w_d.eq(w_r)]
             mul = m.submodules[f"mult{mult}"] = Multiplier(cfg.act_width, cfg.weight_width,
                                                            self.target)
             m.d.comb += [mul.a.eq(x_d), mul.b.eq(w_d)]
@@ -306,6 +316,9 @@ class DenseLayer(wiring.Component):
         m.d.sync += [pass_done.eq(at_sum.valid & at_sum.end_of_pass), pass_bank.eq(at_sum.bank)]
 
         # -- drain: finished sums + bias, ReLU, requantise, into the output buffer -
+        # It reads all M sums of every vector of a pass (one per clock; the sums
+        # of rows past m are dropped at the write), so no arithmetic on m sits
+        # on its issue path.
         bias_bits = _bits(cfg.max_out)
         bias_init = [int(v) for v in self.prog.bias] if self.prog is not None else []
         m.submodules.bias = bias_mem = memory.Memory(shape=signed(cfg.bias_width),
@@ -316,9 +329,14 @@ class DenseLayer(wiring.Component):
 
         pbits = _bits(cfg.max_p * half)           # pairs per vector in the output buffer
         obits = pbits + _bits(B)
-        m.submodules.obuf = obuf = memory.Memory(shape=pair, depth=2 << obits, init=[])
-        o_wr = obuf.write_port(granularity=1)
-        o_rd = obuf.read_port()
+        # one memory per lane (even and odd rows): the drain writes one element,
+        # the emitter reads a pair
+        o_wr, o_rd = [], []
+        for lane in range(2):
+            obuf = memory.Memory(shape=signed(cfg.act_width), depth=2 << obits, init=[])
+            m.submodules[f"obuf{lane}"] = obuf
+            o_wr.append(obuf.write_port())
+            o_rd.append(obuf.read_port())
         o_full = [Signal(name="o_full0"), Signal(name="o_full1")]     # reserved by the drain
         o_ready = [Signal(name="o_ready0"), Signal(name="o_ready1")]   # every write has landed
         o_wbank = Signal()
@@ -329,18 +347,24 @@ class DenseLayer(wiring.Component):
         d_mult = Signal(range(max(2, M)))
         d_first = Signal(range(cfg.max_out + M + 1))   # first row of the pass being drained
         d_row = Signal(range(cfg.max_out + M + 1))
+        d_last_pass = Signal()   # the pass being drained is the batch's last
         issue = Signal()
         last_mult = Signal()
         drained = Signal()       # the pass's last sum issued: its bank is free again
         batch_end = Signal()     # ... and it was the batch's last pass
         m.d.comb += [
             issue.eq(Mux(dbank, fin_todo[1], fin_todo[0]) & ~Mux(o_wbank, o_full[1], o_full[0])),
-            last_mult.eq((d_mult == M - 1) | (d_row + 1 >= reg_m)),
+            last_mult.eq(d_mult == M - 1),
             drained.eq(issue & last_mult & (d_b == B - 1)),
-            batch_end.eq(drained & (d_first + M >= reg_m)),
+            batch_end.eq(drained & d_last_pass),
             fin_rd.addr.eq(Cat(d_b[:bbits], dbank)),
             bias_rd.addr.eq(d_row[:bias_bits]),
         ]
+        # d_last_pass: recomputed while idle, predicted for the next pass at a pass's end
+        with m.If(~issue):
+            m.d.sync += d_last_pass.eq(d_first + M >= reg_m)
+        with m.If(drained):
+            m.d.sync += d_last_pass.eq(Mux(batch_end, M >= reg_m, d_first + 2 * M >= reg_m))
         with m.If(issue):
             m.d.sync += [d_mult.eq(d_mult + 1), d_row.eq(d_row + 1)]
             with m.If(last_mult):
@@ -360,8 +384,9 @@ class DenseLayer(wiring.Component):
 
         # d1: the memories' read data; d2: select the multiplier's sum, register
         # the bias; d3: add, ReLU; d4..d6: requantise; then write
-        dlay = data.StructLayout({"valid": 1, "mult": range(max(2, M)), "row": range(cfg.max_out + M + 1),
-                                  "b": range(max(2, B)), "obank": 1, "batch_end": 1})
+        dlay = data.StructLayout({"valid": 1, "keep": 1, "mult": range(max(2, M)),
+                                  "row": range(cfg.max_out + M + 1), "b": range(max(2, B)),
+                                  "obank": 1, "batch_end": 1})
         d0 = Signal(dlay)
         m.d.comb += [d0.valid.eq(issue), d0.mult.eq(d_mult), d0.row.eq(d_row), d0.b.eq(d_b),
                      d0.obank.eq(o_wbank), d0.batch_end.eq(batch_end)]
@@ -371,7 +396,7 @@ class DenseLayer(wiring.Component):
         acc2 = Signal(acc_shape)
         bias2 = Signal(signed(cfg.bias_width))
         sum3 = Signal(signed(cfg.sum_width))
-        m.d.sync += [d1.eq(d0), d2.eq(d1), d3.eq(d2),
+        m.d.sync += [d1.eq(d0), d2.eq(d1), d2.keep.eq(d1.row < reg_m), d3.eq(d2),
                      acc2.eq(fin_rd.data[d1.mult] if M > 1 else fin_rd.data[0]),
                      bias2.eq(bias_rd.data)]
         total = acc2 + bias2
@@ -383,12 +408,13 @@ class DenseLayer(wiring.Component):
             s = Signal(dlay, name=f"drain_rq{d}")
             m.d.sync += s.eq(dw)
             dw = s
-        m.d.comb += [
-            o_wr.addr.eq(Cat(dw.row[1:1 + pbits], dw.b[:_bits(B)], dw.obank)),
-            o_wr.data[0].eq(y), o_wr.data[1].eq(y),
-            o_wr.en.eq(Mux(dw.valid, Mux(dw.row[0], 0b10, 0b01), 0)),
-        ]
-        with m.If(dw.valid):
+        for lane in range(2):
+            m.d.comb += [
+                o_wr[lane].addr.eq(Cat(dw.row[1:1 + pbits], dw.b[:_bits(B)], dw.obank)),
+                o_wr[lane].data.eq(y),
+                o_wr[lane].en.eq(dw.valid & dw.keep & (dw.row[0] == lane)),
+            ]
+        with m.If(dw.valid & dw.keep):
             m.d.sync += self.out_saturations.eq(self.out_saturations + sat)
 
         # -- emitter: the output buffer, vector by vector, in blocks of k --------
@@ -402,7 +428,8 @@ class DenseLayer(wiring.Component):
         m.d.comb += [
             e_issue.eq(Mux(o_rbank, o_ready[1], o_ready[0]) & (credits != 0)),
             e_done.eq(e_issue & (e_lin == lin_end) & (e_b == B - 1)),
-            o_rd.addr.eq(Cat(e_lin, e_b[:_bits(B)], o_rbank)),
+            o_rd[0].addr.eq(Cat(e_lin, e_b[:_bits(B)], o_rbank)),
+            o_rd[1].addr.eq(Cat(e_lin, e_b[:_bits(B)], o_rbank)),
         ]
         with m.If(e_issue):
             m.d.sync += e_lin.eq(e_lin + 1)
@@ -431,15 +458,17 @@ class DenseLayer(wiring.Component):
             e0.block.eq(e_lin >> log_half), e0.vector.eq(e_b),
             e0.last.eq(e_lin[:log_half] == half - 1 if log_half else 1),
         ]
-        e1 = Signal(tag)
-        m.d.sync += e1.eq(e0)
-        # e1: read data out of the RAM; registered with the padding mask applied
+        # e1: the RAM's read data, registered as it is (e2); then the padding
+        # mask (e3), into the FIFO
+        e1, e2 = Signal(tag), Signal(tag)
+        y_r = Signal(pair)
+        m.d.sync += [e1.eq(e0), e2.eq(e1), y_r[0].eq(o_rd[0].data), y_r[1].eq(o_rd[1].data)]
         out = Signal(out_layout)
         out_valid = Signal()
         m.d.sync += [
-            out_valid.eq(e1.valid),
-            out.y0.eq(Mux(e1.mask[0], 0, o_rd.data[0])), out.y1.eq(Mux(e1.mask[1], 0, o_rd.data[1])),
-            out.block.eq(e1.block), out.vector.eq(e1.vector), out.last.eq(e1.last),
+            out_valid.eq(e2.valid),
+            out.y0.eq(Mux(e2.mask[0], 0, y_r[0])), out.y1.eq(Mux(e2.mask[1], 0, y_r[1])),
+            out.block.eq(e2.block), out.vector.eq(e2.vector), out.last.eq(e2.last),
         ]
         m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(width=out_layout.size,
                                                                  depth=fifo_depth)

@@ -64,14 +64,15 @@ def simulate_dense(cfg: DenseConfig, prog: DenseProgram, x_codes, *, name: str,
     say = progress or (lambda msg: None)
     folder = build_root() / "programs"
     folder.mkdir(parents=True, exist_ok=True)
-    program_path = folder / f"{name}.npz"
-    stats_path = folder / f"{name}.stats.json"
-    outputs_path = folder / f"{name}.y.npy"
+    # (the files are named apart from simulate_layer's, which share the folder)
+    bench_name = f"dense_{name}"
+    program_path = folder / f"{bench_name}.npz"
+    stats_path = folder / f"{bench_name}.stats.json"
+    outputs_path = folder / f"{bench_name}.y.npy"
     for stale in (stats_path, outputs_path):
         stale.unlink(missing_ok=True)
     save_dense_program(program_path, cfg, prog, x=x_run)
 
-    bench_name = f"dense_{name}"
     say(f"elaborating DenseLayer (M={cfg.mults}, B={cfg.batch}, m={prog.m}, n={prog.n})")
     t0 = time.monotonic()
     watcher = (_PhaseWatcher(build_root() / "sim" / _slug(bench_name), say, padded) if progress

@@ -3,6 +3,7 @@
 every kind of bad input refused on one line with exit status 2 and no output file."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,10 +166,10 @@ def _bad(tmp_path, rng, what):
         arrays["l0_weight"][1, 2, 3] = np.nan
         np.savez(tmp_path / "model.npz", **arrays)
         return [], ["l0_weight", "nan"]
-    if what == "multi_layer_golden" or what == "multi_layer_rtl":
+    if what == "multi_layer_golden_dense" or what == "multi_layer_rtl_dense":
         second = Layer(rng.normal(size=(1, P_BLOCKS, K)), np.zeros(K), "none")
         save_bundle(tmp_path / "model.npz", Bundle([layer, second]))
-        return [], ["2 layers", "controller"]
+        return [], ["2 layers", "one-layer bundles only"]
     if what == "inputs_missing":
         (tmp_path / "x.npy").unlink()
         return [], ["x.npy", "not found"]
@@ -209,8 +210,8 @@ def _bad(tmp_path, rng, what):
     raise ValueError(what)
 
 
-BAD = ["bundle_missing", "bundle_malformed", "bundle_not_npz", "weights_nan", "multi_layer_golden",
-       "multi_layer_rtl", "inputs_missing", "inputs_not_npy", "inputs_garbage", "inputs_object", "inputs_width",
+BAD = ["bundle_missing", "bundle_malformed", "bundle_not_npz", "weights_nan",
+       "multi_layer_golden_dense", "multi_layer_rtl_dense", "inputs_missing", "inputs_not_npy", "inputs_garbage", "inputs_object", "inputs_width",
        "inputs_nan", "calibration_nan", "k_mismatch", "act_width", "pes", "rounding", "stall",
        "out_folder"]
 
@@ -222,8 +223,10 @@ def test_bad_input_is_one_line_exit_2(what, tmp_path, capsys, monkeypatch):
     def no_simulation(*a, **kw):
         raise AssertionError("a simulation started despite bad input")
     monkeypatch.setattr("circnn.sim.layer_rtl.simulate_layer", no_simulation)
+    monkeypatch.setattr("circnn.sim.accelerator_rtl.simulate_network", no_simulation)
     extra, words = _bad(tmp_path, np.random.default_rng(5), what)
-    backend = "golden" if what == "multi_layer_golden" else "rtl"
+    backend = {"multi_layer_golden_dense": "golden-dense",
+               "multi_layer_rtl_dense": "rtl-dense"}.get(what, "rtl")
     argv = ["infer", "--model", str(tmp_path / "model.npz"), "--inputs", str(tmp_path / "x.npy"),
             "--backend", backend, "--out", str(tmp_path / "y.npy")]
     # later options override earlier ones (argparse), so extra may replace --inputs / --out
@@ -237,3 +240,54 @@ def test_bad_input_is_one_line_exit_2(what, tmp_path, capsys, monkeypatch):
     assert cap.out == ""
     assert not (tmp_path / "y.npy").exists()
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp") or p.name == "y.npy"]
+
+
+def test_multi_layer_bundle_on_every_backend(tmp_path, seed):
+    """Multi-layer bundles: golden == the network model, rtl (the accelerator,
+    one simulation) == golden, bit for bit; both close to float."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent))
+    from network_cases import random_bundle
+    from circnn.compiler import compile_network, dequantize_outputs, quantize_inputs
+    from circnn.sim.bundle import save_bundle
+    from circnn.sim.network_model import network_forward
+    from circnn.cli import main
+
+    rng = np.random.default_rng(seed)
+    bundle = random_bundle(rng, 8, [3, 4, 2, 2], ["relu", "relu", "none"], in_features=20,
+                           out_features=13)
+    model, inputs = tmp_path / "net.npz", tmp_path / "x.npy"
+    save_bundle(model, bundle)
+    x = rng.uniform(-1, 1, (5, 20))
+    np.save(inputs, x)
+    outs = {}
+    for backend in ("float", "golden", "rtl"):
+        out = tmp_path / f"y_{backend}.npy"
+        assert main(["infer", "--model", str(model), "--inputs", str(inputs), "--backend", backend,
+                     "--out", str(out), "--batch", "2", "--quiet"]) == 0
+        outs[backend] = np.load(out)
+    from circnn.infer import network_engine_for
+    eng = network_engine_for(bundle, batch=2)
+    programs = compile_network(bundle, eng, calibration=x)
+    ref = dequantize_outputs(network_forward(quantize_inputs(x, programs[0].in_frac, eng, 3),
+                                             programs, eng), programs[-1].out_frac, 13)
+    assert outs["golden"].shape == (5, 13)
+    assert np.array_equal(outs["golden"], ref)
+    assert np.array_equal(outs["rtl"], outs["golden"])
+    assert np.abs(outs["golden"] - outs["float"]).max() < 0.05
+
+
+def test_mixed_block_sizes_are_refused(tmp_path, capsys):
+    from circnn.cli import main
+    from circnn.sim.bundle import Bundle, Layer, save_bundle
+    rng = np.random.default_rng(0)
+    bundle = Bundle([Layer(rng.normal(size=(2, 2, 8)), np.zeros(16), "relu"),
+                     Layer(rng.normal(size=(1, 4, 4)), np.zeros(4), "none")])
+    model, inputs = tmp_path / "m.npz", tmp_path / "x.npy"
+    save_bundle(model, bundle)
+    np.save(inputs, rng.uniform(-1, 1, (2, 16)))
+    code = main(["infer", "--model", str(model), "--inputs", str(inputs), "--backend", "golden",
+                 "--out", str(tmp_path / "y.npy")])
+    assert code == 2
+    assert "layer 1: block size k=4 differs from layer 0's k=8" in capsys.readouterr().err
+    assert not (tmp_path / "y.npy").exists()
