@@ -85,8 +85,10 @@ class AccumulatorDrain(wiring.Component):
             finished.eq(issue & last_f & last_pe & last_b),
             self.rd_addr.eq(Cat((bn + f)[:bank_bits], dbank)),
         ]
+        # the next pass's first block, precomputed: first_blk changes at most
+        # once per k/2 clocks, so this register is up to date when it is used
         next_first = Signal.like(first_blk)
-        m.d.comb += next_first.eq(Mux(first_blk + P >= self.p, 0, first_blk + P))
+        m.d.sync += next_first.eq(Mux(first_blk + P >= self.p, 0, first_blk + P))
         with m.If(~issue & (f == 0) & (pe == 0) & (b == 0)):
             # between passes: follow p (it may change between layers)
             m.d.sync += remaining.eq(self.p - first_blk)
