@@ -60,7 +60,7 @@ REQUIRED_KEYS = (
 
 #: Training recipe shared by the dense baseline, the circulant network and the sweep.
 DEFAULTS = dict(k=8, hidden=128, seed=0, lr=5e-3, batch_size=32, optimizer="adam",
-                epochs_digits=20, epochs_mnist=5, pes=4, batch=1, freq=100.0,
+                epochs_digits=20, epochs_mnist=5, pes=4, batch=4, freq=100.0,
                 calibration_rows=256, rtl_rows_mnist=200, sweep_ks=(4, 8, 16))
 
 N_CLASSES = 10
