@@ -78,7 +78,13 @@ class NetworkController(wiring.Component):
         layer_clock = Signal(32)
         checking = Signal()     # validating the table (1) or running it (0)
         bad = Signal(16)        # check results, one bit per error code
-        last_layer = layer == self.n_layers - 1
+        # registered compares: `layer` and `batch` change at most once per
+        # several clocks (FETCH..CHECK, RUN..WAIT_LAYER), and these flags are
+        # read only after that, so they are always up to date when used
+        last_layer = Signal()
+        last_batch = Signal()
+        m.d.sync += [last_layer.eq(layer == self.n_layers - 1),
+                     last_batch.eq(batch + 1 >= self.n_batches)]
 
         m.d.comb += [
             self.running.eq(self.busy & ~checking),   # input is accepted once the table is good
@@ -186,7 +192,7 @@ class NetworkController(wiring.Component):
                     with m.If(last_layer):
                         m.d.sync += [self.inferences.eq(self.inferences + eng.batch),
                                      batch.eq(batch + 1), layer.eq(0)]
-                        with m.If(batch + 1 >= self.n_batches):
+                        with m.If(last_batch):
                             m.d.sync += [self.busy.eq(0), self.done.eq(1)]
                             m.next = "IDLE"
                         with m.Else():
