@@ -152,8 +152,10 @@ class LayerController(wiring.Component):
         to_host = dst == BUFFERS["out"]
         n = Signal(range(max(2, N)))
         written = Signal(range(eng.batch * eng.max_p * N + 1))
-        batch_pairs = Signal(range(eng.batch * eng.max_p * N + 1))
-        m.d.comb += batch_pairs.eq(mul_const(p_pairs, B))
+        # the layer's output count less one, latched (p_pairs is set on
+        # `start`, and the first output arrives many clocks later)
+        last_written = Signal(range(eng.batch * eng.max_p * N + 1))
+        m.d.sync += last_written.eq(mul_const(p_pairs, B) - 1)
         moved = Signal()
         m.d.comb += [
             self.host_o.payload.eq(out),
@@ -172,7 +174,7 @@ class LayerController(wiring.Component):
             ]
         with m.If(moved):
             m.d.sync += [n.eq(Mux(out.last, 0, n + 1)), written.eq(written + 1)]
-            with m.If(written == batch_pairs - 1):
+            with m.If(written == last_written):
                 m.d.sync += written.eq(0)
                 m.d.comb += self.done.eq(1)
         return m
