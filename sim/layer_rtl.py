@@ -101,43 +101,63 @@ def simulate_layer(eng: EngineConfig, prog: LayerProgram, x_codes, *, name: str,
     """
     from circnn.rtl.layer import CirculantLayer
 
+    return run_program_bench(
+        CirculantLayer(eng, prog), bench_name=f"layer_{name}",
+        test_module="circnn.sim.benches.layer_bench", x_codes=x_codes, n_in=prog.q * eng.k,
+        act_width=eng.act_width, batch=eng.batch,
+        save=lambda path, x_run: save_program(path, eng, prog, x=x_run),
+        describe=f"CirculantLayer (k={eng.k}, P={eng.pes}, B={eng.batch}, p={prog.p}, q={prog.q})",
+        ideal_per_row=ideal_cycles_per_row(eng, prog), idle=idle, stall=stall, seed=seed,
+        compare=compare, progress=progress, keep_files=keep_files)
+
+
+def run_program_bench(component, *, bench_name: str, test_module: str, x_codes, n_in: int,
+                      act_width: int, batch: int, save, describe: str, ideal_per_row: int,
+                      idle: float = 0.0, stall: float = 0.0, seed: int = 0, compare: bool = True,
+                      progress=None, keep_files: bool = True, extra_config: dict | None = None):
+    """The shared body of the one-layer simulations (circulant and dense engines).
+
+    Checks the input codes, pads the rows to a multiple of ``batch`` with
+    zero rows, writes the program (``save(path, padded_codes)``), runs the
+    bench on ``component`` and returns the outputs of the real rows and the
+    bench's statistics with ``rows``, ``padded_rows``, ``cycles_per_row``,
+    ``ideal_cycles_per_row`` and ``wall_time_s`` added.
+    """
     x = np.asarray(x_codes)
-    if x.ndim != 2 or x.shape[1] != prog.q * eng.k or x.shape[0] == 0:
-        raise ValueError(f"expected input codes of shape (N >= 1, {prog.q * eng.k}), got {x.shape}")
+    if x.ndim != 2 or x.shape[1] != n_in or x.shape[0] == 0:
+        raise ValueError(f"expected input codes of shape (N >= 1, {n_in}), got {x.shape}")
     if x.dtype.kind not in "iu":
         raise ValueError(f"expected integer input codes, got dtype {x.dtype}")
-    lo, hi = int_range(eng.act_width)
+    lo, hi = int_range(act_width)
     if x.min() < lo or x.max() > hi:
-        raise ValueError(f"input codes outside the {eng.act_width}-bit range {lo}..{hi}")
+        raise ValueError(f"input codes outside the {act_width}-bit range {lo}..{hi}")
     for label, v in (("idle", idle), ("stall", stall)):
         if not 0.0 <= v < 1.0:
             raise ValueError(f"{label} must be in [0, 1), not {v}")
     rows = x.shape[0]
-    padded = -(-rows // eng.batch) * eng.batch
+    padded = -(-rows // batch) * batch
     x_run = np.zeros((padded, x.shape[1]), dtype=np.int64)
     x_run[:rows] = x
 
     say = progress or (lambda msg: None)
     folder = build_root() / "programs"
     folder.mkdir(parents=True, exist_ok=True)
-    program_path = folder / f"{name}.npz"
-    stats_path = folder / f"{name}.stats.json"
-    outputs_path = folder / f"{name}.y.npy"
+    program_path = folder / f"{bench_name}.npz"
+    stats_path = folder / f"{bench_name}.stats.json"
+    outputs_path = folder / f"{bench_name}.y.npy"
     for stale in (stats_path, outputs_path):
         stale.unlink(missing_ok=True)
-    save_program(program_path, eng, prog, x=x_run)
+    save(program_path, x_run)
 
-    bench_name = f"layer_{name}"
-    say(f"elaborating CirculantLayer (k={eng.k}, P={eng.pes}, B={eng.batch}, "
-        f"p={prog.p}, q={prog.q})")
+    say(f"elaborating {describe}")
     t0 = time.monotonic()
     watcher = (_PhaseWatcher(build_root() / "sim" / _slug(bench_name), say, padded) if progress
                else contextlib.nullcontext())
     with watcher:
-        run_bench(CirculantLayer(eng, prog), name=bench_name,
-                  test_module="circnn.sim.benches.layer_bench",
+        run_bench(component, name=bench_name, test_module=test_module,
                   config=dict(program=str(program_path), idle=idle, stall=stall, seed=seed,
-                              stats=str(stats_path), outputs=str(outputs_path), compare=compare))
+                              stats=str(stats_path), outputs=str(outputs_path), compare=compare,
+                              **(extra_config or {})))
     say(f"simulation finished ({time.monotonic() - t0:.1f} s for elaboration, build and run)")
 
     y = np.load(outputs_path, allow_pickle=False)[:rows]
@@ -148,6 +168,6 @@ def simulate_layer(eng: EngineConfig, prog: LayerProgram, x_codes, *, name: str,
         shutil.rmtree(build_root() / "sim" / _slug(bench_name), ignore_errors=True)
     stats.update(rows=rows, padded_rows=padded - rows,
                  cycles_per_row=stats["cycles"] / rows,
-                 ideal_cycles_per_row=ideal_cycles_per_row(eng, prog),
+                 ideal_cycles_per_row=ideal_per_row,
                  wall_time_s=time.monotonic() - t0)
     return y, stats
