@@ -36,22 +36,33 @@ __all__ = ["RealFFTConfig", "real_fft", "real_spectrum_post", "post_twiddles",
 
 
 @dataclass(frozen=True)
-class RealFFTConfig:
+class _RealTransformConfig:
+    """What the forward and inverse real transforms share: a k-point real
+    transform computed by a k/2-point complex engine plus a split/merge stage."""
+
     points: int
     width: int = 16
     twiddle_width: int = 16
     rounding: str = "half_up"
 
+    #: widest ``width`` (the core's input must stay within 18 bits)
+    MAX_WIDTH = 18
+    #: bits the core's input has beyond ``width``
+    CORE_EXTRA = 0
+    #: bits the output has beyond ``width``
+    OUTPUT_EXTRA = 1
+
     def __post_init__(self):
         check_power_of_two("points", self.points, 4, 512)
-        check_int("width", self.width, 8, 18)
+        check_int("width", self.width, 8, self.MAX_WIDTH)
         check_int("twiddle_width", self.twiddle_width, 8, 18)
         check_choice("rounding", self.rounding, ROUNDINGS)
         self.core  # validates the twiddle width for the core too
 
     @property
     def core(self) -> FFTConfig:
-        return FFTConfig(self.points // 2, self.width, self.twiddle_width, self.rounding)
+        return FFTConfig(self.points // 2, self.width + self.CORE_EXTRA, self.twiddle_width,
+                         self.rounding)
 
     @property
     def half(self) -> int:
@@ -59,15 +70,20 @@ class RealFFTConfig:
 
     @property
     def internal_width(self) -> int:
+        """Width of the split/merge stage's values (one guard bit)."""
         return self.width + 1
 
     @property
     def output_width(self) -> int:
-        return self.width + 1
+        return self.width + self.OUTPUT_EXTRA
 
     @property
     def mult_shift(self) -> int:
         return max(0, self.internal_width - MAX_MULT_BITS)
+
+
+class RealFFTConfig(_RealTransformConfig):
+    """Forward: real ``width``-bit blocks to packed ``width + 1``-bit spectra."""
 
 
 def post_twiddles(cfg: RealFFTConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -161,47 +177,16 @@ def pack_spectrum(bins) -> tuple[np.ndarray, np.ndarray]:
 __all__ += ["RealIFFTConfig", "real_spectrum_pre", "real_ifft", "reorder_permutation"]
 
 
-@dataclass(frozen=True)
-class RealIFFTConfig:
+class RealIFFTConfig(_RealTransformConfig):
     """Inverse real transform: packed ``width``-bit spectra to ``width + 2``-bit samples.
 
     ``width`` is at most 17 because the core takes the ``width + 1``-bit
-    merged spectrum and a complex engine input is at most 18 bits.
+    merged spectrum ``Z / 2`` and a complex engine input is at most 18 bits.
     """
 
-    points: int
-    width: int = 16
-    twiddle_width: int = 16
-    rounding: str = "half_up"
-
-    def __post_init__(self):
-        check_power_of_two("points", self.points, 4, 512)
-        check_int("width", self.width, 8, 17)
-        check_int("twiddle_width", self.twiddle_width, 8, 18)
-        check_choice("rounding", self.rounding, ROUNDINGS)
-        self.core  # validates the twiddle width for the core too
-
-    @property
-    def core(self) -> FFTConfig:
-        """The complex engine, run in inverse mode on the ``width + 1``-bit ``Z / 2``."""
-        return FFTConfig(self.points // 2, self.width + 1, self.twiddle_width, self.rounding)
-
-    @property
-    def half(self) -> int:
-        return self.points // 2
-
-    @property
-    def internal_width(self) -> int:
-        """Width of the merged spectrum ``Z / 2`` (and of e, o, t)."""
-        return self.width + 1
-
-    @property
-    def output_width(self) -> int:
-        return self.width + 2
-
-    @property
-    def mult_shift(self) -> int:
-        return max(0, self.internal_width - MAX_MULT_BITS)
+    MAX_WIDTH = 17
+    CORE_EXTRA = 1
+    OUTPUT_EXTRA = 2
 
 
 def real_spectrum_pre(packed, cfg: RealIFFTConfig):
