@@ -5,8 +5,6 @@ word for word (random idle and back-pressure, several M and B, run-time
 programming through ``load``), and the ``golden-dense`` / ``rtl-dense``
 backends of ``circnn infer``."""
 
-import contextlib
-import io
 import json
 from fractions import Fraction
 
@@ -320,20 +318,6 @@ def test_dense_backend_bad_options(bundle_case):
     assert not (tmp_path / "y.npy").exists()
 
 
-def _cli_lists_dense_backends() -> bool:
-    from circnn.cli import build_parser
-    argv = ["infer", "--model", "m.npz", "--inputs", "x.npy", "--backend", "golden-dense",
-            "--out", "y.npy", "--mults", "3"]
-    with contextlib.redirect_stderr(io.StringIO()):
-        try:
-            build_parser().parse_args(argv)
-        except SystemExit:
-            return False
-    return True
-
-
-@pytest.mark.skipif(not _cli_lists_dense_backends(),
-                    reason="circnn/cli.py does not list --backend golden-dense / --mults yet")
 def test_cli_runs_golden_dense(bundle_case):
     from circnn.cli import main
     tmp_path, _, _ = bundle_case
