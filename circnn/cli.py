@@ -8,7 +8,6 @@ stderr and exit status 2, with nothing half-written left behind.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path

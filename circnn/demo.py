@@ -452,7 +452,7 @@ def _table(rows) -> str:
 
 
 def render_markdown(r: dict) -> str:
-    out = [f"# circnn demo report", "",
+    out = ["# circnn demo report", "",
            f"Block-circulant network on {r['dataset_description']}; engine k = {r['k']}, "
            f"{WIDTH}-bit datapath, P = {r['engine']['pes']} PEs, batch B = {r['engine']['batch']}, "
            f"max_q = {r['engine']['max_q']}, max_p = {r['engine']['max_p']}.", "",

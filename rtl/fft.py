@@ -20,7 +20,7 @@ Dataflow (see ``docs/fft.md``)::
   Random idle cycles on ``i`` and stalls on ``o`` lose nothing.
 """
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 

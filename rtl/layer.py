@@ -29,7 +29,6 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from circnn.designs import TARGETS, register
-from circnn.errors import ParameterError
 from circnn.params import Param, check_choice
 from circnn.sim.fft_model import ROUNDINGS
 from circnn.sim.layer_model import EngineConfig, LayerProgram

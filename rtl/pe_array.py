@@ -69,7 +69,6 @@ class PEArray(wiring.Component):
         self.images = images if images is not None else (
             weight_bank_images(prog, eng) if prog is not None else None)
         self.pe_addr_bits = max(1, (eng.batch * eng.half - 1).bit_length()) + 1
-        w_layout = complex_layout(eng.weight_width)
         super().__init__({
             "step": In(pe_step_layout(eng)),
             "w_addr": In(self.w_bits),       # relative to w_base

@@ -18,7 +18,7 @@ from amaranth.lib.wiring import In, Out
 
 from circnn.designs import TARGETS, register
 from circnn.params import Param, check_choice
-from circnn.sim.fft_model import ROUNDINGS, bit_reverse
+from circnn.sim.fft_model import ROUNDINGS
 from circnn.sim.real_fft_model import RealFFTConfig, post_twiddles
 
 from .arith import round_shift

@@ -44,7 +44,6 @@ Output: a Markdown table on stdout, ``layer.md`` and ``layer.json`` in
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import subprocess

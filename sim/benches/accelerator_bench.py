@@ -15,11 +15,10 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
 
 from circnn.sim.benches.layer_bench import reassemble
-from circnn.sim.benches.streams import pack_fields, transfer
+from circnn.sim.benches.streams import pair_words, reset, start_clock_and_reset, transfer
 from circnn.sim.cocotb_runner import bench_config
 from circnn.sim.network_program import ERROR_CODES, REGISTERS
 
@@ -58,15 +57,6 @@ class Host:
             await self.write(addr, data)
 
 
-async def reset(dut, cycles=3):
-    dut.rst.value = 1
-    dut.i__valid.value = 0
-    dut.o__ready.value = 0
-    await ClockCycles(dut.clk, cycles)
-    dut.rst.value = 0
-    await ClockCycles(dut.clk, 1)
-
-
 @cocotb.test()
 async def accelerator_matches_model(dut):
     c = bench_config()
@@ -74,9 +64,8 @@ async def accelerator_matches_model(dut):
     dut._log.info(f"seed={seed} runs={[r['name'] for r in c['runs']]}")
     data = np.load(c["data"], allow_pickle=False)
     py = random.Random(seed)
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     host = Host(dut)
-    await reset(dut)
+    await start_clock_and_reset(dut)
     act = len(dut.i__payload) // 2
     stats = {}
     for run in c["runs"]:
@@ -98,8 +87,7 @@ async def accelerator_matches_model(dut):
             continue
         x = data[f"{name}_x"]
         expected = data[f"{name}_expected"]
-        words = [pack_fields((row[2 * n], row[2 * n + 1]), (act, act))
-                 for row in x for n in range(x.shape[1] // 2)]
+        words = pair_words(x, act)
         n_out = expected.size // 2
         if run.get("reset_after"):
             # start, let it run a while, then reset in the middle of the inference

@@ -17,22 +17,12 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, with_timeout
 
 from circnn.sim.benches.layer_bench import output_fields
-from circnn.sim.benches.streams import pack_fields, transfer, unpack_fields
+from circnn.sim.benches.streams import pair_words, start_clock_and_reset, transfer, unpack_fields
 from circnn.sim.cocotb_runner import bench_config
 from circnn.sim.dense_model import dense_forward, ideal_dense_cycles_per_row, load_dense_program
-
-
-def input_words(x, act_width):
-    """Rows (N, n) -> (x[2i], x[2i+1]) pair words, vector after vector (odd n: a zero pad)."""
-    x = np.asarray(x, dtype=np.int64)
-    if x.shape[1] % 2:
-        x = np.concatenate([x, np.zeros((x.shape[0], 1), dtype=np.int64)], axis=1)
-    return [pack_fields((row[2 * i], row[2 * i + 1]), (act_width, act_width))
-            for row in x for i in range(x.shape[1] // 2)]
 
 
 def output_word_count(cfg, m, n_vectors):
@@ -92,17 +82,10 @@ async def dense_matches_model(dut):
     dut._log.info(f"seed={seed} engine={cfg.to_dict()} m={prog.m} n={prog.n} vectors={len(x)}")
     compare = c.get("compare", True)
 
-    words = input_words(x, cfg.act_width)
+    words = pair_words(x, cfg.act_width)
     n_out = output_word_count(cfg, prog.m, len(x))
     rng = random.Random(seed)
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    dut.i__valid.value = 0
-    dut.o__ready.value = 0
-    dut.load.value = 0
-    await ClockCycles(dut.clk, 3)
-    dut.rst.value = 0
-    await ClockCycles(dut.clk, 1)
+    await start_clock_and_reset(dut)
     if c.get("via_load"):
         for w in load_words(cfg, prog):
             dut.load.value = w

@@ -9,10 +9,9 @@ import random
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, with_timeout
+from cocotb.triggers import with_timeout
 
-from circnn.sim.benches.streams import pack_fields, transfer, unpack_fields
+from circnn.sim.benches.streams import start_clock_and_reset, pack_fields, transfer, unpack_fields
 from circnn.sim.cocotb_runner import bench_config
 from circnn.sim.fft_model import FFTConfig, fft
 from circnn.sim.fft_stimulus import random_frames, structured_frames
@@ -40,13 +39,7 @@ async def fft_matches_model(dut):
     words = [pack_fields((re[f, n], im[f, n], int(inverse[f])), (W, W, 1))
              for f in range(F) for n in range(N)]
     py = random.Random(seed)
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    dut.i__valid.value = 0
-    dut.o__ready.value = 0
-    await ClockCycles(dut.clk, 3)
-    dut.rst.value = 0
-    await ClockCycles(dut.clk, 1)
+    await start_clock_and_reset(dut)
     budget_ns = 10 * (len(words) * 4 + 2000) / max(0.05, 1 - max(c["idle"], c["stall"]))
     got = await with_timeout(transfer(dut, dut.clk, words, len(words), idle=c["idle"],
                                       stall=c["stall"], rng=py), int(budget_ns), "ns")

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, with_timeout
 
-from circnn.sim.benches.streams import pack_fields, transfer, unpack_fields
+from circnn.sim.benches.streams import pair_words, start_clock_and_reset, transfer, unpack_fields
 from circnn.sim.cocotb_runner import bench_config
 from circnn.sim.layer_model import layer_forward
 from circnn.sim.layer_program_io import load_program
@@ -83,18 +82,10 @@ async def layer_matches_model(dut):
     if compare:
         expected, trace = layer_forward(x, prog, eng, trace=True)
 
-    words = [pack_fields((row[2 * n], row[2 * n + 1]), (eng.act_width, eng.act_width))
-             for row in x for n in range(prog.q * eng.half)]
+    words = pair_words(x, eng.act_width)
     n_out = len(x) * prog.p * eng.half
     py = random.Random(seed)
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    dut.i__valid.value = 0
-    dut.o__ready.value = 0
-    dut.load.value = 0
-    await ClockCycles(dut.clk, 3)
-    dut.rst.value = 0
-    await ClockCycles(dut.clk, 1)
+    await start_clock_and_reset(dut)
     if c.get("debug"):
         cocotb.start_soon(monitor(dut, c["debug"], c.get("debug_every", 10)))
     stats = {}

@@ -20,10 +20,9 @@ import random
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, with_timeout
+from cocotb.triggers import with_timeout
 
-from circnn.sim.benches.streams import pack_fields, transfer, unpack_fields
+from circnn.sim.benches.streams import start_clock_and_reset, pack_fields, transfer, unpack_fields
 from circnn.sim.cocotb_runner import bench_config
 from circnn.sim.fft_stimulus import structured_frames
 from circnn.sim.fixedpoint import int_range
@@ -95,13 +94,7 @@ def random_spectra(rng: np.random.Generator, count: int, cfg: RealIFFTConfig):
 
 
 async def _start(dut):
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    dut.i__valid.value = 0
-    dut.o__ready.value = 0
-    await ClockCycles(dut.clk, 3)
-    dut.rst.value = 0
-    await ClockCycles(dut.clk, 1)
+    await start_clock_and_reset(dut)
 
 
 def _budget_ns(words: int, c: dict) -> int:

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import random
 
-from cocotb.triggers import ReadOnly, RisingEdge
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
-__all__ = ["StreamSource", "StreamSink", "pack_fields", "unpack_fields", "to_signed"]
+__all__ = ["StreamSource", "StreamSink", "pack_fields", "unpack_fields", "to_signed", "pair_words",
+           "reset", "start_clock_and_reset", "transfer"]
 
 
 def to_signed(value: int, bits: int) -> int:
@@ -40,6 +43,35 @@ def unpack_fields(word: int, widths, signed=None) -> list[int]:
         out.append(to_signed(v, w) if s else v)
         pos += w
     return out
+
+
+def pair_words(x, width: int) -> list[int]:
+    """Rows (N, n) of activations -> ``(x[2i], x[2i+1])`` pair words, row after row
+    (an odd n gets a zero pad)."""
+    x = np.asarray(x, dtype=np.int64)
+    if x.shape[1] % 2:
+        x = np.concatenate([x, np.zeros((x.shape[0], 1), dtype=np.int64)], axis=1)
+    return [pack_fields((row[2 * i], row[2 * i + 1]), (width, width))
+            for row in x for i in range(x.shape[1] // 2)]
+
+
+async def reset(dut, cycles: int = 3) -> None:
+    """Hold ``rst`` for ``cycles`` clocks with both streams (and ``load``, if any) idle."""
+    dut.rst.value = 1
+    dut.i__valid.value = 0
+    dut.o__ready.value = 0
+    if hasattr(dut, "load"):
+        dut.load.value = 0
+    await ClockCycles(dut.clk, cycles)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 1)
+
+
+async def start_clock_and_reset(dut) -> None:
+    """Start a 100 MHz clock on ``dut.clk`` and reset the design."""
+    import cocotb
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    await reset(dut)
 
 
 class StreamSource:
