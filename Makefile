@@ -1,6 +1,7 @@
 # circnn: the two commands users need.
 #   make demo   the main job (creates .venv, installs what it needs, runs `circnn demo`)
 #   make test   the whole test suite, in parallel
+#   make bench  the circulant-vs-dense benchmark sweep (hours; BENCH_ARGS=--quick for minutes)
 VENV   ?= .venv
 STAMP  := $(VENV)/.circnn-installed
 PYTEST_ARGS ?=
@@ -18,6 +19,9 @@ tools:
 
 demo: $(STAMP) tools
 	$(VENV)/bin/circnn demo
+
+bench: $(STAMP) tools
+	$(VENV)/bin/circnn bench $(BENCH_ARGS)
 
 test: $(STAMP) tools
 	$(VENV)/bin/python -m pytest -n auto $(PYTEST_ARGS)

@@ -78,6 +78,35 @@ def cmd_perf_layer(args) -> int:
     return 0 if not result["failures"] else 1
 
 
+def _int_list(text: str, name: str) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise CircnnError(f"{name} takes comma-separated integers, not {text!r}") from None
+    if not values:
+        raise CircnnError(f"{name} needs at least one value")
+    return values
+
+
+def cmd_bench(args) -> int:
+    from circnn.synth.bench import check_bench_args, run_bench
+    sizes = _int_list(args.sizes, "--sizes")
+    ks = _int_list(args.ks, "--ks")
+    pes = _int_list(args.pes, "--pes")
+    check_bench_args(freq=args.freq, jobs=args.jobs, sizes=sizes, ks=ks, pes=pes)
+    result = run_bench(out=Path(args.out), quick=args.quick, freq=args.freq, jobs=args.jobs,
+                       synth_timeout=args.synth_timeout, max_sim_clocks=args.max_sim_clocks,
+                       fresh=args.fresh, skip_synth=args.skip_synth, sizes=sizes, ks=ks, pes=pes,
+                       seed=args.seed, say=_progress(args.quiet))
+    failed = [p["name"] for p in result["points"] if p.get("synth_error") or p.get("sim_error")]
+    if failed and not args.skip_synth:
+        print(f"failed points: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
     return run_demo(args)
@@ -86,6 +115,15 @@ def cmd_demo(args) -> int:
 def cmd_infer(args) -> int:
     from .infer import run_infer
     return run_infer(args, progress=_progress(args.quiet))
+
+
+def _benchmark_options(p, quick_help: str, out_default: str) -> None:
+    """The options every benchmark command shares."""
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    p.add_argument("--out", default=out_default, metavar="DIR",
+                   help=f"output directory (default {out_default})")
+    p.add_argument("--freq", type=float, default=125.0, metavar="MHZ",
+                   help="synthesis target clock (default 125)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,11 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "against ceil(p/P)*q*k/2, then synthesise the layer engine for "
                                    "LFE5U-85F-6 (P in {1, 4, 8}). Prints a Markdown table and writes "
                                    "layer.md and layer.json.")
-    p.add_argument("--quick", action="store_true",
-                   help="small subset (n = 128, 256 at P = 4), no synthesis unless --synth")
-    p.add_argument("--out", default="build/perf", metavar="DIR", help="output directory (default build/perf)")
-    p.add_argument("--freq", type=float, default=125.0, metavar="MHZ",
-                   help="synthesis target clock (default 125)")
+    _benchmark_options(p, "small subset (n = 128, 256 at P = 4), no synthesis unless --synth",
+                       "build/perf")
     p.add_argument("--skip-synth", action="store_true", help="no ECP5 synthesis")
     p.add_argument("--synth", action="store_true", help="synthesise even with --quick")
     p.add_argument("--synth-timeout", type=float, default=600.0, metavar="S",
@@ -153,6 +188,30 @@ def build_parser() -> argparse.ArgumentParser:
                         "the formula instead (default 2000000)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=cmd_perf_layer)
+
+    p = sub.add_parser("bench", help="circulant vs dense engine: resources, Fmax, cycles, GOPS, storage",
+                       description="Sweep block-circulant layers (square 256..4096 and non-square; "
+                                   "k in {4, 8, 16, 32, 64}; P in {1, 2, 4, 8, 16}) and the dense "
+                                   "baseline with the same MULT18 budget: ECP5 figures from nextpnr "
+                                   "(LFE5U-85F-6), cycles from RTL simulation or the checked cycle "
+                                   "formula. Writes bench.json, bench.md, scaling.png and "
+                                   "efficiency.png; points that do not fit are reported as such.")
+    _benchmark_options(p, "256x256 at k=16, P=4 and its dense partner only (a few minutes)",
+                       "build/bench")
+    p.add_argument("--sizes", default=None, metavar="N,N,...", help="square layer sizes to sweep")
+    p.add_argument("--ks", default=None, metavar="K,K,...", help="block sizes to sweep")
+    p.add_argument("--pes", default=None, metavar="P,P,...", help="PE counts to sweep")
+    p.add_argument("--jobs", type=int, default=2, help="synthesis runs at once (default 2)")
+    p.add_argument("--synth-timeout", type=float, default=3600.0, metavar="S",
+                   help="per synthesis run (default 3600)")
+    p.add_argument("--max-sim-clocks", type=int, default=150_000, metavar="N",
+                   help="simulate the points estimated under N clocks; the others use the "
+                        "checked formula (default 150000)")
+    p.add_argument("--fresh", action="store_true", help="rebuild even when a synthesis report is reusable")
+    p.add_argument("--skip-synth", action="store_true", help="cycles and storage only, no ECP5 figures")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random layers (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("demo", help="the main job: train, compile, golden model, RTL and ECP5 build, summarised",
                        description="Train a dense baseline and a block-circulant network (block "

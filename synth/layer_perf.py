@@ -44,17 +44,13 @@ Output: a Markdown table on stdout, ``layer.md`` and ``layer.json`` in
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["run_perf_layer", "ideal_cycles_per_vector", "plan_points", "Point"]
+__all__ = ["run_perf_layer", "random_layer_program", "ideal_cycles_per_vector", "plan_points", "Point"]
 
 K = 16
 WIDTH = 16
@@ -140,7 +136,7 @@ def plan_points(quick: bool, sizes=None, pes=None, batches=None):
 # simulation
 
 
-def _random_program(rng, eng, p: int, q: int, n_vectors: int):
+def random_layer_program(rng, eng, p: int, q: int, n_vectors: int):
     """A random float layer through the compiler (as tests/layer_cases.compiled_case)."""
     from circnn.compiler import compile_layer, quantize_inputs
     from circnn.sim.bundle import Layer
@@ -154,33 +150,18 @@ def _random_program(rng, eng, p: int, q: int, n_vectors: int):
     return prog, x
 
 
-def _simulate(eng, prog, x, name: str, work: Path, say=None) -> dict:
+def _simulate(eng, prog, x, name: str, say=None) -> dict:
     """One RTL run at full rate (no idle, no stall), outputs checked against the
     bit-true model; returns the bench's stats."""
-    try:
-        from circnn.sim.layer_rtl import simulate_layer
-    except ImportError:  # not there: drive the bench as tests/test_layer_rtl.py does
-        simulate_layer = None
-    if simulate_layer is not None:
-        progress = (lambda msg: say(f"    {msg}")) if say else None
-        _, stats = simulate_layer(eng, prog, x, name=name, idle=0.0, stall=0.0, seed=0,
-                                  progress=progress)
-        return dict(stats)
-    from circnn.rtl.layer import CirculantLayer
-    from circnn.sim.cocotb_runner import run_bench
-    from circnn.sim.layer_program_io import save_program
+    from circnn.sim.layer_rtl import simulate_layer
 
-    work.mkdir(parents=True, exist_ok=True)
-    path = work / f"{name}.npz"
-    save_program(path, eng, prog, x=x)
-    stats_path = work / f"{name}.stats.json"
-    run_bench(CirculantLayer(eng, prog), name=f"layer_{name}",
-              test_module="circnn.sim.benches.layer_bench",
-              config=dict(program=str(path), idle=0.0, stall=0.0, seed=0, stats=str(stats_path)))
-    return json.loads(stats_path.read_text())
+    progress = (lambda msg: say(f"    {msg}")) if say else None
+    _, stats = simulate_layer(eng, prog, x, name=name, idle=0.0, stall=0.0, seed=0,
+                              progress=progress)
+    return dict(stats)
 
 
-def measure_point(pt: Point, work: Path, say, seed: int = 0) -> dict:
+def measure_point(pt: Point, say, seed: int = 0) -> dict:
     from circnn.sim.layer_model import EngineConfig
 
     eng = EngineConfig(k=K, act_width=WIDTH, weight_width=WIDTH, ifft_width=WIDTH,
@@ -188,13 +169,13 @@ def measure_point(pt: Point, work: Path, say, seed: int = 0) -> dict:
                        max_q=ENGINE_MAX, max_p=ENGINE_MAX)
     rng = np.random.default_rng(seed + pt.n * 1000 + pt.pes * 10 + pt.batch)
     t0 = time.monotonic()
-    prog, x = _random_program(rng, eng, pt.p, pt.q, pt.vectors)
+    prog, x = random_layer_program(rng, eng, pt.p, pt.q, pt.vectors)
     runs = {}
     for count in (pt.batch, pt.vectors):
         t = time.monotonic()
         say(f"  simulate {pt.n}x{pt.n} P={pt.pes} B={pt.batch}: {count} vector(s) "
             f"(~{pt.ideal * count + pt.q * K // 2 * pt.batch} clocks)")
-        stats = _simulate(eng, prog, x[:count], f"perf_{pt.name}_v{count}", work, say)
+        stats = _simulate(eng, prog, x[:count], f"perf_{pt.name}_v{count}", say)
         dt = time.monotonic() - t
         runs[count] = dict(stats, wall_s=round(dt, 1))
         say(f"  ... {stats['cycles']} cycles, {stats['cycles'] / count:.1f}/vector, "
@@ -251,51 +232,12 @@ def _synth_params(pes: int, max_qp: int) -> dict:
 
 
 def _run_synth(pes: int, max_qp: int, freq: float, out: Path, timeout: float, say) -> dict:
-    """``circnn synth layer`` in a child process (own process group, killed on timeout)."""
-    report = out / f"layer_P{pes}_max{max_qp}.json"
-    for stale in (report, out / f"layer_P{pes}_max{max_qp}.netlist.json",
-                  out / f"layer_P{pes}_max{max_qp}.nextpnr.log"):
-        stale.unlink(missing_ok=True)   # (their appearance tells the stage in progress)
-    argv = [sys.executable, "-m", "circnn.cli", "synth", "layer", "--freq", str(freq),
-            "--report", str(report), "--quiet"]
-    for k, v in _synth_params(pes, max_qp).items():
-        argv += ["--set", f"{k}={v}"]
-    out.mkdir(parents=True, exist_ok=True)
-    log = out / f"layer_P{pes}_max{max_qp}.cli.log"
-    t0 = time.monotonic()
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-        status = None
-        while status is None:
-            try:
-                proc.wait(timeout=60)
-                status = "done"
-            except subprocess.TimeoutExpired:
-                dt = time.monotonic() - t0
-                stage = "nextpnr" if (out / f"layer_P{pes}_max{max_qp}.nextpnr.log").exists() \
-                    and (out / f"layer_P{pes}_max{max_qp}.netlist.json").exists() else "yosys"
-                if dt > timeout:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    try:
-                        proc.wait(timeout=20)
-                    except subprocess.TimeoutExpired:
-                        os.killpg(proc.pid, signal.SIGKILL)
-                        proc.wait()
-                    status = "timeout"
-                else:
-                    say(f"  synth P={pes} max={max_qp}: {stage} running, {dt:.0f} s")
-    dt = time.monotonic() - t0
-    base = {"pes": pes, "max_q": max_qp, "max_p": max_qp, "batch": 1, "freq_target_mhz": freq,
-            "wall_s": round(dt, 1), "report": str(report)}
-    if status == "timeout":
-        return dict(base, ok=False, error=f"timed out after {timeout:.0f} s")
-    if proc.returncode != 0 or not report.exists():
-        tail = log.read_text(errors="replace").strip().splitlines()[-3:]
-        return dict(base, ok=False, error=f"exit {proc.returncode}: " + " / ".join(tail))
-    r = json.loads(report.read_text())
-    return dict(base, ok=True, fmax_mhz=r["fmax_mhz"], timing_met=r["timing_met"],
-                lut4=r["lut4"], ff=r["ff"], mult18=r["mult18"], dp16kd=r["dp16kd"],
-                seconds=r.get("seconds"))
+    """``circnn synth layer`` in a child process (killed on timeout)."""
+    from .synth_job import synth_in_child
+
+    r = synth_in_child("layer", _synth_params(pes, max_qp), out / f"layer_P{pes}_max{max_qp}.json",
+                       freq=freq, timeout=timeout, say=say, label=f"P={pes} max={max_qp}")
+    return dict(r, pes=pes, max_q=max_qp, max_p=max_qp, batch=1, freq_target_mhz=freq)
 
 
 def synth_point(pes: int, freq: float, out: Path, timeout: float, say) -> dict:
@@ -442,7 +384,6 @@ def run_perf_layer(*, out: Path, quick: bool = False, freq: float = 125.0, skip_
     }
     say(f"perf-layer: {len(to_sim)} simulated point(s) of {len(grid)}"
         + (", synthesis of P in " + str(tuple(pes or PES)) if do_synth else ", no synthesis"))
-    work = out / "programs"
     for pt in grid:
         if pt not in to_sim:
             result["points"].append(extrapolate_point(pt, "not simulated in --quick"))
@@ -456,7 +397,7 @@ def run_perf_layer(*, out: Path, quick: bool = False, freq: float = 125.0, skip_
         say(f"point {pt.n}x{pt.n} (q=p={pt.q}) P={pt.pes} B={pt.batch} N={pt.vectors}: "
             f"ideal {pt.ideal} cycles/vector, ~{est} clocks to simulate")
         try:
-            r = measure_point(pt, work, say)
+            r = measure_point(pt, say)
         except Exception as exc:  # report it and carry on with the other points
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             say(f"  ... FAILED: {msg}")

@@ -1,0 +1,105 @@
+"""One ``circnn synth`` run in a child process, for the benchmark scripts.
+
+The child gets its own process group, so a run that outlasts its timeout is
+killed with yosys/nextpnr underneath it; progress is reported once a minute
+with the stage the flow is in (told by which of its files exist).  A run
+that fails because the design does not fit the device is recognised from
+nextpnr's utilisation table and reported as such, with the resources that
+overflowed (:func:`overflow_from_log`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["synth_in_child", "overflow_from_log", "DEVICE_CAPACITY", "overflow_of"]
+
+#: Resources of the ECP5 parts (nextpnr's BEL counts), by report key.
+DEVICE_CAPACITY = {
+    "LFE5U-25F": {"lut4": 24288, "ff": 24288, "mult18": 28, "dp16kd": 56},
+    "LFE5U-45F": {"lut4": 43848, "ff": 43848, "mult18": 72, "dp16kd": 108},
+    "LFE5U-85F": {"lut4": 83640, "ff": 83640, "mult18": 156, "dp16kd": 208},
+}
+
+_BEL_KEYS = {"TRELLIS_COMB": "lut4", "TRELLIS_FF": "ff", "MULT18X18D": "mult18", "DP16KD": "dp16kd"}
+
+
+def overflow_of(used: dict, device: str) -> dict:
+    """``{key: {"used", "available", "percent"}}`` for every resource over capacity."""
+    cap = DEVICE_CAPACITY[device]
+    return {k: {"used": int(used[k]), "available": cap[k], "percent": round(100 * used[k] / cap[k], 1)}
+            for k in cap if used.get(k) is not None and used[k] > cap[k]}
+
+
+def overflow_from_log(text: str) -> dict:
+    """Resources over 100 % in nextpnr's "Device utilisation" table (empty if none)."""
+    out = {}
+    for m in re.finditer(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+(\d+)%", text, re.M):
+        bel, used, avail = m.group(1), int(m.group(2)), int(m.group(3))
+        if used > avail:
+            key = _BEL_KEYS.get(bel, bel.lower())
+            out[key] = {"used": used, "available": avail, "percent": round(100 * used / avail, 1)}
+    return out
+
+
+def synth_in_child(design: str, params: dict, report: Path, *, freq: float, timeout: float,
+                   say, label: str, device: str = "LFE5U-85F", seed: int = 1) -> dict:
+    """Run ``circnn synth DESIGN`` on ``params`` into ``report``.
+
+    Returns ``{"ok": True, "fmax_mhz", "timing_met", "lut4", "ff", "mult18",
+    "dp16kd", "wall_s", "report", ...}`` or ``{"ok": False, "error", "wall_s",
+    "overflow"?}`` (``overflow`` when nextpnr found the design too big).
+    """
+    report = Path(report)
+    stem = report.with_suffix("")
+    netlist, pnr_log = Path(f"{stem}.netlist.json"), Path(f"{stem}.nextpnr.log")
+    for stale in (report, netlist, pnr_log):
+        stale.unlink(missing_ok=True)   # (their appearance tells the stage in progress)
+    argv = [sys.executable, "-m", "circnn.cli", "synth", design, "--freq", str(freq),
+            "--device", device, "--seed", str(seed), "--report", str(report), "--quiet"]
+    for k, v in params.items():
+        argv += ["--set", f"{k}={v}"]
+    report.parent.mkdir(parents=True, exist_ok=True)
+    log = Path(f"{stem}.cli.log")
+    t0 = time.monotonic()
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        status = None
+        while status is None:
+            try:
+                proc.wait(timeout=60)
+                status = "done"
+            except subprocess.TimeoutExpired:
+                dt = time.monotonic() - t0
+                if dt > timeout:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    try:
+                        proc.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        proc.wait()
+                    status = "timeout"
+                else:
+                    stage = "nextpnr" if netlist.exists() and pnr_log.exists() else "yosys"
+                    say(f"  synth {label}: {stage} running, {dt:.0f} s")
+    base = {"wall_s": round(time.monotonic() - t0, 1), "report": str(report)}
+    if status == "timeout":
+        return dict(base, ok=False, error=f"timed out after {timeout:.0f} s")
+    if proc.returncode != 0 or not report.exists():
+        overflow = overflow_from_log(pnr_log.read_text(errors="replace")) if pnr_log.exists() else {}
+        tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+        res = dict(base, ok=False, error=f"exit {proc.returncode}: " + " / ".join(tail))
+        if overflow:
+            res["overflow"] = overflow
+        return res
+    r = json.loads(report.read_text())
+    return dict(base, ok=True, fmax_mhz=r["fmax_mhz"], timing_met=r["timing_met"],
+                lut4=r["lut4"], ff=r["ff"], mult18=r["mult18"], dp16kd=r["dp16kd"],
+                seconds=r.get("seconds"))
