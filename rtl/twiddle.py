@@ -7,9 +7,9 @@ generator), so RTL and model use the same codes.
 A butterfly stage of span ``D`` emits frames of ``D`` sums (passed through)
 and ``D`` differences; difference ``n`` is multiplied by ``W_{2D}^n``.
 Twiddle 1 (n = 0) and -j (n = D/2) are applied exactly by wiring; the
-others take four registered multipliers (:class:`Multiplier`, one
-MULT18X18D each on ECP5), a registered add/subtract at full precision and a
-registered rounding back to the internal width.  Every sample, multiplied or
+others take a :class:`ComplexMultiplier` (three registered multipliers, one
+MULT18X18D each on ECP5, and the registered add/subtract at full precision)
+and a registered rounding back to the internal width.  Every sample, multiplied or
 not, takes the same ``latency`` clocks, so order is kept.
 """
 
@@ -22,7 +22,6 @@ from circnn.sim.fft_model import MAX_MULT_BITS, FFTConfig, twiddle_table
 from .arith import round_shift
 from .butterfly import stage_layout
 from .complex_mult import ComplexMultiplier
-from .multiplier import MULT_LATENCY
 
 __all__ = ["TwiddleStage", "stage_twiddles"]
 
@@ -45,7 +44,7 @@ class TwiddleStage(wiring.Component):
     """
 
     #: ROM/data register, multiplier, add, round.
-    FULL_LATENCY = 1 + MULT_LATENCY + 2  # == 1 + ComplexMultiplier.latency + 1
+    FULL_LATENCY = 1 + ComplexMultiplier.latency + 1
 
     @classmethod
     def latency_of(cls, cfg: FFTConfig, stage: int) -> int:

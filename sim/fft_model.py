@@ -153,8 +153,9 @@ def twiddle_multiply(d, index, cfg: FFTConfig):
 
     ``index`` is an int array of twiddle indices into the N-point table
     (0..N/2-1).  Index 0 (x1) and N/4 (x -j) are exact; the others use
-    four real products of an (at most 18-bit) difference and a T-bit
-    twiddle, summed at full precision and rounded once per component.
+    the exact complex product of an (at most 18-bit) difference and a T-bit
+    twiddle (the RTL forms it from three real products, exactly), rounded
+    once per component.
     """
     d_re, d_im = d
     index = np.broadcast_to(np.asarray(index), d_re.shape)

@@ -57,7 +57,7 @@ def synth_in_child(design: str, params: dict, report: Path, *, freq: float, time
     "dp16kd", "wall_s", "report", ...}`` or ``{"ok": False, "error", "wall_s",
     "overflow"?}`` (``overflow`` when nextpnr found the design too big).
     """
-    report = Path(report)
+    report = Path(report).resolve()
     stem = report.with_suffix("")
     netlist, pnr_log = Path(f"{stem}.netlist.json"), Path(f"{stem}.nextpnr.log")
     for stale in (report, netlist, pnr_log):
@@ -70,7 +70,10 @@ def synth_in_child(design: str, params: dict, report: Path, *, freq: float, time
     log = Path(f"{stem}.cli.log")
     t0 = time.monotonic()
     with open(log, "w") as fh:
-        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        # run in the report's folder: a ``circnn/`` source folder in the caller's working
+        # directory would shadow the installed package for ``python -m``
+        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                                cwd=report.parent)
         status = None
         while status is None:
             try:
