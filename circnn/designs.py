@@ -26,6 +26,7 @@ TARGETS = ("generic", "ecp5")
 DESIGN_MODULES = [
     "circnn.rtl.requantize",
     "circnn.rtl.multiplier",
+    "circnn.rtl.block_ram",
     "circnn.rtl.fft",
     "circnn.rtl.real_fft",
     "circnn.rtl.layer",

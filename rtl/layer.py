@@ -124,11 +124,12 @@ class CirculantLayer(wiring.Component):
                             width = Value.cast(field).shape().width
                             m.d.sync += field.eq(self.load.data[:width])
         rfft = m.submodules.rfft = RealFFT(eng.fft_config, t)
-        sbuf = m.submodules.spectra = SpectrumBuffer(eng)
+        sbuf = m.submodules.spectra = SpectrumBuffer(eng, t)
         sched = m.submodules.scheduler = MACScheduler(eng)
         weight_images = self.memory_init[0] if self.memory_init is not None else None
         bias_pairs = self.memory_init[1] if self.memory_init is not None else None
-        pes = m.submodules.pes = PEArray(eng, self.prog, t, images=weight_images)
+        pes = m.submodules.pes = PEArray(eng, self.prog, t, images=weight_images,
+                                         x_latency=sbuf.latency)
         drain = m.submodules.drain = AccumulatorDrain(eng, pes.pe_addr_bits)
         tags = m.submodules.tags = fifo.SyncFIFOBuffered(width=tag_layout(eng).size, depth=8)
         rifft = m.submodules.rifft = RealIFFT(eng.ifft_config, t)

