@@ -44,6 +44,8 @@ from circnn.sim.dense_model import MAX_FEATURES, MAX_LEFT_SHIFT, DenseConfig, De
 from circnn.sim.fft_model import ROUNDINGS
 
 from .arith import requantize_pipeline
+from .block_ram import BlockRAM
+from .delay import delay
 from .multiplier import Multiplier
 from .output_stage import layer_output_layout
 
@@ -53,10 +55,6 @@ __all__ = ["DenseLayer", "DENSE_REGISTERS", "dense_input_layout", "dense_output_
 #: Register addresses for ``load`` writes with ``target = 2`` (out_shift and relu
 #: at the circulant layer's addresses).
 DENSE_REGISTERS = {"n": 0, "m": 1, "out_shift": 3, "relu": 4}
-
-#: Clocks from an issued step to its product: block-RAM read, a register behind
-#: the RAM, a register after the activation's lane select, the multiplier.
-MAC_LATENCY = 3 + Multiplier.latency
 
 
 def _bits(n: int) -> int:
@@ -163,8 +161,7 @@ class DenseLayer(wiring.Component):
         # -- input buffer: two banks of B vectors, (x0, x1) pairs ----------------
         pair = data.ArrayLayout(signed(cfg.act_width), 2)
         xbits = _bits(B * cfg.in_pairs)
-        m.submodules.xbuf = xbuf = memory.Memory(shape=pair, depth=2 << xbits, init=[])
-        x_wr, x_rd = xbuf.write_port(), xbuf.read_port()
+        m.submodules.xbuf = xbuf = BlockRAM(pair, 2 << xbits, target=self.target)
         x_full = [Signal(name="x_full0"), Signal(name="x_full1")]
         x_wbank, x_rbank = Signal(), Signal()
         x_wpos = Signal(xbits)
@@ -174,8 +171,8 @@ class DenseLayer(wiring.Component):
         m.d.comb += [
             self.i.ready.eq(~Mux(x_wbank, x_full[1], x_full[0])),
             accept.eq(self.i.valid & self.i.ready),
-            x_wr.addr.eq(Cat(x_wpos, x_wbank)), x_wr.en.eq(accept),
-            x_wr.data[0].eq(self.i.payload.x0), x_wr.data[1].eq(self.i.payload.x1),
+            xbuf.wr_addr.eq(Cat(x_wpos, x_wbank)), xbuf.wr_en.eq(accept),
+            xbuf.wr_data[0].eq(self.i.payload.x0), xbuf.wr_data[1].eq(self.i.payload.x1),
             filled.eq(accept & (x_wpos == batch_last)),
         ]
         with m.If(accept):
@@ -252,53 +249,50 @@ class DenseLayer(wiring.Component):
                          self.pe_steps.eq(self.pe_steps + active_d)]
 
         # -- MAC array -------------------------------------------------------------
-        # The step waits three clocks for its operands: the block RAMs' output,
-        # a register right behind each (a DP16KD's output takes 5.6 ns to leave
-        # the RAM on LFE5U-85F-6: no logic may follow it in the same clock),
-        # and the activation's lane select (the weight waits beside it); then
-        # Multiplier.latency.
+        # A step's operands: the activation pair from the input buffer (a
+        # BlockRAM: no logic between a block RAM's output and a register), then
+        # a register after its lane select; the weight from the multiplier's
+        # bank, delayed to match.  Then Multiplier.latency.
+        wbits = _bits(cfg.groups * cfg.max_in)
+        images = dense_weight_images(self.prog, cfg) if self.prog is not None else None
+        banks = [BlockRAM(signed(cfg.weight_width), 1 << wbits,
+                          [int(v) for v in images[mult]] if images is not None else [], self.target)
+                 for mult in range(M)]
+        operands = max(xbuf.latency + 1, banks[0].latency)
+        mac_latency = operands + Multiplier.latency
         ctl_layout = data.StructLayout({"valid": 1, "first": 1, "last": 1, "end_of_pass": 1,
                                         "b": range(max(2, B)), "bank": 1})
         ctl = Signal(ctl_layout)
         m.d.comb += [ctl.valid.eq(valid), ctl.first.eq(j == 0), ctl.last.eq(last_j),
                      ctl.end_of_pass.eq(last_j & last_b), ctl.b.eq(b), ctl.bank.eq(fbank)]
         ctls = [ctl]
-        for d in range(MAC_LATENCY + 1):
+        for d in range(mac_latency + 1):
             s = Signal(ctl_layout, name=f"ctl_d{d + 1}")
             m.d.sync += s.eq(ctls[-1])
             ctls.append(s)
-        at_product, at_sum = ctls[MAC_LATENCY], ctls[MAC_LATENCY + 1]
+        at_product, at_sum = ctls[mac_latency], ctls[mac_latency + 1]
 
-        lane1, lane2 = Signal(), Signal()
-        x_r = Signal(pair)
+        lane = delay(m, j[0], xbuf.latency, "lane")
         x_d = Signal(signed(cfg.act_width))
-        m.d.comb += x_rd.addr.eq(Cat((b_base + (j >> 1))[:xbits], x_rbank))
-        m.d.sync += [lane1.eq(j[0]), lane2.eq(lane1), x_r.eq(x_rd.data),
-                     x_d.eq(Mux(lane2, x_r[1], x_r[0]))]
+        m.d.comb += xbuf.rd_addr.eq(Cat((b_base + (j >> 1))[:xbits], x_rbank))
+        m.d.sync += x_d.eq(Mux(lane, xbuf.rd_data[1], xbuf.rd_data[0]))
+        x_d = delay(m, x_d, operands - xbuf.latency - 1, "x")
 
-        wbits = _bits(cfg.groups * cfg.max_in)
-        images = dense_weight_images(self.prog, cfg) if self.prog is not None else None
         acc_shape = signed(cfg.acc_width)
         fin_layout = data.ArrayLayout(acc_shape, M)
         bbits = _bits(B)
         m.submodules.finished = fin = memory.Memory(shape=fin_layout, depth=2 << bbits, init=[])
         fin_wr, fin_rd = fin.write_port(), fin.read_port()
-        # the address comes straight from a register: it fans out to every
-        # multiplier's block RAMs
-        w_addr = w_ptr
-        for mult in range(M):
-            init_words = [int(v) for v in images[mult]] if images is not None else []
-            bank = memory.Memory(shape=signed(cfg.weight_width), depth=1 << wbits, init=init_words)
+        for mult, bank in enumerate(banks):
             m.submodules[f"weights{mult}"] = bank
-            w_rd, w_wr = bank.read_port(), bank.write_port()
             m.d.comb += [
-                w_rd.addr.eq(w_addr),
-                w_wr.addr.eq(ld.addr[:wbits]), w_wr.data.eq(ld.data[:cfg.weight_width]),
-                w_wr.en.eq(ld.en & (ld.target == 0) & (ld.pe == mult)),
+                # the address comes straight from a register: it fans out to
+                # every multiplier's block RAMs
+                bank.rd_addr.eq(w_ptr),
+                bank.wr_addr.eq(ld.addr[:wbits]), bank.wr_data.eq(ld.data[:cfg.weight_width]),
+                bank.wr_en.eq(ld.en & (ld.target == 0) & (ld.pe == mult)),
             ]
-            w_r = Signal(signed(cfg.weight_width), name=f"w{mult}_r")
-            w_d = Signal(signed(cfg.weight_width), name=f"w{mult}_d")
-            m.d.sync += [w_r.eq(w_rd.data), w_d.eq(w_r)]
+            w_d = delay(m, bank.rd_data, operands - bank.latency, f"w{mult}")
             mul = m.submodules[f"mult{mult}"] = Multiplier(cfg.act_width, cfg.weight_width,
                                                            self.target)
             m.d.comb += [mul.a.eq(x_d), mul.b.eq(w_d)]
