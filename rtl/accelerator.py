@@ -85,7 +85,7 @@ class Accelerator(wiring.Component):
 
         core = m.submodules.core = CirculantLayer(eng, None, self.target, external_config=True,
                                                   memory_init=memory_init)
-        lc = m.submodules.layers = LayerController(net)
+        lc = m.submodules.layers = LayerController(net, self.target)
         nc = m.submodules.network = NetworkController(net)
 
         # --- configuration registers --------------------------------------

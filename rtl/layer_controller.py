@@ -21,12 +21,14 @@ address is ``{vector, pair}`` and needs no multiplier.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import fifo, memory, stream, wiring
+from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from circnn.sim.network_program import BUFFERS, NetworkConfig
 
 from .arith import mul_const
+from .block_ram import BlockRAM
+from .delay import delay
 from .output_stage import layer_output_layout
 from .real_fft import real_input_layout
 
@@ -38,10 +40,9 @@ def _bits(n: int) -> int:
 
 
 class LayerController(wiring.Component):
-    READ_FIFO = 6
-
-    def __init__(self, net: NetworkConfig):
+    def __init__(self, net: NetworkConfig, target: str = "generic"):
         self.net = net
+        self.target = target
         eng = net.engine
         self.pos_bits = _bits(net.stride)
         self.vec_bits = _bits(eng.batch) if eng.batch > 1 else 0
@@ -73,22 +74,25 @@ class LayerController(wiring.Component):
         depth = 1 << (self.pos_bits + self.vec_bits)
         bufs = {}
         for name in ("in", "a", "b"):
-            mem = memory.Memory(shape=pair, depth=depth, init=[])
-            m.submodules[f"buf_{name}"] = mem
-            bufs[name] = (mem.write_port(), mem.read_port())
+            bufs[name] = m.submodules[f"buf_{name}"] = BlockRAM(pair, depth, target=self.target)
+        latency = bufs["in"].latency
+        # credits for the reads in flight: enough to cover the loop from an
+        # issued read through the buffer, the source select and the FIFO to
+        # the core's handshake and back, so the core sees one pair a clock
+        read_fifo = latency + 4
 
         # --- IN: filled by the host ------------------------------------
         in_pos = Signal(range(net.stride + 1))
         in_vec = Signal(range(max(2, B)))
         in_full = Signal()
         release_in = Signal()
-        wr_in, _ = bufs["in"]
+        buf_in = bufs["in"]
         host_take = Signal()
         m.d.comb += [
             self.host_i.ready.eq(self.accept_input & ~in_full),
             host_take.eq(self.host_i.valid & self.host_i.ready),
-            wr_in.addr.eq(self._address(in_pos, in_vec)), wr_in.data.eq(self.host_i.payload),
-            wr_in.en.eq(host_take),
+            buf_in.wr_addr.eq(self._address(in_pos, in_vec)), buf_in.wr_data.eq(self.host_i.payload),
+            buf_in.wr_en.eq(host_take),
             self.in_full.eq(in_full),
         ]
         with m.If(host_take):
@@ -108,12 +112,12 @@ class LayerController(wiring.Component):
         reading = Signal()
         r_pos = Signal(range(net.stride + 1))
         r_vec = Signal(range(max(2, B)))
-        credits = Signal(range(self.READ_FIFO + 1), init=self.READ_FIFO)
+        credits = Signal(range(read_fifo + 1), init=read_fifo)
         issue = Signal()
         released = Signal()
         m.d.comb += issue.eq(reading & (credits != 0))
-        for name, (_, rd) in bufs.items():
-            m.d.comb += rd.addr.eq(self._address(r_pos, r_vec))
+        for buf in bufs.values():
+            m.d.comb += buf.rd_addr.eq(self._address(r_pos, r_vec))
         with m.If(self.start):
             m.d.sync += [src.eq(self.src), dst.eq(self.dst), q_pairs.eq(self.q << log_n),
                          p_pairs.eq(self.p << log_n), reading.eq(1), r_pos.eq(0), r_vec.eq(0)]
@@ -125,23 +129,16 @@ class LayerController(wiring.Component):
                     m.d.sync += reading.eq(0)
                     m.d.comb += release_in.eq(src == BUFFERS["in"])
         m.d.sync += credits.eq(credits - issue + released)
-        # two-clock read: the block RAMs' outputs are registered before the
-        # source multiplexer (a DP16KD output takes 5.8 ns to leave the RAM)
-        read_valid = Signal()
-        read_src = Signal(2)
-        read_valid2 = Signal()
-        read_src2 = Signal(2)
-        m.d.sync += [read_valid.eq(issue), read_src.eq(src),
-                     read_valid2.eq(read_valid), read_src2.eq(read_src)]
-        held = {}
-        for name in ("in", "a", "b"):
-            held[name] = Signal(pair, name=f"read_{name}")
-            m.d.sync += held[name].eq(bufs[name][1].data)
-        m.submodules.read_fifo = rfifo = fifo.SyncFIFOBuffered(width=pair.size, depth=self.READ_FIFO)
+        # the buffers' read data leaves registers (BlockRAM); the source
+        # select feeds the FIFO
+        read_valid = delay(m, issue, latency, "read_valid")
+        read_src = delay(m, src, latency, "read_src")
+        held = {name: buf.rd_data for name, buf in bufs.items()}
+        m.submodules.read_fifo = rfifo = fifo.SyncFIFOBuffered(width=pair.size, depth=read_fifo)
         m.d.comb += [
-            rfifo.w_en.eq(read_valid2),
-            rfifo.w_data.eq(Mux(read_src2 == BUFFERS["a"], held["a"],
-                                Mux(read_src2 == BUFFERS["b"], held["b"], held["in"]))),
+            rfifo.w_en.eq(read_valid),
+            rfifo.w_data.eq(Mux(read_src == BUFFERS["a"], held["a"],
+                                Mux(read_src == BUFFERS["b"], held["b"], held["in"]))),
             self.core_i.valid.eq(rfifo.r_rdy), self.core_i.payload.eq(rfifo.r_data),
             rfifo.r_en.eq(self.core_i.ready),
             released.eq(self.core_i.valid & self.core_i.ready),
@@ -166,11 +163,11 @@ class LayerController(wiring.Component):
         pair_pos = Signal(range(net.stride + 1))
         m.d.comb += pair_pos.eq((out.block << log_n) | n)
         for name in ("a", "b"):
-            wr, _ = bufs[name]
+            buf = bufs[name]
             m.d.comb += [
-                wr.addr.eq(self._address(pair_pos, out.vector)),
-                wr.data.x0.eq(out.y0), wr.data.x1.eq(out.y1),
-                wr.en.eq(moved & (dst == BUFFERS[name])),
+                buf.wr_addr.eq(self._address(pair_pos, out.vector)),
+                buf.wr_data.x0.eq(out.y0), buf.wr_data.x1.eq(out.y1),
+                buf.wr_en.eq(moved & (dst == BUFFERS[name])),
             ]
         with m.If(moved):
             m.d.sync += [n.eq(Mux(out.last, 0, n + 1)), written.eq(written + 1)]

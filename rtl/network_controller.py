@@ -75,6 +75,9 @@ class NetworkController(wiring.Component):
         prev_dst = Signal(2)
         w_need = Signal(range(eng.groups * eng.max_q * N + (eng.max_q * N) + 1))
         covered = Signal(range(eng.max_p + P + 1))
+        w_end = Signal.like(cur.w_base + w_need, name="w_end")              # past the weights
+        b_end = Signal.like(cur.b_base + (cur.p << log_n), name="b_end")    # past the biases
+        p_features = Signal.like(mul_const(cur.p, eng.k), name="p_features")
         layer_clock = Signal(32)
         checking = Signal()     # validating the table (1) or running it (0)
         bad = Signal(16)        # check results, one bit per error code
@@ -85,6 +88,10 @@ class NetworkController(wiring.Component):
         last_batch = Signal()
         m.d.sync += [last_layer.eq(layer == self.n_layers - 1),
                      last_batch.eq(batch + 1 >= self.n_batches)]
+        # checked on the clock after `start` (START), against n_layers as it was
+        # on the clock of `start`
+        n_layers_bad = Signal()
+        m.d.sync += n_layers_bad.eq((self.n_layers == 0) | (self.n_layers > L))
 
         m.d.comb += [
             self.running.eq(self.busy & ~checking),   # input is accepted once the table is good
@@ -104,14 +111,15 @@ class NetworkController(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
-                    with m.If((self.n_layers == 0) | (self.n_layers > L)):
-                        m.d.sync += [self.error.eq(1), self.error_code.eq(7), self.error_layer.eq(0),
-                                     self.done.eq(1), self.start_ignored.eq(0)]
-                    with m.Else():
-                        m.d.sync += [self.busy.eq(1), self.done.eq(0), self.error.eq(0),
-                                     self.error_code.eq(0), self.start_ignored.eq(0),
-                                     layer.eq(0), batch.eq(0), self.cycles.eq(0), checking.eq(1)]
-                        m.next = "FETCH"
+                    m.d.sync += [self.busy.eq(1), self.done.eq(0), self.error.eq(0),
+                                 self.error_code.eq(0), self.start_ignored.eq(0),
+                                 layer.eq(0), batch.eq(0), self.cycles.eq(0), checking.eq(1)]
+                    m.next = "START"
+            with m.State("START"):
+                with m.If(n_layers_bad):
+                    fail(7)
+                with m.Else():
+                    m.next = "FETCH"
             with m.State("FETCH"):
                 # an explicit multiplexer: indexing the array view with a signal
                 # would compute the bit offset with a multiplication
@@ -125,12 +133,20 @@ class NetworkController(wiring.Component):
                     m.next = "RUN"
             with m.State("RANGE"):
                 # shape and shifts first: the size loop below relies on them
-                with m.If((cur.q == 0) | (cur.q > eng.max_q)):
+                # (registered, as in CHECK / VERDICT)
+                m.d.sync += [
+                    bad[1].eq((cur.q == 0) | (cur.q > eng.max_q)),
+                    bad[2].eq((cur.p == 0) | (cur.p > eng.max_p)),
+                    bad[9].eq((cur.acc_shift >= eng.acc_width) | (cur.out_shift < -8)
+                              | (cur.out_shift >= eng.sum_width)),
+                ]
+                m.next = "RANGE_VERDICT"
+            with m.State("RANGE_VERDICT"):
+                with m.If(bad[1]):
                     fail(1)
-                with m.Elif((cur.p == 0) | (cur.p > eng.max_p)):
+                with m.Elif(bad[2]):
                     fail(2)
-                with m.Elif((cur.acc_shift >= eng.acc_width) | (cur.out_shift < -8)
-                            | (cur.out_shift >= eng.sum_width)):
+                with m.Elif(bad[9]):
                     fail(9)
                 with m.Else():
                     m.next = "SIZE"
@@ -139,20 +155,26 @@ class NetworkController(wiring.Component):
                 with m.If(covered < cur.p):
                     m.d.sync += [w_need.eq(w_need + (cur.q << log_n)), covered.eq(covered + P)]
                 with m.Else():
-                    m.next = "CHECK"
+                    m.next = "SUMS"
+            with m.State("SUMS"):
+                # the sums the checks compare, registered (the descriptor
+                # fields are wide and their registers spread out)
+                m.d.sync += [w_end.eq(cur.w_base + w_need), b_end.eq(cur.b_base + (cur.p << log_n)),
+                             p_features.eq(mul_const(cur.p, eng.k))]
+                m.next = "CHECK"
             with m.State("CHECK"):
                 # every check into a register first (one bit per error code),
                 # the verdict on the next clock: keeps the adders and
                 # comparators off the error registers' enables
                 m.d.sync += [
-                    bad[3].eq(cur.w_base + w_need > eng.weight_words),
-                    bad[4].eq(cur.b_base + (cur.p << log_n) > eng.bias_words),
+                    bad[3].eq(w_end > eng.weight_words),
+                    bad[4].eq(b_end > eng.bias_words),
                     bad[5].eq((layer != 0) & (cur.q != prev_p)),
                     bad[6].eq(Mux(layer == 0, cur.src != BUFFERS["in"], cur.src != prev_dst)
                               | Mux(last_layer, cur.dst != BUFFERS["out"],
                                     (cur.dst == BUFFERS["out"]) | (cur.dst == BUFFERS["in"])
                                     | (cur.dst == cur.src))),
-                    bad[8].eq((cur.out_features == 0) | (cur.out_features > mul_const(cur.p, eng.k))),
+                    bad[8].eq((cur.out_features == 0) | (cur.out_features > p_features)),
                 ]
                 m.next = "VERDICT"
             with m.State("VERDICT"):
