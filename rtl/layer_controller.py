@@ -88,8 +88,13 @@ class LayerController(wiring.Component):
         release_in = Signal()
         buf_in = bufs["in"]
         host_take = Signal()
+        # in_pairs is set while the network checks its table, before input is
+        # accepted; in_last follows it a clock later, and so does acceptance
+        in_last = Signal(range(net.stride + 1))
+        accepted = Signal()
+        m.d.sync += [in_last.eq(self.in_pairs - 1), accepted.eq(self.accept_input)]
         m.d.comb += [
-            self.host_i.ready.eq(self.accept_input & ~in_full),
+            self.host_i.ready.eq(self.accept_input & accepted & ~in_full),
             host_take.eq(self.host_i.valid & self.host_i.ready),
             buf_in.wr_addr.eq(self._address(in_pos, in_vec)), buf_in.wr_data.eq(self.host_i.payload),
             buf_in.wr_en.eq(host_take),
@@ -97,17 +102,20 @@ class LayerController(wiring.Component):
         ]
         with m.If(host_take):
             m.d.sync += in_pos.eq(in_pos + 1)
-            with m.If(in_pos == self.in_pairs - 1):
+            with m.If(in_pos == in_last):
                 m.d.sync += [in_pos.eq(0), in_vec.eq(in_vec + 1)]
                 with m.If(in_vec == B - 1):
                     m.d.sync += [in_vec.eq(0), in_full.eq(1)]
-        with m.If(release_in):
+        release_in_d = Signal()     # registered: the reader's counters are far from IN's
+        m.d.sync += release_in_d.eq(release_in)
+        with m.If(release_in_d):
             m.d.sync += in_full.eq(0)
 
         # --- reader: src buffer -> core ---------------------------------
         src = Signal(2)
         dst = Signal(2)
-        q_pairs = Signal(range(eng.max_q * N + 1))
+        q_last = Signal(range(eng.max_q * N))       # pairs per vector, less one
+        r_at_last = Signal()                        # r_pos == q_last, registered
         p_pairs = Signal(range(eng.max_p * N + 1))
         reading = Signal()
         r_pos = Signal(range(net.stride + 1))
@@ -119,12 +127,13 @@ class LayerController(wiring.Component):
         for buf in bufs.values():
             m.d.comb += buf.rd_addr.eq(self._address(r_pos, r_vec))
         with m.If(self.start):
-            m.d.sync += [src.eq(self.src), dst.eq(self.dst), q_pairs.eq(self.q << log_n),
+            m.d.sync += [src.eq(self.src), dst.eq(self.dst), q_last.eq((self.q << log_n) - 1),
+                         r_at_last.eq((self.q << log_n) == 1),
                          p_pairs.eq(self.p << log_n), reading.eq(1), r_pos.eq(0), r_vec.eq(0)]
         with m.If(issue):
-            m.d.sync += r_pos.eq(r_pos + 1)
-            with m.If(r_pos == q_pairs - 1):
-                m.d.sync += [r_pos.eq(0), r_vec.eq(r_vec + 1)]
+            m.d.sync += [r_pos.eq(r_pos + 1), r_at_last.eq(r_pos + 1 == q_last)]
+            with m.If(r_at_last):
+                m.d.sync += [r_pos.eq(0), r_vec.eq(r_vec + 1), r_at_last.eq(q_last == 0)]
                 with m.If(r_vec == B - 1):
                     m.d.sync += reading.eq(0)
                     m.d.comb += release_in.eq(src == BUFFERS["in"])

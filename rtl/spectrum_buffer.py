@@ -46,8 +46,11 @@ class SpectrumBuffer(wiring.Component):
         wbank = Signal()
         rbank = Signal()
         wpos = Signal(self.addr_bits)
-        batch_words = Signal(range(self.words + 1))
-        m.d.comb += batch_words.eq((self.q * eng.batch) << log_n)
+        # the last word of a batch, registered: q comes from a configuration
+        # register that fans out across the engine, and changes only between
+        # layers, long before the first spectrum of the next one arrives
+        last_word = Signal(range(self.words))
+        m.d.sync += last_word.eq(((self.q * eng.batch) << log_n) - 1)
 
         accept = Signal()
         m.d.comb += [
@@ -57,7 +60,7 @@ class SpectrumBuffer(wiring.Component):
             mem.wr_data.re.eq(self.i.payload.re), mem.wr_data.im.eq(self.i.payload.im),
         ]
         filled = Signal()
-        m.d.comb += filled.eq(accept & (wpos == batch_words - 1))
+        m.d.comb += filled.eq(accept & (wpos == last_word))
         with m.If(accept):
             m.d.sync += wpos.eq(wpos + 1)
             with m.If(filled):
