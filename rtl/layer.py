@@ -133,7 +133,7 @@ class CirculantLayer(wiring.Component):
         drain = m.submodules.drain = AccumulatorDrain(eng, pes.pe_addr_bits)
         tags = m.submodules.tags = fifo.SyncFIFOBuffered(width=tag_layout(eng).size, depth=8)
         rifft = m.submodules.rifft = RealIFFT(eng.ifft_config, t)
-        ostage = m.submodules.output = OutputStage(eng, self.prog, bias_pairs=bias_pairs)
+        ostage = m.submodules.output = OutputStage(eng, self.prog, bias_pairs=bias_pairs, target=t)
 
         wiring.connect(m, wiring.flipped(self.i), rfft.i)
         wiring.connect(m, rfft.o, sbuf.i)

@@ -16,12 +16,14 @@ credit counting, full back-pressure.
 
 import numpy as np
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from circnn.sim.layer_model import EngineConfig, LayerProgram
 
 from .arith import requantize_pipeline
+from .block_ram import BlockRAM
+from .delay import delay
 from .drain import tag_layout
 from .pe_array import load_layout
 
@@ -48,7 +50,8 @@ def bias_image(prog: LayerProgram, eng: EngineConfig):
 
 
 class OutputStage(wiring.Component):
-    def __init__(self, eng: EngineConfig, prog: LayerProgram | None = None, bias_pairs=None):
+    def __init__(self, eng: EngineConfig, prog: LayerProgram | None = None, bias_pairs=None,
+                 target: str = "generic"):
         self.eng = eng
         self.bias_words = eng.bias_words
         self.bias_bits = max(1, (self.bias_words - 1).bit_length())
@@ -56,9 +59,12 @@ class OutputStage(wiring.Component):
             self.init = [{"b0": int(a), "b1": int(b)} for a, b in bias_pairs]
         else:
             self.init = bias_image(prog, eng) if prog is not None else []
-        self.fifo_depth = 6 + 4  # pipeline depth + slack
         bias_pair = data.StructLayout({"b0": signed(eng.bias_width), "b1": signed(eng.bias_width)})
         self.bias_pair = bias_pair
+        self.bias = BlockRAM(bias_pair, 1 << self.bias_bits, self.init, target)
+        # the sample waits for the bias read beyond the usual two clocks
+        self.bias_wait = self.bias.latency - 2
+        self.fifo_depth = 6 + self.bias_wait + 4  # pipeline depth + slack
         super().__init__({
             "i": In(stream.Signature(ifft_output_layout(eng))),
             "tag": In(stream.Signature(tag_layout(eng))),
@@ -77,14 +83,11 @@ class OutputStage(wiring.Component):
         N, k = eng.half, eng.k
         log_n = N.bit_length() - 1
 
-        m.submodules.bias = bias = memory.Memory(shape=self.bias_pair, depth=1 << self.bias_bits,
-                                                 init=self.init)
-        rd = bias.read_port()
-        wr = bias.write_port()
+        m.submodules.bias = bias = self.bias
         m.d.comb += [
-            wr.addr.eq(self.load.addr[:self.bias_bits]),
-            wr.data.eq(self.load.data[:self.bias_pair.size]),
-            wr.en.eq(self.load.en & (self.load.target == 1)),
+            bias.wr_addr.eq(self.load.addr[:self.bias_bits]),
+            bias.wr_data.eq(self.load.data[:self.bias_pair.size]),
+            bias.wr_en.eq(self.load.en & (self.load.target == 1)),
         ]
 
         credits = Signal(range(self.fifo_depth + 1), init=self.fifo_depth)
@@ -95,7 +98,7 @@ class OutputStage(wiring.Component):
             self.i.ready.eq(self.tag.valid & (credits != 0)),
             accept.eq(self.i.valid & self.i.ready),
             self.tag.ready.eq(accept & self.i.payload.last),
-            rd.addr.eq(self.b_base + ((self.tag.payload.block << log_n) | n)),
+            bias.rd_addr.eq(self.b_base + ((self.tag.payload.block << log_n) | n)),
         ]
         with m.If(accept):
             m.d.sync += n.eq(Mux(self.i.payload.last, 0, n + 1))
@@ -105,13 +108,17 @@ class OutputStage(wiring.Component):
         x = Signal(ifft_output_layout(eng))
         v1, tag1, n1 = Signal(), Signal(tag_layout(eng)), Signal(range(max(2, N)))
         m.d.sync += [v1.eq(accept), x.eq(self.i.payload), tag1.eq(self.tag.payload), n1.eq(n)]
-        # c2: register the bias (a block-RAM read is slow to leave the RAM);
-        # decide the padding mask
-        x2, b2 = Signal(ifft_output_layout(eng)), Signal(self.bias_pair)
+        # (one more clock when the bias memory is deeper than one block RAM)
+        wait = self.bias_wait
+        x, v1, tag1, n1 = (delay(m, x, wait, "x"), delay(m, v1, wait, "v1"),
+                           delay(m, tag1, wait, "tag1"), delay(m, n1, wait, "n1"))
+        # c2: the bias read arrives (registered in the BlockRAM); decide the
+        # padding mask
+        x2, b2 = Signal(ifft_output_layout(eng)), bias.rd_data
         v2, tag2 = Signal(), Signal(tag_layout(eng))
         mask2 = Signal(2)
         element = (tag1.block << (k.bit_length() - 1)) + (n1 << 1)
-        m.d.sync += [x2.eq(x), b2.eq(rd.data), v2.eq(v1), tag2.eq(tag1),
+        m.d.sync += [x2.eq(x), v2.eq(v1), tag2.eq(tag1),
                      mask2.eq(Cat(element >= self.out_features, element + 1 >= self.out_features))]
         # c3: bias, activation
         sw = eng.sum_width

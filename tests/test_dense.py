@@ -328,3 +328,12 @@ def test_cli_runs_golden_dense(bundle_case):
     np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), np.load(tmp_path / "y.npy"))
     assert main([*argv[:-4], "--mults", "0", "--out", str(tmp_path / "d.npy")]) == 2
 
+
+
+def test_rtl_deep_memories_match_model(seed):
+    # input buffer and weight banks deeper than one block RAM: every BlockRAM
+    # read takes its three-clock path
+    rng = np.random.default_rng(seed)
+    cfg = DenseConfig(mults=2, batch=4, max_in=300, max_out=10, k=4)
+    _, prog, x = compiled(rng, cfg, 5, 7, 8)
+    run_dense("deep_memories", cfg, prog, x, seed)

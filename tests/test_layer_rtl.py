@@ -64,3 +64,13 @@ def test_narrow_widths_and_half_even(seed):
                        ifft_width=10, twiddle_width=10, rounding="half_even")
     _, prog, x = compiled_case(rng, eng, 3, 2, 5, activation="none")
     run_layer("narrow", eng, prog, x, seed)
+
+
+def test_deep_memories_match_model(seed):
+    # weight banks, spectrum buffer and bias memory all deeper than one block
+    # RAM: every BlockRAM read takes its three-clock path
+    rng = np.random.default_rng(seed)
+    eng = EngineConfig(k=8, pes=4, batch=4, max_q=70, max_p=260)
+    assert eng.bias_words > 1024 and 2 * eng.batch * eng.max_q * eng.half > 1024
+    _, prog, x = compiled_case(rng, eng, 5, 3, 8)
+    run_layer("deep_memories", eng, prog, x, seed)
