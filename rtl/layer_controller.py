@@ -12,9 +12,9 @@ PE level):
   ``src`` into the core (the core's real FFTs start on the first block at
   once), and the *writer* places every output pair the core produces at
   ``(vector, block * k/2 + n)`` of buffer ``dst``, or passes it to the host
-  output stream when ``dst`` is OUT; ``done`` pulses when the layer's last
-  output has been placed.  IN is released as soon as the reader is done
-  with it.
+  output stream when ``dst`` is OUT; ``done`` pulses on the clock after the
+  layer's last output has been placed.  IN is released as soon as the
+  reader is done with it.
 
 Every vector owns ``stride`` pairs (a power of two) in a buffer, so an
 address is ``{vector, pair}`` and needs no multiplier.
@@ -178,9 +178,10 @@ class LayerController(wiring.Component):
                 buf.wr_data.x0.eq(out.y0), buf.wr_data.x1.eq(out.y1),
                 buf.wr_en.eq(moved & (dst == BUFFERS[name])),
             ]
+        # done is registered: it travels to the network controller's counters
+        m.d.sync += self.done.eq(moved & (written == last_written))
         with m.If(moved):
             m.d.sync += [n.eq(Mux(out.last, 0, n + 1)), written.eq(written + 1)]
             with m.If(written == last_written):
                 m.d.sync += written.eq(0)
-                m.d.comb += self.done.eq(1)
         return m
