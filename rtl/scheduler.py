@@ -112,8 +112,8 @@ class MACScheduler(wiring.Component):
             out.bank.eq(bank),
             out.group.eq(g),
         ]
+        # output blocks from this pass on (p - first_out), kept in a register
         remaining = Signal(range(eng.max_p + 1))
-        m.d.comb += remaining.eq(self.p - first_out)
         m.d.comb += out.active_pes.eq(remaining if P > 1 else 1)
         with m.If(remaining >= P):
             m.d.comb += out.active_pes.eq(P)
@@ -123,7 +123,8 @@ class MACScheduler(wiring.Component):
                 with m.If(self.start):
                     # (the bank keeps alternating across batches, as the drain expects)
                     m.d.sync += [b.eq(0), lin.eq(0), f.eq(0), j.eq(0), g.eq(0), b_base.eq(0),
-                                 g_base.eq(0), acc_base.eq(0), first_out.eq(0)]
+                                 g_base.eq(0), acc_base.eq(0), first_out.eq(0),
+                                 remaining.eq(self.p)]
                     m.next = "WAIT_BANK"
             with m.State("WAIT_BANK"):
                 with m.If(Mux(bank, self.bank_free[1], self.bank_free[0])):
@@ -141,7 +142,8 @@ class MACScheduler(wiring.Component):
                         m.d.sync += [f.eq(0), j.eq(j + 1)]
                         with m.If(last_j):
                             m.d.sync += [j.eq(0), lin.eq(0), g.eq(g + 1), g_base.eq(g_base + qn),
-                                         bank.eq(~bank), first_out.eq(first_out + P)]
+                                         bank.eq(~bank), first_out.eq(first_out + P),
+                                         remaining.eq(remaining - P)]
                             with m.If(last_g):
                                 m.d.comb += out.done.eq(1)
                                 m.next = "RELEASE"
