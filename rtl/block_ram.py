@@ -10,12 +10,13 @@ block RAM then adds a multiplexer across the RAMs' outputs too.
 
 This component splits the memory into sub-banks of :data:`SUB_DEPTH`
 words (one DP16KD in its 1024 x 18 mode per 18 bits of word) by address
-MSBs and selects among their registered outputs into a register::
+MSBs and selects among their registered outputs through registers, up to
+:data:`SELECT_FAN_IN` words per select stage::
 
     cycle t: rd_addr  ->  cycle t + latency: rd_data = mem[rd_addr]
 
-``latency`` is 2 (RAM, output register) for one sub-bank and 3 (RAM,
-output register, select register) for more.  On ``--target ecp5`` each
+``latency`` is 2 (RAM, output register) for one sub-bank, 3 (one select
+register) for up to 8 and 4 for up to 64.  On ``--target ecp5`` each
 sub-bank is an instantiated DP16KD with its output register on
 (``REGMODE_B = "OUTREG"``, about 1 ns clock-to-out) and no soft logic;
 elsewhere it is an ``amaranth.lib.memory.Memory`` followed by a fabric
@@ -34,12 +35,17 @@ from amaranth.lib.wiring import In, Out
 from circnn.designs import TARGETS, register
 from circnn.params import Param, check_choice, check_int
 
-__all__ = ["BlockRAM", "SUB_DEPTH", "RAM_WIDTH"]
+from .delay import delay
+
+__all__ = ["BlockRAM", "SUB_DEPTH", "RAM_WIDTH", "SELECT_FAN_IN"]
 
 #: Words of one sub-bank: a DP16KD in its 1024 x 18 mode.
 SUB_DEPTH = 1024
 #: Data bits of one DP16KD port in that mode.
 RAM_WIDTH = 18
+#: Registered words one select stage chooses among: eight sub-banks (16 block
+#: RAMs at 19..36 bits) stay close enough together for one clock.
+SELECT_FAN_IN = 8
 #: Words per ``INITVAL_xx`` parameter (20-bit slots holding 18 bits each).
 _INIT_WORDS = 16
 
@@ -57,7 +63,11 @@ class BlockRAM(wiring.Component):
             raise ValueError(f"init has {len(self.init)} words, more than depth {depth}")
         self.addr_bits = max(1, (depth - 1).bit_length())
         self.banks = -(-depth // SUB_DEPTH)
-        self.latency = 2 if self.banks == 1 else 3
+        # select stages: each picks one of up to SELECT_FAN_IN registered words
+        self.select_stages = 0
+        while SELECT_FAN_IN ** self.select_stages < self.banks:
+            self.select_stages += 1
+        self.latency = 2 + self.select_stages
         super().__init__({
             "rd_addr": In(self.addr_bits),
             "rd_data": Out(shape),
@@ -90,19 +100,24 @@ class BlockRAM(wiring.Component):
                 m.d.sync += out.eq(rd.data)
                 m.d.comb += word.eq(out)
             words.append(word)
-        if self.banks == 1:
-            m.d.comb += self.rd_data.eq(words[0])
-            return m
-        # the sub-bank a read addressed, as its word leaves the output register
-        sel = Signal(self.addr_bits - low, reset_less=True)
-        sel_d = Signal.like(sel)
-        m.d.sync += [sel.eq(self.rd_addr[low:]), sel_d.eq(sel)]
-        out = Signal(self.width, reset_less=True)
-        with m.Switch(sel_d):
-            for n, word in enumerate(words):
-                with m.Case(n):
-                    m.d.sync += out.eq(word)
-        m.d.comb += self.rd_data.eq(out)
+        # the sub-bank a read addressed, as its word leaves the output register;
+        # then a tree of registered selects, SELECT_FAN_IN words at a time (a
+        # deep memory's RAMs spread over the chip: each stage stays local)
+        sel = delay(m, self.rd_addr[low:], 2, "sel") if self.select_stages else None
+        step = SELECT_FAN_IN.bit_length() - 1
+        for stage in range(self.select_stages):
+            chosen = []
+            for group in range(-(-len(words) // SELECT_FAN_IN)):
+                out = Signal(self.width, name=f"select{stage}_{group}", reset_less=True)
+                with m.Switch(sel[:step]):
+                    for n, word in enumerate(words[group * SELECT_FAN_IN:(group + 1) * SELECT_FAN_IN]):
+                        with m.Case(n):
+                            m.d.sync += out.eq(word)
+                chosen.append(out)
+            words = chosen
+            if stage + 1 < self.select_stages:
+                sel = delay(m, sel[step:], 1, f"sel{stage}")
+        m.d.comb += self.rd_data.eq(words[0])
         return m
 
     def _raw(self, value) -> int:

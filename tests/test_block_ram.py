@@ -16,7 +16,8 @@ from circnn.sim.cocotb_runner import MODELS_DIR, run_bench
 
 
 @pytest.mark.parametrize("width,depth,latency", [
-    (8, 5000, 3), (32, 8192, 3), (16, 100, 2), (12, 1024, 2), (5, 1025, 3)])
+    (8, 5000, 3), (32, 8192, 3), (16, 100, 2), (12, 1024, 2), (5, 1025, 3), (6, 9000, 4),
+    (4, 65 * 1024, 5)])
 def test_reads_what_was_written(width, depth, latency, seed):
     rng = np.random.default_rng(seed)
     init = [int(v) for v in rng.integers(0, 1 << width, depth - depth // 3)]
@@ -74,7 +75,7 @@ class BothTargets(wiring.Component):
         return m
 
 
-@pytest.mark.parametrize("width,depth", [(32, 2500), (18, 1024), (7, 300)])
+@pytest.mark.parametrize("width,depth", [(32, 2500), (18, 1024), (7, 300), (20, 9000)])
 def test_targets_agree(width, depth, seed):
     rng = np.random.default_rng(seed)
     init = [int(v) for v in rng.integers(0, 1 << width, depth // 2)]
