@@ -117,13 +117,20 @@ def cmd_infer(args) -> int:
     return run_infer(args, progress=_progress(args.quiet))
 
 
-def _benchmark_options(p, quick_help: str, out_default: str) -> None:
-    """The options every benchmark command shares."""
+def _benchmark_options(p, *, quick_help: str, out_default: str, timeout: float, timeout_help: str,
+                       max_sim_clocks: int, max_sim_help: str, skip_synth_help: str) -> None:
+    """The options every benchmark command shares (each with its own defaults)."""
     p.add_argument("--quick", action="store_true", help=quick_help)
     p.add_argument("--out", default=out_default, metavar="DIR",
                    help=f"output directory (default {out_default})")
     p.add_argument("--freq", type=float, default=125.0, metavar="MHZ",
                    help="synthesis target clock (default 125)")
+    p.add_argument("--skip-synth", action="store_true", help=skip_synth_help)
+    p.add_argument("--synth-timeout", type=float, default=timeout, metavar="S",
+                   help=f"{timeout_help} (default {timeout:.0f})")
+    p.add_argument("--max-sim-clocks", type=int, default=max_sim_clocks, metavar="N",
+                   help=f"{max_sim_help} (default {max_sim_clocks})")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,17 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
                                    "against ceil(p/P)*q*k/2, then synthesise the layer engine for "
                                    "LFE5U-85F-6 (P in {1, 4, 8}). Prints a Markdown table and writes "
                                    "layer.md and layer.json.")
-    _benchmark_options(p, "small subset (n = 128, 256 at P = 4), no synthesis unless --synth",
-                       "build/perf")
-    p.add_argument("--skip-synth", action="store_true", help="no ECP5 synthesis")
+    _benchmark_options(p, quick_help="small subset (n = 128, 256 at P = 4), no synthesis unless --synth",
+                       out_default="build/perf", timeout=600.0,
+                       timeout_help="per build; a P over it (or failing) is retried with "
+                                    "max_q = max_p = 16",
+                       max_sim_clocks=2_000_000,
+                       max_sim_help="points estimated to need more simulated clocks are "
+                                    "extrapolated with the formula instead",
+                       skip_synth_help="no ECP5 synthesis")
     p.add_argument("--synth", action="store_true", help="synthesise even with --quick")
-    p.add_argument("--synth-timeout", type=float, default=600.0, metavar="S",
-                   help="per build; a P over it (or failing) is retried with max_q = max_p = 16 "
-                        "(default 600)")
-    p.add_argument("--max-sim-clocks", type=int, default=2_000_000, metavar="N",
-                   help="points estimated to need more simulated clocks are extrapolated with "
-                        "the formula instead (default 2000000)")
-    p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=cmd_perf_layer)
 
     p = sub.add_parser("bench", help="circulant vs dense engine: resources, Fmax, cycles, GOPS, storage",
@@ -196,21 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(LFE5U-85F-6), cycles from RTL simulation or the checked cycle "
                                    "formula. Writes bench.json, bench.md, scaling.png and "
                                    "efficiency.png; points that do not fit are reported as such.")
-    _benchmark_options(p, "256x256 at k=16, P=4 and its dense partner only (a few minutes)",
-                       "build/bench")
+    _benchmark_options(p, quick_help="256x256 at k=16, P=4 and its dense partner only (a few minutes)",
+                       out_default="build/bench", timeout=3600.0, timeout_help="per synthesis run",
+                       max_sim_clocks=150_000,
+                       max_sim_help="simulate the points estimated under N clocks; the others "
+                                    "use the checked formula",
+                       skip_synth_help="cycles and storage only, no ECP5 figures")
     p.add_argument("--sizes", default=None, metavar="N,N,...", help="square layer sizes to sweep")
     p.add_argument("--ks", default=None, metavar="K,K,...", help="block sizes to sweep")
     p.add_argument("--pes", default=None, metavar="P,P,...", help="PE counts to sweep")
     p.add_argument("--jobs", type=int, default=2, help="synthesis runs at once (default 2)")
-    p.add_argument("--synth-timeout", type=float, default=3600.0, metavar="S",
-                   help="per synthesis run (default 3600)")
-    p.add_argument("--max-sim-clocks", type=int, default=150_000, metavar="N",
-                   help="simulate the points estimated under N clocks; the others use the "
-                        "checked formula (default 150000)")
     p.add_argument("--fresh", action="store_true", help="rebuild even when a synthesis report is reusable")
-    p.add_argument("--skip-synth", action="store_true", help="cycles and storage only, no ECP5 figures")
     p.add_argument("--seed", type=int, default=0, help="seed of the random layers (default 0)")
-    p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("demo", help="the main job: train, compile, golden model, RTL and ECP5 build, summarised",
