@@ -464,14 +464,14 @@ def _point_record(pt: BenchPoint, syn: dict, sims: dict, sim_fail: dict) -> dict
         rec.update(cycles=s["steady_cycles"], cycles_source="rtl", latency_cycles=s["latency_cycles"],
                    formula_rel_diff=s["rel_diff"], sim_wall_s=s["wall_s"], sim_seed=s["seed"])
     else:
-        checks = [s for q, s in sims.items() if (q.engine, q.k, q.pes) == (pt.engine, pt.k, pt.pes)]
+        checks = {q.name: s for q, s in sims.items()
+                  if (q.engine, q.k, q.pes) == (pt.engine, pt.k, pt.pes)}
         rec["cycles"] = float(formula_cycles(pt))
         rec["cycles_source"] = "formula"
         rec["formula_checked"] = bool(checks) and all(abs(s["rel_diff"]) <= FORMULA_TOLERANCE
-                                                      for s in checks)
+                                                      for s in checks.values())
         if checks:
-            rec["formula_checked_against"] = [q.name for q in sims
-                                              if (q.engine, q.k, q.pes) == (pt.engine, pt.k, pt.pes)]
+            rec["formula_checked_against"] = list(checks)
         if pt in sim_fail:
             rec["sim_error"] = sim_fail[pt]
     rec["weight_bits"] = weight_bits(pt)
