@@ -135,7 +135,7 @@ def _benchmark_options(p, *, quick_help: str, out_default: str, timeout: float, 
 
 def build_parser() -> argparse.ArgumentParser:
     from circnn.synth.flow import DEVICES, PACKAGES, SPEEDS
-    from .designs import TARGETS
+    from .config import TARGETS
 
     parser = argparse.ArgumentParser(
         prog="circnn",

@@ -10,12 +10,12 @@
    plot.
 2. **Export and compile**: the circulant network becomes a model bundle
    (``model.npz``, format ``circnn-bundle/1``), compiled for one engine
-   (:class:`~circnn.sim.layer_model.EngineConfig`: k, 16-bit datapath, P
+   (:class:`~circnn.sim.model.layer.EngineConfig`: k, 16-bit datapath, P
    PEs, batch B, ``max_q``/``max_p`` of the largest layer) with formats
    calibrated on a slice of the training set.
 3. **Evaluate** the test split three ways: ``float`` (double-precision
    forward pass of the bundle), ``golden`` (the bit-true model:
-   quantise, :func:`~circnn.sim.network_model.network_forward`, dequantise,
+   quantise, :func:`~circnn.sim.model.network.network_forward`, dequantise,
    arg-max) and ``rtl`` (:func:`circnn.demo_rtl.run_network_rtl`: the
    generated Verilog under cocotb on Icarus).  ``rtl_golden_mismatches``
    counts the output words on which RTL and golden model differ.
@@ -107,7 +107,7 @@ def _get(args, name, default=None):
 
 def config_from_args(args) -> DemoConfig:
     """Validate the command-line options that do not depend on the data."""
-    from .params import check_int
+    from .config import check_int
     mnist = _get(args, "mnist")
     epochs = _get(args, "epochs", DEFAULTS["epochs_mnist"] if mnist else DEFAULTS["epochs_digits"])
     cfg = DemoConfig(
@@ -268,7 +268,7 @@ def _train(net, data, cfg: DemoConfig, bar=None, label: str = ""):
 
 
 def _engine(k: int, programs_shape, cfg: DemoConfig):
-    from .sim.layer_model import EngineConfig
+    from .config import EngineConfig
     max_q = max(q for _, q in programs_shape)
     max_p = max(p for p, _ in programs_shape)
     try:
@@ -282,7 +282,7 @@ def _engine(k: int, programs_shape, cfg: DemoConfig):
 def _golden(programs, eng, x):
     """Bit-true model: (output codes (N, p*k), dequantised logits (N, 10), input codes)."""
     from .compiler import dequantize_outputs, quantize_inputs
-    from .sim.network_model import network_forward
+    from .sim.model.network import network_forward
     x_codes = quantize_inputs(x, programs[0].in_frac, eng, programs[0].q, name="test inputs")
     y_codes = network_forward(x_codes, programs, eng)
     return y_codes, dequantize_outputs(y_codes, programs[-1].out_frac, N_CLASSES), x_codes
@@ -308,7 +308,7 @@ def _weights(network) -> int:
 def _network_sizing(programs, eng) -> dict:
     """Memory sizes of a network-level engine that holds every layer of ``programs``."""
     try:  # the accelerator's own rule, when it is there
-        from circnn.sim.accelerator_rtl import network_config_for
+        from circnn.compiler import network_config_for
         net = network_config_for(programs, eng)
         e = net.engine
         return {"max_q": e.max_q, "max_p": e.max_p, "weight_depth": e.weight_words,
@@ -552,8 +552,8 @@ def _run_demo(args) -> int:
     data = (xtr, ytr, xte, yte)
 
     from .compiler import compile_network, dequantize_outputs
-    from .sim.bundle import load_bundle, save_bundle
-    from .sim.network import predict
+    from .bundle import load_bundle, save_bundle
+    from .sim.model.float_network import predict
     from .training import circulant_network, dense_network, to_bundle
 
     out = cfg.out
@@ -633,7 +633,7 @@ def _run_demo(args) -> int:
         layer_mismatch = []
         if all("outputs" in l for l in rtl_stats["layers"]):
             # where a difference starts: each layer's RTL output codes against the golden chain
-            from .sim.network_model import network_forward
+            from .sim.model.network import network_forward
             _, trace = network_forward(x_codes[:rtl_rows], programs, eng, trace=True)
             layer_mismatch = [int(np.count_nonzero(l["outputs"] != t))
                               for l, t in zip(rtl_stats["layers"], trace)]

@@ -4,13 +4,13 @@
 contract is what the demo relies on, whatever the body does:
 
 * in:  the compiled layer programs (:func:`circnn.compiler.compile_network`),
-  the :class:`~circnn.sim.layer_model.EngineConfig` they were compiled for,
+  the :class:`~circnn.sim.model.layer.EngineConfig` they were compiled for,
   the first layer's input codes ``(N, q0*k)`` (integers, as
   :func:`circnn.compiler.quantize_inputs` makes them) and an optional
   ``progress`` callable that receives one-line status messages;
 * out: the last layer's output codes ``(N, p_last*k)`` *as the RTL produced
   them* (the same shape and meaning as
-  :func:`circnn.sim.network_model.network_forward`), and a ``stats`` dict
+  :func:`circnn.sim.model.network.network_forward`), and a ``stats`` dict
   with at least ``method``, ``rows``, ``cycles_per_inference`` (clock cycles
   per input vector for the whole network), ``ideal_cycles_per_inference``
   and ``layers`` (one dict per layer, possibly empty).  A layer dict may
@@ -19,7 +19,7 @@ contract is what the demo relies on, whatever the body does:
   before writing the report.
 
 The body runs the whole network through the ``accelerator`` design in one
-cocotb + Icarus simulation (:func:`circnn.sim.accelerator_rtl.simulate_network`):
+cocotb + Icarus simulation (:func:`circnn.sim.harness.accelerator.simulate_network`):
 ``network_config_for`` sizes the memories for every layer, the descriptors
 and batch count are written through the host bus, every row streams in, and
 ``cycles_per_inference`` is the accelerator's own busy-clock counter over the
@@ -48,8 +48,9 @@ def run_network_rtl(programs, eng, x_codes, progress=None, *, name: str = "demo"
     are recorded, not checked: the caller compares them with the bit-true
     model (the demo's ``rtl_golden_mismatches``).
     """
-    from circnn.sim.accelerator_rtl import network_config_for, simulate_network
-    from circnn.sim.network_model import check_chain
+    from circnn.compiler import network_config_for
+    from circnn.sim.harness.accelerator import simulate_network
+    from circnn.sim.model.network import check_chain
 
     check_chain(programs, eng)
     x = np.asarray(x_codes, dtype=np.int64)

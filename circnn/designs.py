@@ -1,42 +1,33 @@
-"""The design registry.
+"""The design registry: what ``circnn generate`` and ``circnn synth`` can elaborate.
 
-A design is a named, parameterised Amaranth component that ``circnn
-generate`` and ``circnn synth`` can elaborate.  Modules under
-:mod:`circnn.rtl` register their designs with :func:`register`; this module
-imports them lazily (:data:`DESIGN_MODULES`) so that adding a design is one
-decorator in its own file plus one line here.
+A design is a name, a configuration class from :mod:`circnn.config` (its
+``--set`` parameters are that class's declared fields, with their ranges;
+a design may change a default or leave a field out) and the
+:mod:`circnn.rtl` component built from a configuration.  This module sits
+on the command-line side: it imports the RTL, the RTL never imports it.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from .config import (BlockRAMConfig, DenseConfig, EngineConfig, FFTConfig, MultiplierConfig,
+                     NetworkConfig, RealFFTConfig, RealIFFTConfig, RequantizerConfig,
+                     platform_for)
 from .errors import CircnnError
-from .params import Param, resolve_params
+from .params import Param, params_of, resolve_params
+from .rtl.accelerator import Accelerator
+from .rtl.block_ram import BlockRAM
+from .rtl.dense import DenseLayer
+from .rtl.fft import FFT
+from .rtl.layer import CirculantLayer
+from .rtl.multiplier import Multiplier
+from .rtl.real_fft import RealFFT
+from .rtl.real_ifft import RealIFFT
+from .rtl.requantize import Requantizer
 
-__all__ = ["Design", "register", "get_design", "all_designs", "TARGETS", "DESIGN_MODULES"]
-
-#: ``generic``: vendor-neutral Verilog (behavioural registered multipliers);
-#: ``ecp5``: may instantiate ECP5 primitives (registered MULT18X18D).
-TARGETS = ("generic", "ecp5")
-
-#: Modules that register designs; imported on first use of the registry.
-DESIGN_MODULES = [
-    "circnn.rtl.requantize",
-    "circnn.rtl.multiplier",
-    "circnn.rtl.block_ram",
-    "circnn.rtl.fft",
-    "circnn.rtl.real_fft",
-    "circnn.rtl.layer",
-    "circnn.rtl.accelerator",
-    "circnn.rtl.real_ifft",
-    "circnn.rtl.dense",
-]
-
-_REGISTRY: dict[str, "Design"] = {}
-_loaded = False
+__all__ = ["Design", "get_design", "all_designs"]
 
 
 @dataclass(frozen=True)
@@ -44,48 +35,87 @@ class Design:
     name: str
     description: str
     params: Sequence[Param]
-    build: Callable[[dict, str], Any]
-    #: Small parameters used by the lint gate and smoke tests.
+    #: values -> the configuration object (validates what single ranges cannot)
+    configure: Callable[[dict], Any]
+    #: configuration -> the component
+    build: Callable[[Any], Any]
+    #: small parameters used by the lint gate and smoke tests
     lint_params: dict = field(default_factory=dict)
-    validate: Callable[[dict], None] | None = None
 
     def resolve(self, given: dict | None = None, *, from_text: bool = True) -> dict:
-        return resolve_params(self.params, given or {}, design=self.name,
-                              from_text=from_text, validate=self.validate)
+        values = resolve_params(self.params, given or {}, design=self.name, from_text=from_text)
+        self.configure(values)
+        return values
 
-    def elaborate(self, params: dict, target: str = "generic"):
-        if target not in TARGETS:
-            raise CircnnError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
-        return self.build(params, target)
+    def elaborate(self, values: dict):
+        """The component for resolved parameter values."""
+        return self.build(self.configure(values))
 
-
-def register(name: str, *, description: str, params: Sequence[Param],
-             lint_params: dict | None = None, validate=None):
-    """Decorator: register ``build(params, target) -> Component`` as design ``name``."""
-    def wrap(build):
-        if name in _REGISTRY:
-            raise RuntimeError(f"design {name} registered twice")
-        _REGISTRY[name] = Design(name, description, tuple(params), build,
-                                 dict(lint_params or {}), validate)
-        return build
-    return wrap
+    @staticmethod
+    def platform(target: str):
+        """The Amaranth platform to convert with for ``target`` (refuses an unknown one)."""
+        return platform_for(target)
 
 
-def _load():
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for mod in DESIGN_MODULES:
-            importlib.import_module(mod)
+def _engine(values: dict) -> EngineConfig:
+    return EngineConfig(**{k: v for k, v in values.items() if k != "max_layers"})
+
+
+_SMALL_ENGINE = {"k": 4, "act_width": 8, "weight_width": 8, "ifft_width": 8, "twiddle_width": 8,
+                 "pes": 2, "batch": 2, "max_q": 3, "max_p": 3}
+
+_DESIGNS = [
+    Design("accelerator",
+           "the whole engine: hierarchical controller, activation buffers, host port, layer core",
+           params_of(EngineConfig, defaults={"max_q": 8, "max_p": 8, "weight_depth": 512,
+                                             "bias_depth": 256},
+                     lo={"weight_depth": 1, "bias_depth": 1})
+           + params_of(NetworkConfig),
+           lambda v: NetworkConfig(_engine(v), v["max_layers"]),
+           Accelerator,
+           {**_SMALL_ENGINE, "weight_depth": 32, "bias_depth": 16, "max_layers": 3}),
+    Design("layer",
+           "one block-circulant FC layer: real FFT, P circulant PEs, IFFT, bias/ReLU/requantise",
+           params_of(EngineConfig, exclude=("weight_depth", "bias_depth")),
+           lambda v: EngineConfig(**v), CirculantLayer, dict(_SMALL_ENGINE)),
+    Design("dense",
+           "dense baseline FC layer: M multipliers with weight banks, batch, "
+           "bias/ReLU/requantise (for comparison with `layer`)",
+           params_of(DenseConfig), lambda v: DenseConfig(**v), DenseLayer,
+           {"act_width": 8, "weight_width": 8, "mults": 3, "batch": 2, "max_in": 5,
+            "max_out": 7, "k": 4}),
+    Design("fft", "pipelined radix-2 FFT/IFFT, one complex sample per clock, bit-reversed output",
+           params_of(FFTConfig, lo={"points": 4}), lambda v: FFTConfig(**v), FFT,
+           {"points": 8, "width": 8, "twiddle_width": 8}),
+    Design("real_fft", "real-input FFT: bins 0..k/2 (packed) of real blocks, two samples per clock",
+           params_of(RealFFTConfig), lambda v: RealFFTConfig(**v), RealFFT,
+           {"points": 16, "width": 8, "twiddle_width": 8}),
+    Design("real_ifft",
+           "inverse real FFT: real blocks (x/2) from packed spectra, two samples per clock",
+           params_of(RealIFFTConfig), lambda v: RealIFFTConfig(**v), RealIFFT,
+           {"points": 16, "width": 8, "twiddle_width": 8}),
+    Design("multiplier",
+           "signed multiplier with input, pipeline and output registers (MULT18X18D on ecp5)",
+           params_of(MultiplierConfig), lambda v: MultiplierConfig(**v),
+           lambda c: Multiplier(c.a_width, c.b_width), {"a_width": 8, "b_width": 6}),
+    Design("block_ram",
+           "deep memory in block-RAM sub-banks with registered read data (DP16KD OUTREG on ecp5)",
+           params_of(BlockRAMConfig), lambda v: BlockRAMConfig(**v),
+           lambda c: BlockRAM(c.width, c.depth), {"width": 20, "depth": 2500}),
+    Design("requantize",
+           "round-shift-and-saturate pipeline with a run-time shift (the engine's requantiser)",
+           params_of(RequantizerConfig), lambda v: RequantizerConfig(**v), Requantizer,
+           {"in_width": 12, "out_width": 6, "max_shift": 6, "max_left": 2}),
+]
+
+_REGISTRY = {d.name: d for d in _DESIGNS}
 
 
 def all_designs() -> dict[str, Design]:
-    _load()
     return dict(sorted(_REGISTRY.items()))
 
 
 def get_design(name: str) -> Design:
-    designs = all_designs()
-    if name not in designs:
-        raise CircnnError(f"unknown design {name!r} (designs: {', '.join(designs)})")
-    return designs[name]
+    if name not in _REGISTRY:
+        raise CircnnError(f"unknown design {name!r} (designs: {', '.join(sorted(_REGISTRY))})")
+    return _REGISTRY[name]

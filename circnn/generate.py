@@ -13,12 +13,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from amaranth.back import verilog
-
 from . import __version__
 from .designs import get_design
+from .verilog import elaborate_verilog
 
-__all__ = ["elaborate_verilog", "verilog_header", "write_design", "atomic_output_dir"]
+__all__ = ["verilog_header", "write_design", "atomic_output_dir"]
 
 
 def verilog_header(design: str, params: dict, target: str, top: str) -> str:
@@ -36,11 +35,6 @@ def verilog_header(design: str, params: dict, target: str, top: str) -> str:
     return "".join(f"// {line}\n" for line in lines) + "\n"
 
 
-def elaborate_verilog(component, top: str) -> str:
-    """Verilog text for a component (ports as its signature flattens them)."""
-    return verilog.convert(component, name=top, emit_src=False)
-
-
 def write_design(design_name: str, given: dict | None, target: str, out_dir: Path,
                  top: str | None = None) -> dict:
     """Elaborate ``design_name`` into ``out_dir/<top>.v`` plus ``params.json``.
@@ -52,8 +46,10 @@ def write_design(design_name: str, given: dict | None, target: str, out_dir: Pat
     design = get_design(design_name)
     params = design.resolve(given)
     top = top or design_name
-    component = design.elaborate(params, target)
-    text = verilog_header(design_name, params, target, top) + elaborate_verilog(component, top)
+    design.platform(target)         # a bad target is refused before anything is built
+    component = design.elaborate(params)
+    text = verilog_header(design_name, params, target, top) + elaborate_verilog(component, top,
+                                                                                target)
     meta = {"design": design_name, "target": target, "top": top, "params": params,
             "circnn_version": __version__}
     with atomic_output_dir(out_dir) as tmp:

@@ -1,6 +1,6 @@
 """``circnn infer``: run a model bundle on input rows with one of three backends.
 
-- ``float``: the double-precision forward pass (:func:`circnn.sim.network.predict`),
+- ``float``: the double-precision forward pass (:func:`circnn.sim.model.float_network.predict`),
   any number of layers;
 - ``golden``: the compiler chooses the fixed-point formats, and the bit-true
   layer model computes what the engine computes (one-layer bundles);
@@ -8,7 +8,7 @@
   Icarus Verilog, every input row in one simulation (one-layer bundles);
 - ``golden-dense`` / ``rtl-dense``: the dense baseline engine on the same
   function: the layer's block-circulant matrix expanded to its dense (m, n)
-  matrix (:func:`circnn.sim.circulant.block_circulant_dense`, cropped to the
+  matrix (:func:`circnn.sim.model.circulant.block_circulant_dense`, cropped to the
   real widths), compiled for ``DenseLayer`` with ``--mults`` multipliers and
   run on its bit-true model or its RTL (one-layer bundles).
 
@@ -91,7 +91,7 @@ def engine_for(layer, *, k: int | None = None, pes: int = 4, batch: int = 1, act
                weight_width: int = 16, ifft_width: int = 16, twiddle_width: int = 16,
                rounding: str = "half_up", name: str = "layer 0"):
     """An engine sized for ``layer`` (max_q / max_p = its q / p); ``k`` must match its blocks."""
-    from .sim.layer_model import EngineConfig
+    from .config import EngineConfig
     if k is not None and k != layer.k:
         raise ParameterError(f"--k {k} does not match the block size of {name}: "
                              f"k={layer.k} (weight shape {layer.weight.shape})")
@@ -108,7 +108,7 @@ def dense_engine_for(layer, *, k: int | None = None, mults: int = 4, batch: int 
                      act_width: int = 16, weight_width: int = 16, rounding: str = "half_up",
                      name: str = "layer 0"):
     """A dense baseline engine sized for ``layer`` (max_in / max_out = its real widths)."""
-    from .sim.dense_model import DenseConfig
+    from .config import DenseConfig
     if k is not None and k != layer.k:
         raise ParameterError(f"--k {k} does not match the block size of {name}: "
                              f"k={layer.k} (weight shape {layer.weight.shape})")
@@ -127,7 +127,7 @@ def dense_matrix(layer):
     real widths: padded inputs are zeros and padded outputs are dropped, so the
     dense layer computes exactly what the circulant layer does.
     """
-    from .sim.circulant import block_circulant_dense
+    from .sim.model.circulant import block_circulant_dense
     w = block_circulant_dense(layer.weight)[:layer.n_out, :layer.n_in]
     return w, layer.bias[:layer.n_out]
 
@@ -170,7 +170,7 @@ def _network_report(programs) -> dict:
 def infer_golden_network(bundle, eng, x: np.ndarray, calibration: np.ndarray | None = None):
     """Bit-true model of a whole network, dequantised; returns (y, report, info)."""
     from .compiler import dequantize_outputs
-    from .sim.network_model import network_forward
+    from .sim.model.network import network_forward
     programs, codes = _compile_network(bundle, eng, x if calibration is None else calibration)
     x_codes, clipped = codes(x)
     y_codes = network_forward(x_codes, programs, eng)
@@ -184,7 +184,8 @@ def infer_rtl_network(bundle, eng, x: np.ndarray, calibration: np.ndarray | None
                       progress=None, keep_files: bool = True):
     """The whole network through the Accelerator RTL in one simulation; (y, report, stats)."""
     from .compiler import dequantize_outputs
-    from .sim.accelerator_rtl import network_config_for, simulate_network
+    from .compiler import network_config_for
+    from .sim.harness.accelerator import simulate_network
     programs, codes = _compile_network(bundle, eng, x if calibration is None else calibration)
     x_codes, clipped = codes(x)
     net = network_config_for(programs, eng)
@@ -197,7 +198,7 @@ def infer_rtl_network(bundle, eng, x: np.ndarray, calibration: np.ndarray | None
 
 
 def infer_float(bundle, x: np.ndarray) -> np.ndarray:
-    from .sim.network import predict
+    from .sim.model.float_network import predict
     return predict(bundle, np.atleast_2d(x))
 
 
@@ -217,7 +218,7 @@ def _compile(layer, eng, calibration):
 def infer_golden(layer, eng, x: np.ndarray, calibration: np.ndarray | None = None):
     """Bit-true model outputs, dequantised and cropped to n_out; returns (y, program, info)."""
     from .compiler import dequantize_outputs
-    from .sim.layer_model import layer_forward
+    from .sim.model.layer import layer_forward
     prog, codes = _compile(layer, eng, x if calibration is None else calibration)
     x_codes, clipped = codes(x)
     y_codes, trace = layer_forward(x_codes, prog, eng, trace=True)
@@ -231,7 +232,7 @@ def infer_rtl(layer, eng, x: np.ndarray, calibration: np.ndarray | None = None, 
               progress=None, keep_files: bool = True):
     """RTL outputs (what CirculantLayer computes), dequantised and cropped; (y, program, stats)."""
     from .compiler import dequantize_outputs
-    from .sim.layer_rtl import simulate_layer
+    from .sim.harness.layer import simulate_layer
     prog, codes = _compile(layer, eng, x if calibration is None else calibration)
     x_codes, clipped = codes(x)
     y_codes, stats = simulate_layer(eng, prog, x_codes, name=name, idle=idle, stall=stall,
@@ -242,7 +243,7 @@ def infer_rtl(layer, eng, x: np.ndarray, calibration: np.ndarray | None = None, 
 
 
 def _compile_dense(layer, cfg, calibration):
-    from .sim.dense_model import compile_dense, quantize_dense_inputs
+    from .compiler import compile_dense, quantize_dense_inputs
     w, b = dense_matrix(layer)
     prog = compile_dense(w, b, layer.activation, cfg, calibration=calibration,
                          name="layer 0 (dense)")
@@ -258,7 +259,7 @@ def _compile_dense(layer, cfg, calibration):
 
 def infer_golden_dense(layer, cfg, x: np.ndarray, calibration: np.ndarray | None = None):
     """Bit-true dense baseline outputs, dequantised; returns (y, program, info)."""
-    from .sim.dense_model import dense_forward
+    from .sim.model.dense import dense_forward
     prog, codes = _compile_dense(layer, cfg, x if calibration is None else calibration)
     x_codes, clipped = codes(x)
     y_codes, trace = dense_forward(x_codes, prog, cfg, trace=True)
@@ -271,7 +272,7 @@ def infer_rtl_dense(layer, cfg, x: np.ndarray, calibration: np.ndarray | None = 
                     name: str = "infer_dense", idle: float = 0.0, stall: float = 0.0,
                     seed: int = 0, progress=None, keep_files: bool = True):
     """RTL outputs (what DenseLayer computes), dequantised; (y, program, stats)."""
-    from .sim.dense_rtl import simulate_dense
+    from .sim.harness.dense import simulate_dense
     prog, codes = _compile_dense(layer, cfg, x if calibration is None else calibration)
     x_codes, clipped = codes(x)
     y_codes, stats = simulate_dense(cfg, prog, x_codes, name=name, idle=idle, stall=stall,
@@ -332,7 +333,7 @@ def _fmt(v: float) -> str:
 
 def run_infer(args, progress=None) -> int:
     """``circnn infer`` with parsed ``args``; ``progress(msg)`` gets progress lines."""
-    from .sim.bundle import load_bundle
+    from .bundle import load_bundle
 
     say = progress or (lambda msg: None)
     quiet = getattr(args, "quiet", False)
@@ -388,7 +389,7 @@ def run_infer(args, progress=None) -> int:
     if backend == "float":
         y = infer_float(bundle, x)
     else:
-        from .sim.network import predict
+        from .sim.model.float_network import predict
         summary["engine"] = eng.to_dict()
         dense = backend in DENSE_BACKENDS
         if n_layers > 1 and backend == "golden":

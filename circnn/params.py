@@ -1,74 +1,46 @@
-"""Declared, validated design parameters.
+"""Design parameters as the command line sees them: ``--set name=value``.
 
-Every registered design lists its parameters as :class:`Param` objects;
-``--set name=value`` strings are parsed and range-checked here, before any
-elaboration, so that bad input fails early with a message that names the
-parameter and its allowed values.
+A :class:`Param` is a configuration field's name, default and
+:class:`~circnn.config.checks.Limit` (declared once, in :mod:`circnn.config`),
+plus the parsing of its text form.  ``--set`` strings are parsed and
+range-checked here, before any elaboration, so that bad input fails early
+with a message that names the parameter and its allowed values.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
-from .errors import ParameterError
+from circnn.config import Limit, limits_of
+from circnn.errors import ParameterError
 
-__all__ = ["Param", "parse_assignments", "resolve_params", "check_int", "check_choice",
-           "check_power_of_two"]
-
-
-def check_int(name: str, value, lo: int | None = None, hi: int | None = None) -> int:
-    """Validate an integer parameter (bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            import numpy as np
-            if isinstance(value, np.integer):
-                value = int(value)
-            else:
-                raise TypeError
-        except TypeError:
-            raise ParameterError(f"{name} must be an integer, not {value!r}") from None
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        rng = f"{lo if lo is not None else '-inf'}..{hi if hi is not None else 'inf'}"
-        raise ParameterError(f"{name} must be in {rng}, not {value}")
-    return value
-
-
-def check_power_of_two(name: str, value, lo: int, hi: int) -> int:
-    value = check_int(name, value)
-    if value < lo or value > hi or value & (value - 1):
-        raise ParameterError(f"{name} must be a power of two in {lo}..{hi}, not {value}")
-    return value
-
-
-def check_choice(name: str, value, choices: Sequence) -> Any:
-    if value not in choices:
-        raise ParameterError(f"{name} must be one of {', '.join(map(str, choices))}, not {value!r}")
-    return value
+__all__ = ["Param", "params_of", "parse_assignments", "resolve_params"]
 
 
 @dataclass(frozen=True)
 class Param:
-    """One design parameter: its type, default and allowed values."""
+    """One design parameter: its name, default and allowed values."""
 
     name: str
     default: Any
-    help: str
-    lo: int | None = None
-    hi: int | None = None
-    choices: tuple | None = None
-    power_of_two: bool = False
-    kind: type = int
+    limit: Limit
+
+    @property
+    def help(self) -> str:
+        return self.limit.help
 
     def parse(self, text: str) -> Any:
-        if self.kind is bool:
+        kind = self.limit.kind
+        if kind is bool:
             low = text.strip().lower()
             if low in ("1", "true", "yes", "on"):
                 return True
             if low in ("0", "false", "no", "off"):
                 return False
             raise ParameterError(f"{self.name} must be true or false, not {text!r}")
-        if self.kind is int:
+        if kind is int:
             try:
                 return int(text, 0)
             except ValueError:
@@ -76,24 +48,32 @@ class Param:
         return text
 
     def check(self, value) -> Any:
-        if self.choices is not None:
-            return check_choice(self.name, value, self.choices)
-        if self.kind is int:
-            if self.power_of_two:
-                return check_power_of_two(self.name, value, self.lo, self.hi)
-            return check_int(self.name, value, self.lo, self.hi)
-        if self.kind is bool and not isinstance(value, bool):
-            raise ParameterError(f"{self.name} must be true or false, not {value!r}")
-        return value
+        return self.limit.check(self.name, value)
 
     def describe(self) -> str:
-        if self.choices is not None:
-            allowed = "|".join(map(str, self.choices))
-        elif self.kind is int:
-            allowed = f"{self.lo}..{self.hi}" + (", power of two" if self.power_of_two else "")
-        else:
-            allowed = self.kind.__name__
-        return f"{self.name}={self.default} ({allowed}): {self.help}"
+        return f"{self.name}={self.default} ({self.limit.describe()}): {self.help}"
+
+
+def params_of(cls, *, defaults: dict | None = None, lo: dict | None = None,
+              exclude: Sequence[str] = ()) -> tuple[Param, ...]:
+    """The :class:`Param` of every declared field of configuration class ``cls``.
+
+    ``defaults`` replaces a field's default for one design; ``lo`` raises a
+    field's lower bound (a design may allow less than its configuration
+    does, never more); ``exclude`` leaves fields out.
+    """
+    defaults, lo = defaults or {}, lo or {}
+    unknown = (set(defaults) | set(lo) | set(exclude)) - set(limits_of(cls))
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no fields {sorted(unknown)}")
+    out = []
+    for name, (default, limit) in limits_of(cls).items():
+        if name in exclude:
+            continue
+        if name in lo:
+            limit = dataclasses.replace(limit, lo=max(lo[name], limit.lo))
+        out.append(Param(name, defaults.get(name, default), limit))
+    return tuple(out)
 
 
 def parse_assignments(items: Iterable[str] | None) -> dict[str, str]:
@@ -111,8 +91,7 @@ def parse_assignments(items: Iterable[str] | None) -> dict[str, str]:
 
 
 def resolve_params(params: Sequence[Param], given: dict[str, Any], *, design: str,
-                   from_text: bool = True,
-                   validate: Callable[[dict], None] | None = None) -> dict[str, Any]:
+                   from_text: bool = True) -> dict[str, Any]:
     """Defaults overlaid with ``given``, every value checked."""
     by_name = {p.name: p for p in params}
     unknown = sorted(set(given) - set(by_name))
@@ -127,6 +106,4 @@ def resolve_params(params: Sequence[Param], given: dict[str, Any], *, design: st
         else:
             value = p.default
         values[p.name] = p.check(value)
-    if validate is not None:
-        validate(values)
     return values

@@ -8,7 +8,7 @@ accelerator stores.  A dense layer with the same interface serves as the
 baseline and as the starting point of CircConv's second route (train dense,
 project onto the nearest block-circulant matrix, re-train).
 
-Convention (BRIEF section 1, fixed): block ``W_ij`` is stored as its first
+Convention (fixed, ``docs/architecture.md``): block ``W_ij`` is stored as its first
 column ``w_ij``, ``W_ij[r, c] = w_ij[(r - c) mod k]``.  With it:
 
 forward
@@ -31,11 +31,11 @@ column ``w[(-d) mod k]``, whose spectrum is ``conj(rfft(w))`` for real
 formula above.  ``tests/test_training.py`` checks all three formulas
 against the dense equivalent and against finite differences.
 
-Padding follows the model bundle (BRIEF section 7): a layer whose real
+Padding follows the model bundle (``docs/bundle.md``): a layer whose real
 input width ``in_features`` is below ``q*k`` zero-pads its input, and one
 whose real output width ``out_features`` is below ``p*k`` drops the extra
 outputs (after bias and activation), so a trained :class:`Network` maps
-one-to-one onto a :class:`circnn.sim.bundle.Bundle`.
+one-to-one onto a :class:`circnn.bundle.Bundle`.
 
 Everything is float64 and deterministic: a network built and trained with
 the same seeds ends with the same weights, bit for bit.
@@ -49,8 +49,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .config import check_choice, check_int, check_power_of_two
 from .errors import CircnnError, ParameterError
-from .params import check_choice, check_int, check_power_of_two
+from .sim.model.circulant import bc_matvec_spectra, block_circulant_dense
 
 __all__ = [
     "ACTIVATIONS", "CirculantLinear", "DenseLinear", "Network",
@@ -203,7 +204,6 @@ class CirculantLinear(_Layer):
 
     def to_dense(self) -> np.ndarray:
         """The equivalent dense ``(p*k, q*k)`` matrix (padding included)."""
-        from circnn.sim.circulant import block_circulant_dense
         return block_circulant_dense(self.weight)
 
     def forward(self, x, keep: bool = False) -> np.ndarray:
@@ -220,11 +220,9 @@ class CirculantLinear(_Layer):
         batch = x.shape[0]
         if self.in_features != q * k:
             x = np.concatenate([x, np.zeros((batch, q * k - self.in_features))], axis=1)
-        spec_x = np.fft.rfft(x.reshape(batch, q, k), axis=-1)            # (B, q, h)
-        spec_w = np.fft.rfft(self.weight, axis=-1)                        # (p, q, h)
-        # One (p x q) @ (q x B) complex product per frequency bin.
-        acc = np.matmul(spec_w.transpose(2, 0, 1), spec_x.transpose(2, 1, 0))  # (h, p, B)
-        pre = np.fft.irfft(acc.transpose(2, 1, 0), n=k, axis=-1).reshape(batch, p * k)
+        # the golden model's float product (one (p x q) @ (q x B) complex
+        # product per frequency bin), keeping the spectra for backward
+        pre, spec_x, spec_w = bc_matvec_spectra(self.weight, x)
         pre += self.bias
         out = self._activate(pre, keep)
         if keep:
@@ -710,14 +708,14 @@ def circulant_from_dense(network: Network, k: int | Sequence[int]) -> Network:
 # Model bundle
 
 def to_bundle(network: Network, extra: dict[str, np.ndarray] | None = None):
-    """The :class:`circnn.sim.bundle.Bundle` of a block-circulant network.
+    """The :class:`circnn.bundle.Bundle` of a block-circulant network.
 
     ``in_features``/``out_features`` are recorded only where they pad.
     Refused (``CircnnError``) for dense layers and for chains whose padded
     widths disagree (the bundle requires layer i+1's ``q*k`` to equal layer
     i's ``p*k``).
     """
-    from circnn.sim.bundle import Bundle, Layer
+    from circnn.bundle import Bundle, Layer
 
     layers = []
     for i, layer in enumerate(network.layers):

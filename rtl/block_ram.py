@@ -16,11 +16,11 @@ MSBs and selects among their registered outputs through registers, up to
     cycle t: rd_addr  ->  cycle t + latency: rd_data = mem[rd_addr]
 
 ``latency`` is 2 (RAM, output register) for one sub-bank, 3 (one select
-register) for up to 8 and 4 for up to 64.  On ``--target ecp5`` each
-sub-bank is an instantiated DP16KD with its output register on
+register) for up to 8 and 4 for up to 64.  Elaborated for an ECP5
+platform (:func:`circnn.config.uses_ecp5_primitives`) each sub-bank is an instantiated DP16KD with its output register on
 (``REGMODE_B = "OUTREG"``, about 1 ns clock-to-out) and no soft logic;
 elsewhere it is an ``amaranth.lib.memory.Memory`` followed by a fabric
-register, the same words at the same cycle (``sim/models/dp16kd.v`` models
+register, the same words at the same cycle (``sim/primitives/dp16kd.v`` models
 the primitive for Icarus; the suite checks both targets agree).
 
 Writes land at the next clock.  Reading the word being written in the
@@ -32,8 +32,7 @@ from amaranth.hdl import ClockSignal, Const, Instance, Module, Shape, ShapeCasta
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from circnn.designs import TARGETS, register
-from circnn.params import Param, check_choice, check_int
+from circnn.config import check_int, uses_ecp5_primitives
 
 from .delay import delay
 
@@ -53,11 +52,10 @@ _INIT_WORDS = 16
 class BlockRAM(wiring.Component):
     """``depth`` words of ``shape``, initialised to ``init`` (missing words are 0)."""
 
-    def __init__(self, shape, depth: int, init=(), target: str = "generic"):
+    def __init__(self, shape, depth: int, init=()):
         self.shape = shape
         self.width = Shape.cast(shape).width
         self.depth = check_int("depth", depth, 1)
-        self.target = check_choice("target", target, TARGETS)
         self.init = list(init)
         if len(self.init) > depth:
             raise ValueError(f"init has {len(self.init)} words, more than depth {depth}")
@@ -88,7 +86,7 @@ class BlockRAM(wiring.Component):
             wr_en = Signal(name=f"bank{n}_wr_en")
             m.d.comb += wr_en.eq(self.wr_en & (self.wr_addr[low:] == n))
             init = self.init[base:base + depth]
-            if self.target == "ecp5":
+            if uses_ecp5_primitives(platform):
                 self._dp16kd(m, n, init, wr_en, word)
             else:
                 bank = memory.Memory(shape=self.shape, depth=depth, init=init)
@@ -167,15 +165,3 @@ class BlockRAM(wiring.Component):
                 **params, **ports,
             )
 
-
-@register(
-    "block_ram",
-    description="deep memory in block-RAM sub-banks with registered read data (DP16KD OUTREG on ecp5)",
-    params=[
-        Param("width", 32, "word width", 1, 72),
-        Param("depth", 8192, "words", 2, 1 << 16),
-    ],
-    lint_params={"width": 20, "depth": 2500},
-)
-def _build(params, target):
-    return BlockRAM(params["width"], params["depth"], target=target)

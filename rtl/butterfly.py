@@ -1,7 +1,7 @@
 """``ButterflyStage``: one radix-2 decimation-in-frequency stage, single-path delay feedback.
 
-Model twin: :func:`circnn.sim.fft_model.fft_stage` (butterfly part) and
-:func:`circnn.sim.fft_model.butterfly`.
+Model twin: :func:`circnn.sim.model.fft.fft_stage` (butterfly part) and
+:func:`circnn.sim.model.fft.butterfly`.
 
 The stage sees frames of ``2D`` samples.  The first ``D`` samples of a frame
 go into a ``D``-deep delay line; each of the last ``D`` meets its partner
@@ -23,7 +23,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from circnn.sim.fft_model import FFTConfig
+from circnn.config import FFTConfig
 
 from .arith import round_shift
 from .complex import complex_layout

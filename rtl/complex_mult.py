@@ -30,10 +30,11 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from circnn.params import check_int
+from circnn.config import MAX_OPERAND_BITS, check_int
 
 from .complex import complex_layout
-from .multiplier import MAX_OPERAND_BITS, MULT_LATENCY, Multiplier
+from .delay import delay
+from .multiplier import MULT_LATENCY, Multiplier
 
 __all__ = ["ComplexMultiplier"]
 
@@ -42,10 +43,9 @@ class ComplexMultiplier(wiring.Component):
     #: operand register (pre-adders), the multiplier's three registers, the sum register
     latency = 1 + MULT_LATENCY + 1
 
-    def __init__(self, a_width: int, b_width: int, target: str = "generic"):
+    def __init__(self, a_width: int, b_width: int):
         self.a_width = check_int("a_width", a_width, 2, MAX_OPERAND_BITS)
         self.b_width = check_int("b_width", b_width, 2, MAX_OPERAND_BITS)
-        self.target = target
         self.p_width = a_width + b_width + 1
         #: three products when the pre-added operands still fit a MULT18X18D
         self.three_products = max(a_width, b_width) + 1 <= MAX_OPERAND_BITS
@@ -71,7 +71,7 @@ class ComplexMultiplier(wiring.Component):
         a_r = Signal(signed(aw), name=f"{name}_a")
         b_r = Signal(signed(bw), name=f"{name}_b")
         m.d.sync += [a_r.eq(a), b_r.eq(b)]
-        mul = m.submodules[f"mul_{name}"] = Multiplier(aw, bw, self.target)
+        mul = m.submodules[f"mul_{name}"] = Multiplier(aw, bw)
         m.d.comb += [mul.a.eq(a_r), mul.b.eq(b_r)]
         return mul.p
 
@@ -92,9 +92,6 @@ class ComplexMultiplier(wiring.Component):
         ii = self._multiply(m, "ii", a.im, b.im, aw, bw)
         ri = self._multiply(m, "ri", a.re, b.im, aw, bw)
         ir = self._multiply(m, "ir", a.im, b.re, aw, bw)
-        pair = self.real_pair
-        for n in range(1 + MULT_LATENCY):
-            delayed = Signal(name=f"real_pair_d{n + 1}")
-            m.d.sync += delayed.eq(pair)
-            pair = delayed
+        # the operand register and the multiplier's three
+        pair = delay(m, self.real_pair, 1 + MULT_LATENCY, "real_pair")
         return Mux(pair, rr, rr - ii), Mux(pair, ii, ri + ir)

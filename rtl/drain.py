@@ -1,30 +1,44 @@
 """``AccumulatorDrain``: finished accumulators out of the PEs, into the inverse FFT.
 
-Model twin: :func:`circnn.sim.layer_model.requantize_spectrum`.
+Model twin: :func:`circnn.sim.model.layer.requantize_spectrum`.
 
-When a pass's last sum has landed in its accumulator bank, the drain reads
-the bank block by block (for each vector b, for each active PE, the k/2
-packed words), requantises each word by ``acc_shift`` (round and saturate
-to the IFFT's input width; saturations are counted) and streams it to the
-inverse FFT, pushing a ``(block, vector)`` tag for each block so the output
-stage knows which bias to add and where the block belongs.  The bank is
-handed back to the scheduler when its last word has been read.
+When a pass's last sum has landed in its accumulator bank (the reader side
+of the layer's accumulator :class:`BankPair` says ``ready``), the drain
+reads the bank block by block (for each vector b, for each active PE, the
+k/2 packed words), requantises each word by ``acc_shift`` (round and
+saturate to the IFFT's input width, :class:`Requantizer`; saturations are
+counted) and streams it to the inverse FFT on ``o``, with a ``(block,
+vector)`` tag per block on ``tag`` so that the output stage knows which
+bias to add and where the block belongs.  The bank is released when its
+last word has been read.
 
-Accumulator banks are *busy* from the moment the scheduler starts a pass
-in them until the drain has read them, so a pass can never overwrite
-results that have not left, however short the layer.
+Accumulator banks are claimed by the scheduler when it starts a pass in
+them and stay busy until the drain has read them, so a pass can never
+overwrite results that have not left, however short the layer.
+
+Both outputs come from :class:`CreditQueue` components: a word is read only while
+its queue, and at a block's first word the tag queue, has a credit, so
+neither ``o.valid`` nor ``tag.valid`` ever depends on a ``ready``.
+Pipeline: issue -> PE read -> PE register -> select -> requantise (3).
 """
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from circnn.sim.layer_model import EngineConfig
+from circnn.config import EngineConfig, RequantizerConfig
 
-from .arith import requantize_pipeline
+from .bank_pair import BankReaderSignature
 from .complex import complex_layout
+from .credit_queue import CreditQueue, queue_depth
+from .delay import delay
+from .requantize import Requantizer
 
-__all__ = ["AccumulatorDrain", "tag_layout"]
+__all__ = ["AccumulatorDrain", "tag_layout", "TAG_QUEUE_DEPTH"]
+
+#: Block tags that may wait between the drain and the output stage (the
+#: blocks inside the inverse FFT's frame buffers and pipeline).
+TAG_QUEUE_DEPTH = 8
 
 
 def tag_layout(eng: EngineConfig):
@@ -32,16 +46,15 @@ def tag_layout(eng: EngineConfig):
 
 
 class AccumulatorDrain(wiring.Component):
-    PIPELINE = 6  # issue -> PE read -> PE register -> select -> 3 requantise stages
+    #: clocks from a read's issue to its requantised word
+    PIPELINE = 3 + Requantizer.latency
 
     def __init__(self, eng: EngineConfig, pe_addr_bits: int):
         self.eng = eng
         self.pe_addr_bits = pe_addr_bits
-        self.fifo_depth = self.PIPELINE + 4
+        self.queue_depth = queue_depth(self.PIPELINE)
         super().__init__({
-            "pass_start": In(1), "start_bank": In(1),
-            "pass_done": In(1), "done_bank": In(1),
-            "bank_free": Out(2),
+            "banks": Out(BankReaderSignature()),
             "p": In(range(eng.max_p + 1)),
             "acc_shift": In(range(eng.acc_width)),
             "rd_addr": Out(pe_addr_bits),
@@ -57,17 +70,15 @@ class AccumulatorDrain(wiring.Component):
         N, B, P = eng.half, eng.batch, eng.pes
         bank_bits = self.pe_addr_bits - 1
 
-        busy = [Signal(name="busy0"), Signal(name="busy1")]
-        todo = [Signal(name="todo0"), Signal(name="todo1")]
-        dbank = Signal()
+        m.submodules.queue = queue = CreditQueue(complex_layout(eng.ifft_width), self.queue_depth)
+        m.submodules.tags = tags = CreditQueue(tag_layout(eng), TAG_QUEUE_DEPTH)
+        dbank = self.banks.bank
         f = Signal(range(max(2, N)))
         pe = Signal(range(max(2, P)))
         b = Signal(range(max(2, B)))
         bn = Signal(range(max(2, B * N)))               # b * N
         first_blk = Signal(range(eng.max_p + P + 1))    # g * P
 
-        credits = Signal(range(self.fifo_depth + 1), init=self.fifo_depth)
-        released = Signal()
         issue = Signal()
         last_f = f == N - 1
         # output blocks left in the pass, p - first_blk: a register updated at
@@ -75,14 +86,14 @@ class AccumulatorDrain(wiring.Component):
         remaining = Signal(range(eng.max_p + 1))
         last_pe = (pe == P - 1) | (pe + 1 >= remaining)
         last_b = b == B - 1
-        finished = Signal()
         m.d.comb += [
-            self.tag.payload.block.eq(first_blk + pe),
-            self.tag.payload.vector.eq(b),
-            issue.eq(Mux(dbank, todo[1], todo[0]) & (credits != 0)
-                     & ((f != 0) | self.tag.ready)),
-            self.tag.valid.eq(issue & (f == 0)),
-            finished.eq(issue & last_f & last_pe & last_b),
+            issue.eq(self.banks.ready & queue.can_admit & ((f != 0) | tags.can_admit)),
+            queue.admit.eq(issue),
+            tags.admit.eq(issue & (f == 0)),
+            tags.i.valid.eq(issue & (f == 0)),
+            tags.i.payload.block.eq(first_blk + pe),
+            tags.i.payload.vector.eq(b),
+            self.banks.release.eq(issue & last_f & last_pe & last_b),
             self.rd_addr.eq(Cat((bn + f)[:bank_bits], dbank)),
         ]
         # the next pass's first block, precomputed: first_blk changes at most
@@ -99,50 +110,32 @@ class AccumulatorDrain(wiring.Component):
                 with m.If(last_pe):
                     m.d.sync += [pe.eq(0), b.eq(b + 1), bn.eq(bn + N)]
                     with m.If(last_b):
-                        m.d.sync += [b.eq(0), bn.eq(0), dbank.eq(~dbank), first_blk.eq(next_first),
+                        m.d.sync += [b.eq(0), bn.eq(0), first_blk.eq(next_first),
                                      remaining.eq(self.p - next_first)]
-        for n in (0, 1):
-            m.d.sync += [
-                busy[n].eq((busy[n] | (self.pass_start & (self.start_bank == n)))
-                           & ~(finished & (dbank == n))),
-                todo[n].eq((todo[n] | (self.pass_done & (self.done_bank == n)))
-                           & ~(finished & (dbank == n))),
-            ]
-        m.d.comb += self.bank_free.eq(Cat(~busy[0], ~busy[1]))
-        m.d.sync += credits.eq(credits - issue + released)
 
         # c+1: the PEs' read data (registered in each PE); c+2: select the PE's
-        # word; c+3..c+5: requantise (pipelined); then into the FIFO
-        v1, pe1 = Signal(), Signal(range(max(2, P)))
-        v2, pe2 = Signal(), Signal(range(max(2, P)))
-        m.d.sync += [v1.eq(issue), pe1.eq(pe), v2.eq(v1), pe2.eq(pe1)]
+        # word; c+3..: requantise (pipelined); then into the queue
+        v2, pe2 = delay(m, issue, 2, "v"), delay(m, pe, 2, "pe")
         word = Signal(complex_layout(eng.acc_width))
         v3 = Signal()
         # an explicit P-way multiplexer (indexing the array view with a signal
         # would compute the bit offset with a multiplication)
         words = Array(self.rd_data[n] for n in range(P))
         m.d.sync += [word.eq(words[pe2]), v3.eq(v2)]
-        out = Signal(complex_layout(eng.ifft_width))
-        re, sat_re, latency = requantize_pipeline(m, word.re, self.acc_shift, eng.ifft_width,
-                                                  eng.rounding, name="rq_re")
-        im, sat_im, _ = requantize_pipeline(m, word.im, self.acc_shift, eng.ifft_width,
-                                            eng.rounding, name="rq_im")
-        valid = v3
-        for n in range(latency):
-            delayed = Signal(name=f"rq_valid{n}")
-            m.d.sync += delayed.eq(valid)
-            valid = delayed
-        v4 = valid
-        m.d.comb += [out.re.eq(re), out.im.eq(im)]
-        with m.If(v4):
-            m.d.sync += self.saturations.eq(self.saturations + sat_re + sat_im)
-
-        m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(
-            width=complex_layout(eng.ifft_width).size, depth=self.fifo_depth)
+        rq = RequantizerConfig(in_width=eng.acc_width, out_width=eng.ifft_width,
+                               max_shift=eng.acc_width - 1, rounding=eng.rounding)
+        m.submodules.rq_re = rq_re = Requantizer(rq)
+        m.submodules.rq_im = rq_im = Requantizer(rq)
         m.d.comb += [
-            out_fifo.w_en.eq(v4), out_fifo.w_data.eq(out.as_value()),
-            self.o.valid.eq(out_fifo.r_rdy), self.o.payload.eq(out_fifo.r_data),
-            out_fifo.r_en.eq(self.o.ready),
-            released.eq(self.o.valid & self.o.ready),
+            rq_re.i.valid.eq(v3), rq_re.i.payload.eq(word.re), rq_re.shift.eq(self.acc_shift),
+            rq_im.i.valid.eq(v3), rq_im.i.payload.eq(word.im), rq_im.shift.eq(self.acc_shift),
+            queue.i.valid.eq(rq_re.o.valid),
+            queue.i.payload.re.eq(rq_re.o.payload.value),
+            queue.i.payload.im.eq(rq_im.o.payload.value),
         ]
+        with m.If(rq_re.o.valid):
+            m.d.sync += self.saturations.eq(self.saturations + rq_re.o.payload.saturated
+                                            + rq_im.o.payload.saturated)
+        wiring.connect(m, queue.o, wiring.flipped(self.o))
+        wiring.connect(m, tags.o, wiring.flipped(self.tag))
         return m

@@ -21,13 +21,14 @@ address is ``{vector, pair}`` and needs no multiplier.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import fifo, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from circnn.sim.network_program import BUFFERS, NetworkConfig
+from circnn.config import Buffer, NetworkConfig
 
 from .arith import mul_const
 from .block_ram import BlockRAM
+from .credit_queue import CreditQueue, queue_depth
 from .delay import delay
 from .output_stage import layer_output_layout
 from .real_fft import real_input_layout
@@ -40,9 +41,8 @@ def _bits(n: int) -> int:
 
 
 class LayerController(wiring.Component):
-    def __init__(self, net: NetworkConfig, target: str = "generic"):
+    def __init__(self, net: NetworkConfig):
         self.net = net
-        self.target = target
         eng = net.engine
         self.pos_bits = _bits(net.stride)
         self.vec_bits = _bits(eng.batch) if eng.batch > 1 else 0
@@ -57,7 +57,7 @@ class LayerController(wiring.Component):
             "in_pairs": In(range(net.stride + 1)),  # pairs per input vector
             "in_full": Out(1),
             "start": In(1),
-            "src": In(2), "dst": In(2),
+            "src": In(Buffer), "dst": In(Buffer),
             "q": In(range(eng.max_q + 1)), "p": In(range(eng.max_p + 1)),
             "done": Out(1),
         })
@@ -74,12 +74,10 @@ class LayerController(wiring.Component):
         depth = 1 << (self.pos_bits + self.vec_bits)
         bufs = {}
         for name in ("in", "a", "b"):
-            bufs[name] = m.submodules[f"buf_{name}"] = BlockRAM(pair, depth, target=self.target)
+            bufs[name] = m.submodules[f"buf_{name}"] = BlockRAM(pair, depth)
         latency = bufs["in"].latency
-        # credits for the reads in flight: enough to cover the loop from an
-        # issued read through the buffer, the source select and the FIFO to
-        # the core's handshake and back, so the core sees one pair a clock
-        read_fifo = latency + 4
+        # a credit per read in flight: the buffer's latency, then the queue
+        m.submodules.read_queue = rqueue = CreditQueue(pair, queue_depth(latency))
 
         # --- IN: filled by the host ------------------------------------
         in_pos = Signal(range(net.stride + 1))
@@ -112,18 +110,16 @@ class LayerController(wiring.Component):
             m.d.sync += in_full.eq(0)
 
         # --- reader: src buffer -> core ---------------------------------
-        src = Signal(2)
-        dst = Signal(2)
+        src = Signal(Buffer)
+        dst = Signal(Buffer)
         q_last = Signal(range(eng.max_q * N))       # pairs per vector, less one
         r_at_last = Signal()                        # r_pos == q_last, registered
         p_pairs = Signal(range(eng.max_p * N + 1))
         reading = Signal()
         r_pos = Signal(range(net.stride + 1))
         r_vec = Signal(range(max(2, B)))
-        credits = Signal(range(read_fifo + 1), init=read_fifo)
         issue = Signal()
-        released = Signal()
-        m.d.comb += issue.eq(reading & (credits != 0))
+        m.d.comb += [issue.eq(reading & rqueue.can_admit), rqueue.admit.eq(issue)]
         for buf in bufs.values():
             m.d.comb += buf.rd_addr.eq(self._address(r_pos, r_vec))
         with m.If(self.start):
@@ -136,26 +132,22 @@ class LayerController(wiring.Component):
                 m.d.sync += [r_pos.eq(0), r_vec.eq(r_vec + 1), r_at_last.eq(q_last == 0)]
                 with m.If(r_vec == B - 1):
                     m.d.sync += reading.eq(0)
-                    m.d.comb += release_in.eq(src == BUFFERS["in"])
-        m.d.sync += credits.eq(credits - issue + released)
+                    m.d.comb += release_in.eq(src == Buffer.IN)
         # the buffers' read data leaves registers (BlockRAM); the source
         # select feeds the FIFO
         read_valid = delay(m, issue, latency, "read_valid")
         read_src = delay(m, src, latency, "read_src")
         held = {name: buf.rd_data for name, buf in bufs.items()}
-        m.submodules.read_fifo = rfifo = fifo.SyncFIFOBuffered(width=pair.size, depth=read_fifo)
         m.d.comb += [
-            rfifo.w_en.eq(read_valid),
-            rfifo.w_data.eq(Mux(read_src == BUFFERS["a"], held["a"],
-                                Mux(read_src == BUFFERS["b"], held["b"], held["in"]))),
-            self.core_i.valid.eq(rfifo.r_rdy), self.core_i.payload.eq(rfifo.r_data),
-            rfifo.r_en.eq(self.core_i.ready),
-            released.eq(self.core_i.valid & self.core_i.ready),
+            rqueue.i.valid.eq(read_valid),
+            rqueue.i.payload.eq(Mux(read_src == Buffer.A, held["a"],
+                                    Mux(read_src == Buffer.B, held["b"], held["in"]))),
         ]
+        wiring.connect(m, rqueue.o, wiring.flipped(self.core_i))
 
         # --- writer: core -> dst buffer or the host ----------------------
         out = self.core_o.payload
-        to_host = dst == BUFFERS["out"]
+        to_host = dst == Buffer.OUT
         n = Signal(range(max(2, N)))
         written = Signal(range(eng.batch * eng.max_p * N + 1))
         # the layer's output count less one, latched (p_pairs is set on
@@ -176,7 +168,7 @@ class LayerController(wiring.Component):
             m.d.comb += [
                 buf.wr_addr.eq(self._address(pair_pos, out.vector)),
                 buf.wr_data.x0.eq(out.y0), buf.wr_data.x1.eq(out.y1),
-                buf.wr_en.eq(moved & (dst == BUFFERS[name])),
+                buf.wr_en.eq(moved & (dst == Buffer[name.upper()])),
             ]
         # done is registered: it travels to the network controller's counters
         m.d.sync += self.done.eq(moved & (written == last_written))

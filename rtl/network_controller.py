@@ -9,17 +9,19 @@ layer's last output; after the last layer it counts the batch's
 inferences and either starts the next batch or stops.
 
 A descriptor the engine cannot run is not run: the controller stops with
-``error`` set, the error code and the layer index in its status (codes in
-:data:`circnn.sim.network_program.ERROR_CODES`), instead of hanging.  A
+``error`` set, the error code and the layer index in its status (codes:
+:class:`circnn.config.ErrorCode`), instead of hanging.  A
 ``start`` while busy is ignored and flagged.  Counters: inferences, clocks
 busy since the last start, and each layer's clocks in the last batch.
 """
+
+from contextlib import contextmanager
 
 from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from circnn.sim.network_program import BUFFERS, NetworkConfig
+from circnn.config import Buffer, ErrorCode, NetworkConfig
 
 from .arith import mul_const
 from .layer import layer_config_layout
@@ -32,7 +34,7 @@ def descriptor_layout(net: NetworkConfig) -> data.StructLayout:
     an out-of-range value is seen (and refused) instead of wrapping."""
     return data.StructLayout({
         "q": 16, "p": 16, "acc_shift": 8, "out_shift": signed(8), "relu": 1,
-        "out_features": 24, "w_base": 24, "b_base": 24, "src": 2, "dst": 2,
+        "out_features": 24, "w_base": 24, "b_base": 24, "src": Buffer, "dst": Buffer,
     })
 
 
@@ -52,11 +54,11 @@ class NetworkController(wiring.Component):
             "in_pairs": Out(range(net.stride + 1)),
             "in_full": In(1),
             "layer_start": Out(1),
-            "src": Out(2), "dst": Out(2),
+            "src": Out(Buffer), "dst": Out(Buffer),
             "layer_done": In(1),
             # status
             "busy": Out(1), "done": Out(1), "error": Out(1), "start_ignored": Out(1),
-            "error_code": Out(4), "error_layer": Out(range(L)),
+            "error_code": Out(ErrorCode), "error_layer": Out(range(L)),
             "inferences": Out(32), "cycles": Out(32),
             "layer_cycles": Out(data.ArrayLayout(32, L)),
         })
@@ -72,7 +74,7 @@ class NetworkController(wiring.Component):
         batch = Signal(32)
         cur = Signal(desc_layout)
         prev_p = Signal(range(eng.max_p + 1))
-        prev_dst = Signal(2)
+        prev_dst = Signal(Buffer)
         w_need = Signal(range(eng.groups * eng.max_q * N + (eng.max_q * N) + 1))
         covered = Signal(range(eng.max_p + P + 1))
         w_end = Signal.like(cur.w_base + w_need, name="w_end")              # past the weights
@@ -80,7 +82,7 @@ class NetworkController(wiring.Component):
         p_features = Signal.like(mul_const(cur.p, eng.k), name="p_features")
         layer_clock = Signal(32)
         checking = Signal()     # validating the table (1) or running it (0)
-        bad = Signal(16)        # check results, one bit per error code
+        bad = Signal(16)        # check results, one bit per ErrorCode value
         # registered compares: `layer` and `batch` change at most once per
         # several clocks (FETCH..CHECK, RUN..WAIT_LAYER), and these flags are
         # read only after that, so they are always up to date when used
@@ -108,16 +110,27 @@ class NetworkController(wiring.Component):
                          self.busy.eq(0), self.done.eq(1)]
             m.next = "IDLE"
 
+        @contextmanager
+        def verdict(*codes):
+            """Fail with the first of ``codes`` whose check bit is set; else the body."""
+            with m.If(bad[codes[0]]):
+                fail(codes[0])
+            for code in codes[1:]:
+                with m.Elif(bad[code]):
+                    fail(code)
+            with m.Else():
+                yield
+
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [self.busy.eq(1), self.done.eq(0), self.error.eq(0),
-                                 self.error_code.eq(0), self.start_ignored.eq(0),
+                                 self.error_code.eq(ErrorCode.NONE), self.start_ignored.eq(0),
                                  layer.eq(0), batch.eq(0), self.cycles.eq(0), checking.eq(1)]
                     m.next = "START"
             with m.State("START"):
                 with m.If(n_layers_bad):
-                    fail(7)
+                    fail(ErrorCode.LAYER_COUNT)
                 with m.Else():
                     m.next = "FETCH"
             with m.State("FETCH"):
@@ -134,21 +147,17 @@ class NetworkController(wiring.Component):
             with m.State("RANGE"):
                 # shape and shifts first: the size loop below relies on them
                 # (registered, as in CHECK / VERDICT)
+                out_lo, out_hi = eng.out_shift_range
                 m.d.sync += [
-                    bad[1].eq((cur.q == 0) | (cur.q > eng.max_q)),
-                    bad[2].eq((cur.p == 0) | (cur.p > eng.max_p)),
-                    bad[9].eq((cur.acc_shift >= eng.acc_width) | (cur.out_shift < -8)
-                              | (cur.out_shift >= eng.sum_width)),
+                    bad[ErrorCode.Q_RANGE].eq((cur.q == 0) | (cur.q > eng.max_q)),
+                    bad[ErrorCode.P_RANGE].eq((cur.p == 0) | (cur.p > eng.max_p)),
+                    bad[ErrorCode.SHIFT_RANGE].eq((cur.acc_shift > eng.acc_shift_range[1])
+                                                  | (cur.out_shift < out_lo)
+                                                  | (cur.out_shift > out_hi)),
                 ]
                 m.next = "RANGE_VERDICT"
             with m.State("RANGE_VERDICT"):
-                with m.If(bad[1]):
-                    fail(1)
-                with m.Elif(bad[2]):
-                    fail(2)
-                with m.Elif(bad[9]):
-                    fail(9)
-                with m.Else():
+                with verdict(ErrorCode.Q_RANGE, ErrorCode.P_RANGE, ErrorCode.SHIFT_RANGE):
                     m.next = "SIZE"
             with m.State("SIZE"):
                 # weight words of the layer: ceil(p/P) * q * k/2, by repeated addition
@@ -167,28 +176,22 @@ class NetworkController(wiring.Component):
                 # the verdict on the next clock: keeps the adders and
                 # comparators off the error registers' enables
                 m.d.sync += [
-                    bad[3].eq(w_end > eng.weight_words),
-                    bad[4].eq(b_end > eng.bias_words),
-                    bad[5].eq((layer != 0) & (cur.q != prev_p)),
-                    bad[6].eq(Mux(layer == 0, cur.src != BUFFERS["in"], cur.src != prev_dst)
-                              | Mux(last_layer, cur.dst != BUFFERS["out"],
-                                    (cur.dst == BUFFERS["out"]) | (cur.dst == BUFFERS["in"])
-                                    | (cur.dst == cur.src))),
-                    bad[8].eq((cur.out_features == 0) | (cur.out_features > p_features)),
+                    bad[ErrorCode.WEIGHTS_OVERFLOW].eq(w_end > eng.weight_words),
+                    bad[ErrorCode.BIASES_OVERFLOW].eq(b_end > eng.bias_words),
+                    bad[ErrorCode.SHAPE_CHAIN].eq((layer != 0) & (cur.q != prev_p)),
+                    bad[ErrorCode.BUFFER_CHAIN].eq(
+                        Mux(layer == 0, cur.src != Buffer.IN, cur.src != prev_dst)
+                        | Mux(last_layer, cur.dst != Buffer.OUT,
+                              (cur.dst == Buffer.OUT) | (cur.dst == Buffer.IN)
+                              | (cur.dst == cur.src))),
+                    bad[ErrorCode.OUT_FEATURES_RANGE].eq((cur.out_features == 0)
+                                                         | (cur.out_features > p_features)),
                 ]
                 m.next = "VERDICT"
             with m.State("VERDICT"):
-                with m.If(bad[3]):
-                    fail(3)
-                with m.Elif(bad[4]):
-                    fail(4)
-                with m.Elif(bad[5]):
-                    fail(5)
-                with m.Elif(bad[6]):
-                    fail(6)
-                with m.Elif(bad[8]):
-                    fail(8)
-                with m.Else():
+                with verdict(ErrorCode.WEIGHTS_OVERFLOW, ErrorCode.BIASES_OVERFLOW,
+                             ErrorCode.SHAPE_CHAIN, ErrorCode.BUFFER_CHAIN,
+                             ErrorCode.OUT_FEATURES_RANGE):
                     m.d.sync += [prev_p.eq(cur.p), prev_dst.eq(cur.dst)]
                     with m.If(layer == 0):
                         m.d.sync += self.in_pairs.eq(cur.q << log_n)

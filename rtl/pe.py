@@ -1,6 +1,6 @@
 """``CirculantPE``: one processing element, the frequency-domain MAC of one output block.
 
-Model twin: :func:`circnn.sim.layer_model.spectrum_mac`.
+Model twin: :func:`circnn.sim.model.layer.spectrum_mac`.
 
 For output block i, the PE accumulates ``acc[b, f] += W_ij[f] (.) X_bj[f]``
 over the input blocks j, word by word in the packed spectrum (word 0 as two
@@ -8,49 +8,42 @@ real products).  The accumulators live in a small two-bank memory: a pass
 accumulates into one bank while the drain reads the other's finished
 results, so the IFFT of one group overlaps the MACs of the next.
 
-Timing (``ComplexMultiplier.latency`` = L): operands at clock t, product at
-t + L; the accumulator word is read at t + L - 1 (its address is known in
-advance) and the sum written at t + L.  The same address comes round again
-after ``B * k/2 >= 2`` clocks, after the write, so no forwarding is needed.
+Timing (``ComplexMultiplier.latency`` = L): the step (``step``, a MAC
+step stream), the spectrum word ``x`` and the weight word ``w`` at clock t,
+product at t + L; the accumulator word is read at t + L - 1 (its address is
+known in advance) and the sum written at t + L.  The same address comes
+round again after ``B * k/2 >= 2`` clocks, after the write, so no
+forwarding is needed.  ``pass_done`` pulses (registered) when the last
+write of a pass has landed.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from circnn.sim.layer_model import EngineConfig
+from circnn.config import EngineConfig
 
 from .complex import complex_layout
 from .complex_mult import ComplexMultiplier
+from .delay import delay
+from .mac_step import mac_step_signature
 
-__all__ = ["CirculantPE", "pe_step_layout"]
-
-
-def pe_step_layout(eng: EngineConfig):
-    """Control that travels with each issued step."""
-    from amaranth.lib import data
-    return data.StructLayout({
-        "valid": 1, "acc_addr": range(max(2, eng.batch * eng.half)), "first": 1,
-        "real_pair": 1, "bank": 1, "end_of_pass": 1,
-    })
+__all__ = ["CirculantPE"]
 
 
 class CirculantPE(wiring.Component):
-    def __init__(self, eng: EngineConfig, target: str = "generic"):
+    def __init__(self, eng: EngineConfig):
         self.eng = eng
-        self.target = target
         # each bank is padded to a power of two so that {bank, addr} is an address
         self.bank_bits = max(1, (eng.batch * eng.half - 1).bit_length())
         super().__init__({
-            "step": In(pe_step_layout(eng)),
+            "step": In(mac_step_signature(eng)),
             "x": In(complex_layout(eng.spectrum_width)),
             "w": In(complex_layout(eng.weight_width)),
             # drain side: read finished accumulators (two clocks: memory, register)
             "rd_addr": In(self.bank_bits + 1),
             "rd_data": Out(complex_layout(eng.acc_width)),
-            # pulses when the last write of a pass has landed
             "pass_done": Out(1),
-            "pass_bank": Out(1),
         })
 
     def elaborate(self, platform):
@@ -59,16 +52,13 @@ class CirculantPE(wiring.Component):
         L = ComplexMultiplier.latency
         acc_layout = complex_layout(eng.acc_width)
 
-        cm = m.submodules.cmul = ComplexMultiplier(eng.spectrum_width, eng.weight_width, self.target)
-        m.d.comb += [cm.a.eq(self.x), cm.b.eq(self.w), cm.real_pair.eq(self.step.real_pair)]
+        cm = m.submodules.cmul = ComplexMultiplier(eng.spectrum_width, eng.weight_width)
+        m.d.comb += [cm.a.eq(self.x), cm.b.eq(self.w), cm.real_pair.eq(self.step.payload.real_pair)]
 
         # control delayed alongside the product
-        steps = [self.step]
-        for n in range(L):
-            s = Signal(pe_step_layout(eng), name=f"step_d{n + 1}")
-            m.d.sync += s.eq(steps[-1])
-            steps.append(s)
-        at_read, at_product = steps[L - 1], steps[L]
+        at_read = delay(m, self.step.payload, L - 1, "step")
+        at_product = delay(m, at_read, 1, "step_p")
+        valid_at_product = delay(m, self.step.valid, L, "valid")
 
         bits = self.bank_bits
         m.submodules.acc = acc = memory.Memory(shape=acc_layout, depth=2 << bits, init=[])
@@ -85,12 +75,9 @@ class CirculantPE(wiring.Component):
             # the width plan leaves log2(max_q) bits of headroom: no overflow
             wr.data.re.eq(summed_re[:eng.acc_width]),
             wr.data.im.eq(summed_im[:eng.acc_width]),
-            wr.en.eq(at_product.valid),
+            wr.en.eq(valid_at_product),
         ]
-        m.d.sync += [
-            self.pass_done.eq(at_product.valid & at_product.end_of_pass),
-            self.pass_bank.eq(at_product.bank),
-        ]
+        m.d.sync += self.pass_done.eq(valid_at_product & at_product.end_of_pass)
         # registered: a block-RAM read is slow to leave the RAM, and the
         # drain's P-way multiplexer follows
         m.d.comb += drain.addr.eq(self.rd_addr)

@@ -1,7 +1,7 @@
 """``RealFFT``: bins 0..k/2 of real blocks, two real samples per clock.
 
-Model twin: :func:`circnn.sim.real_fft_model.real_fft` (and
-:func:`~circnn.sim.real_fft_model.real_spectrum_post` for
+Model twin: :func:`circnn.sim.model.real_fft.real_fft` (and
+:func:`~circnn.sim.model.real_fft.real_spectrum_post` for
 :class:`RealSpectrumPost`).
 
 A real block of ``k`` samples enters as ``k/2`` pairs ``(x[2n], x[2n+1])``,
@@ -16,10 +16,7 @@ from amaranth.hdl import Cat, Module, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from circnn.designs import TARGETS, register
-from circnn.params import Param, check_choice
-from circnn.sim.fft_model import ROUNDINGS
-from circnn.sim.real_fft_model import RealFFTConfig, post_twiddles
+from circnn.config import RealFFTConfig, post_twiddles
 
 from .complex import complex_layout
 from .fft import FFT, fft_output_layout
@@ -45,8 +42,8 @@ class RealSpectrumPost(SpectrumPairStage):
     and word 0 packed as ``(X[0], X[k/2]) = ((e + t)/2, (e - t)/2)`` real parts.
     """
 
-    def __init__(self, cfg: RealFFTConfig, target: str = "generic"):
-        super().__init__(cfg, target, fft_output_layout(cfg.core), spectrum_layout(cfg),
+    def __init__(self, cfg: RealFFTConfig):
+        super().__init__(cfg, fft_output_layout(cfg.core), spectrum_layout(cfg),
                          cfg.internal_width)
 
     def write_position(self, wpos, bits):
@@ -70,11 +67,10 @@ class RealSpectrumPost(SpectrumPairStage):
 class RealFFT(wiring.Component):
     """Real-input FFT: ``k/2`` sample pairs in, ``k/2`` packed spectrum words out."""
 
-    def __init__(self, cfg: RealFFTConfig, target: str = "generic"):
+    def __init__(self, cfg: RealFFTConfig):
         if not isinstance(cfg, RealFFTConfig):
             raise TypeError("cfg must be a RealFFTConfig")
         self.cfg = cfg
-        self.target = check_choice("target", target, TARGETS)
         super().__init__({
             "i": In(stream.Signature(real_input_layout(cfg))),
             "o": Out(stream.Signature(spectrum_layout(cfg))),
@@ -82,8 +78,8 @@ class RealFFT(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        core = m.submodules.core = FFT(self.cfg.core, self.target)
-        post = m.submodules.post = RealSpectrumPost(self.cfg, self.target)
+        core = m.submodules.core = FFT(self.cfg.core)
+        post = m.submodules.post = RealSpectrumPost(self.cfg)
         m.d.comb += [
             core.i.valid.eq(self.i.valid), self.i.ready.eq(core.i.ready),
             core.i.payload.re.eq(self.i.payload.x0), core.i.payload.im.eq(self.i.payload.x1),
@@ -93,22 +89,3 @@ class RealFFT(wiring.Component):
         wiring.connect(m, post.o, wiring.flipped(self.o))
         return m
 
-
-def _real_config(params) -> RealFFTConfig:
-    return RealFFTConfig(params["points"], params["width"], params["twiddle_width"], params["rounding"])
-
-
-@register(
-    "real_fft",
-    description="real-input FFT: bins 0..k/2 (packed) of real blocks, two samples per clock",
-    params=[
-        Param("points", 16, "real block size k", 4, 512, power_of_two=True),
-        Param("width", 16, "input sample width (outputs are width+1 bits)", 8, 18),
-        Param("twiddle_width", 16, "twiddle width", 8, 18),
-        Param("rounding", "half_up", "rounding of every scaling step", choices=ROUNDINGS, kind=str),
-    ],
-    lint_params={"points": 16, "width": 8, "twiddle_width": 8},
-    validate=_real_config,
-)
-def _build(params, target):
-    return RealFFT(_real_config(params), target)

@@ -1,7 +1,7 @@
 """``RealIFFT``: real blocks from their packed spectra, two real samples per clock.
 
-Model twin: :func:`circnn.sim.real_fft_model.real_ifft` (and
-:func:`~circnn.sim.real_fft_model.real_spectrum_pre` for
+Model twin: :func:`circnn.sim.model.real_fft.real_ifft` (and
+:func:`~circnn.sim.model.real_fft.real_spectrum_pre` for
 :class:`RealSpectrumPre`).
 
 The output side of the accelerator.  A block's packed spectrum enters as
@@ -19,10 +19,7 @@ from amaranth.hdl import Module, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from circnn.designs import TARGETS, register
-from circnn.params import Param, check_choice
-from circnn.sim.fft_model import ROUNDINGS, twiddle_table
-from circnn.sim.real_fft_model import RealIFFTConfig
+from circnn.config import RealIFFTConfig, twiddle_table
 
 from .arith import round_shift
 from .complex import complex_layout
@@ -60,10 +57,10 @@ class RealSpectrumPre(SpectrumPairStage):
     :class:`circnn.rtl.real_fft.RealSpectrumPost`.
     """
 
-    def __init__(self, cfg: RealIFFTConfig, target: str = "generic"):
+    def __init__(self, cfg: RealIFFTConfig):
         if not isinstance(cfg, RealIFFTConfig):
             raise TypeError("cfg must be a RealIFFTConfig")
-        super().__init__(cfg, target, packed_input_layout(cfg), merged_layout(cfg), cfg.width)
+        super().__init__(cfg, packed_input_layout(cfg), merged_layout(cfg), cfg.width)
 
     def write_position(self, wpos, bits):
         return wpos
@@ -92,11 +89,10 @@ class RealSpectrumPre(SpectrumPairStage):
 class RealIFFT(wiring.Component):
     """Inverse real FFT: ``k/2`` packed spectrum words in, ``k/2`` sample pairs out."""
 
-    def __init__(self, cfg: RealIFFTConfig, target: str = "generic"):
+    def __init__(self, cfg: RealIFFTConfig):
         if not isinstance(cfg, RealIFFTConfig):
             raise TypeError("cfg must be a RealIFFTConfig")
         self.cfg = cfg
-        self.target = check_choice("target", target, TARGETS)
         super().__init__({
             "i": In(stream.Signature(packed_input_layout(cfg))),
             "o": Out(stream.Signature(real_output_layout(cfg))),
@@ -105,8 +101,8 @@ class RealIFFT(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
-        pre = m.submodules.pre = RealSpectrumPre(cfg, self.target)
-        core = m.submodules.core = FFT(cfg.core, self.target)
+        pre = m.submodules.pre = RealSpectrumPre(cfg)
+        core = m.submodules.core = FFT(cfg.core)
         pair = data.StructLayout({"x0": signed(cfg.output_width), "x1": signed(cfg.output_width)})
         reorder = m.submodules.reorder = FrameReorder(cfg.half, pair, "bit_reverse")
         wiring.connect(m, wiring.flipped(self.i), pre.i)
@@ -120,23 +116,3 @@ class RealIFFT(wiring.Component):
         wiring.connect(m, reorder.o, wiring.flipped(self.o))
         return m
 
-
-def _real_ifft_config(params) -> RealIFFTConfig:
-    return RealIFFTConfig(params["points"], params["width"], params["twiddle_width"],
-                          params["rounding"])
-
-
-@register(
-    "real_ifft",
-    description="inverse real FFT: real blocks (x/2) from packed spectra, two samples per clock",
-    params=[
-        Param("points", 16, "real block size k", 4, 512, power_of_two=True),
-        Param("width", 16, "packed spectrum word width (outputs are width+2 bits)", 8, 17),
-        Param("twiddle_width", 16, "twiddle width", 8, 18),
-        Param("rounding", "half_up", "rounding of every scaling step", choices=ROUNDINGS, kind=str),
-    ],
-    lint_params={"points": 16, "width": 8, "twiddle_width": 8},
-    validate=_real_ifft_config,
-)
-def _build(params, target):
-    return RealIFFT(_real_ifft_config(params), target)

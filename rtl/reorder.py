@@ -1,6 +1,6 @@
 """``FrameReorder``: a two-bank frame buffer that permutes each frame of a stream.
 
-Model twin: :func:`circnn.sim.real_fft_model.reorder_permutation` (output
+Model twin: :func:`circnn.sim.model.real_fft.reorder_permutation` (output
 word a of a frame is input word ``perm[a]``).
 
 Frames of ``depth`` words are written into one bank while the other bank is
@@ -19,15 +19,15 @@ natural order.  ``order="natural"`` is a plain double buffer.
   not yet read out; ``o.valid`` is a register (never waits for ``o.ready``).
 """
 
-from amaranth.hdl import Cat, Module, Mux, Shape, Signal, Value
+from amaranth.hdl import Cat, Module, Shape, Signal, Value
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from circnn.params import check_choice, check_power_of_two
+from circnn.config import REORDER_ORDERS, check_choice, check_power_of_two
 
-__all__ = ["FrameReorder", "REORDER_ORDERS", "reorder_output_layout"]
+from .bank_pair import BankPair
 
-REORDER_ORDERS = ("bit_reverse", "natural")
+__all__ = ["FrameReorder", "reorder_output_layout"]
 
 
 def reorder_output_layout(layout) -> data.StructLayout:
@@ -64,12 +64,11 @@ class FrameReorder(wiring.Component):
         width = Shape.cast(self.layout).width
 
         m.submodules.buf = buf = memory.Memory(shape=width, depth=2 * depth, init=[])
+        m.submodules.banks = banks = BankPair()
         wr = buf.write_port()
         rd = buf.read_port()
-        full = [Signal(name="full0"), Signal(name="full1")]  # bank holds a frame not yet read
 
         # --- writer --------------------------------------------------------
-        wbank = Signal()
         wpos = Signal(bits)
         if self.order == "bit_reverse":
             waddr = Cat(*[wpos[b] for b in reversed(range(bits))])  # wiring only
@@ -77,19 +76,17 @@ class FrameReorder(wiring.Component):
             waddr = wpos
         accept = Signal()
         m.d.comb += [
-            self.i.ready.eq(~Mux(wbank, full[1], full[0])),
+            self.i.ready.eq(banks.writer.free),
             accept.eq(self.i.valid & self.i.ready),
-            wr.addr.eq(Cat(waddr, wbank)),
+            wr.addr.eq(Cat(waddr, banks.writer.bank)),
             wr.data.eq(Value.cast(self.i.payload)),
             wr.en.eq(accept),
+            banks.writer.commit.eq(accept & (wpos == depth - 1)),
         ]
         with m.If(accept):
             m.d.sync += wpos.eq(wpos + 1)
-            with m.If(wpos == depth - 1):
-                m.d.sync += wbank.eq(~wbank)
 
         # --- reader: the read port's data register is the output register --
-        rbank = Signal()
         rpos = Signal(bits)
         out_valid = Signal()
         out_last = Signal()
@@ -97,24 +94,15 @@ class FrameReorder(wiring.Component):
         issue = Signal()
         m.d.comb += [
             advance.eq(~out_valid | self.o.ready),
-            issue.eq(advance & Mux(rbank, full[1], full[0])),
-            rd.addr.eq(Cat(rpos, rbank)),
+            issue.eq(advance & banks.reader.ready),
+            rd.addr.eq(Cat(rpos, banks.reader.bank)),
             rd.en.eq(advance),   # holds the data while the output is stalled
+            banks.reader.release.eq(issue & (rpos == depth - 1)),
         ]
         with m.If(advance):
             m.d.sync += [out_valid.eq(issue), out_last.eq(rpos == depth - 1)]
         with m.If(issue):
             m.d.sync += rpos.eq(rpos + 1)
-            with m.If(rpos == depth - 1):
-                m.d.sync += rbank.eq(~rbank)
-
-        frame_in = Signal()
-        frame_out = Signal()
-        m.d.comb += [frame_in.eq(accept & (wpos == depth - 1)),
-                     frame_out.eq(issue & (rpos == depth - 1))]
-        for b in (0, 1):
-            m.d.sync += full[b].eq((full[b] | (frame_in & (wbank == b)))
-                                   & ~(frame_out & (rbank == b)))
 
         out = self.o.payload   # the input's bits come first, then ``last``
         m.d.comb += [out.as_value()[:width].eq(rd.data), out.last.eq(out_last),

@@ -1,24 +1,33 @@
-"""A streaming requantiser: round-shift and saturate, one word per clock.
+"""``Requantizer``: round-shift and saturate by a run-time shift, one word per clock.
 
-This is the smallest complete circnn component (stream in, stream out, a
-registered result) and the first cocotb bench's device under test; the same
-:func:`circnn.rtl.arith.requantize` expression is used wherever the
-accelerator narrows a word.
+Model twin: :func:`circnn.sim.model.fixedpoint.requantize`.  The engine's one
+requantiser: the accumulator drain narrows accumulators to the inverse
+FFT's width with it, the output stage and the dense engine narrow sums to
+the activation width.
+
+    o.value = saturate(round_shift(i, shift), out_width)
+    o.saturated = 1 when the value was clamped
+
+``shift`` may be as low as ``-max_left`` (a left shift).  It is a
+configuration register that changes only between layers, so the constants
+derived from it (the shift amount, the rounding increment and mask) are
+registered once and the data path is three register stages: add the
+increment (or classify the remainder) | barrel shift | round-to-even
+fix-up and saturate.  Latency :attr:`Requantizer.latency` clocks; the
+pipeline never stalls (``o.valid`` is ``i.valid`` delayed).  A word uses the
+shift as it was the clock before it entered.
 """
 
-from amaranth.hdl import Module, signed
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from circnn.designs import register
-from circnn.params import Param, check_choice, check_int
-from circnn.sim.fixedpoint import Rounding
+from circnn.config import RequantizerConfig, Rounding
 
-from .arith import requantize, round_shift, saturates
+from .arith import saturate, saturates
+from .delay import delay
 
-__all__ = ["Requantizer"]
-
-ROUNDING_CHOICES = tuple(r.value for r in Rounding)
+__all__ = ["Requantizer", "requantized_layout"]
 
 
 def requantized_layout(out_width: int) -> data.StructLayout:
@@ -26,47 +35,54 @@ def requantized_layout(out_width: int) -> data.StructLayout:
 
 
 class Requantizer(wiring.Component):
-    """``o.value = saturate(round_shift(i, shift), out_width)``.
+    latency = 3
 
-    ``o.saturated`` flags words that were clamped.  Latency one clock; full
-    back-pressure (``i.ready`` follows ``o.ready`` through one register).
-    """
-
-    def __init__(self, in_width: int, out_width: int, shift: int, rounding: str = "half_up"):
-        self.in_width = check_int("in_width", in_width, 2, 48)
-        self.out_width = check_int("out_width", out_width, 2, 48)
-        self.shift = check_int("shift", shift, 0, in_width - 1)
-        self.rounding = Rounding(check_choice("rounding", rounding, ROUNDING_CHOICES))
+    def __init__(self, cfg: RequantizerConfig):
+        if not isinstance(cfg, RequantizerConfig):
+            raise TypeError("cfg must be a RequantizerConfig")
+        self.cfg = cfg
         super().__init__({
-            "i": In(stream.Signature(signed(in_width))),
-            "o": Out(stream.Signature(requantized_layout(out_width))),
+            "i": In(stream.Signature(signed(cfg.in_width), always_ready=True)),
+            "shift": In(range(-cfg.max_left, cfg.max_shift + 1)),
+            "o": Out(stream.Signature(requantized_layout(cfg.out_width), always_ready=True)),
         })
 
     def elaborate(self, platform):
         m = Module()
-        rounded = round_shift(self.i.payload, self.shift, self.rounding)
-        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
-        with m.If(self.i.ready):
-            m.d.sync += [
-                self.o.valid.eq(self.i.valid),
-                self.o.payload.value.eq(requantize(self.i.payload, self.shift, self.out_width,
-                                                   self.rounding)),
-                self.o.payload.saturated.eq(saturates(rounded, self.out_width)),
-            ]
+        cfg = self.cfg
+        rounding = Rounding.parse(cfg.rounding)
+        max_left = cfg.max_left
+        value = Value.cast(self.i.payload)
+        shift = Value.cast(self.shift)
+        wide = value << max_left if max_left else value
+        width = len(wide) + 1
+        amount_comb = ((shift + max_left) if max_left else shift).as_unsigned()
+        amount = Signal(range(width + 1), name="amount")
+        half = Signal(width, name="half")
+        mask = Signal(width, name="mask")
+        one = Const(1, width + 1)
+        m.d.sync += [
+            amount.eq(amount_comb),
+            half.eq(Mux(amount_comb == 0, 0, (one << amount_comb) >> 1)),
+            mask.eq((one << amount_comb) - 1),
+        ]
+        # stage 1: add the rounding increment (half up) or classify the remainder (half even)
+        s1 = Signal(signed(width), name="s1")
+        gt1, eq1 = Signal(name="gt1"), Signal(name="eq1")
+        if rounding is Rounding.HALF_UP:
+            m.d.sync += s1.eq(wide + half)
+        else:
+            m.d.sync += s1.eq(wide)
+        if rounding is Rounding.HALF_EVEN:
+            rem = wide.as_unsigned() & mask
+            m.d.sync += [gt1.eq(rem > half), eq1.eq((rem == half) & (amount != 0))]
+        # stage 2: the barrel shift
+        s2 = Signal(signed(width), name="s2")
+        gt2, eq2 = Signal(name="gt2"), Signal(name="eq2")
+        m.d.sync += [s2.eq(s1 >> amount), gt2.eq(gt1), eq2.eq(eq1)]
+        # stage 3: round-to-even fix-up, saturate
+        rounded = s2 + (gt2 | (eq2 & s2[0])) if rounding is Rounding.HALF_EVEN else s2
+        m.d.sync += [self.o.payload.value.eq(saturate(rounded, cfg.out_width)),
+                     self.o.payload.saturated.eq(saturates(rounded, cfg.out_width))]
+        m.d.comb += self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid"))
         return m
-
-
-@register(
-    "requantize",
-    description="streaming round-shift-and-saturate unit (the foundation bench)",
-    params=[
-        Param("in_width", 32, "input word width", 2, 48),
-        Param("out_width", 16, "output word width", 2, 48),
-        Param("shift", 12, "right shift (0..in_width-1)", 0, 47),
-        Param("rounding", "half_up", "rounding mode", choices=ROUNDING_CHOICES, kind=str),
-    ],
-    lint_params={"in_width": 12, "out_width": 6, "shift": 4},
-)
-def _build(params, target):
-    return Requantizer(params["in_width"], params["out_width"], params["shift"],
-                       params["rounding"])

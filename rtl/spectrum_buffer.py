@@ -1,38 +1,40 @@
 """``SpectrumBuffer``: input spectra kept on chip, computed once, reused by every PE pass.
 
-Two banks: the real FFT fills one with a batch (B vectors x q blocks x k/2
-packed words, in that order) while the scheduler reads the other, so the
-next batch's input FFTs overlap this batch's MAC passes.  ``ready`` tells
-the scheduler a bank is full; ``release`` (pulse) hands it back.  The
-banks are one :class:`BlockRAM`: ``rd_data`` follows ``rd_addr`` by
-``latency`` clocks.
+A :class:`BatchBuffer` of packed spectrum words: the real FFT fills one
+bank with a batch (B vectors x q blocks x k/2 packed words, in that order)
+while the scheduler reads the other, so the next batch's input FFTs
+overlap this batch's MAC passes.  ``reader.ready`` tells the scheduler a
+bank is full; ``reader.release`` (a pulse) hands it back; ``rd_data``
+follows ``rd_addr`` by ``latency`` clocks.
+
+Model: the spectra are :func:`circnn.sim.model.layer.input_spectra`; the
+buffer only stores them.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from circnn.sim.layer_model import EngineConfig
+from circnn.config import EngineConfig
 
-from .block_ram import BlockRAM
+from .bank_pair import BankReaderSignature
+from .batch_buffer import BatchBuffer
 from .complex import complex_layout
+from .mac_step import spectrum_words
 
 __all__ = ["SpectrumBuffer"]
 
 
 class SpectrumBuffer(wiring.Component):
-    def __init__(self, eng: EngineConfig, target: str = "generic"):
+    def __init__(self, eng: EngineConfig):
         self.eng = eng
-        self.words = eng.batch * eng.max_q * eng.half
-        self.addr_bits = max(1, (self.words - 1).bit_length())
-        self.mem = BlockRAM(complex_layout(eng.spectrum_width), 2 << self.addr_bits, target=target)
-        self.latency = self.mem.latency
+        self.buffer = BatchBuffer(complex_layout(eng.spectrum_width), spectrum_words(eng))
+        self.latency = self.buffer.latency
         super().__init__({
             "i": In(stream.Signature(complex_layout(eng.spectrum_width, last=1))),
             "q": In(range(eng.max_q + 1)),
-            "ready": Out(1),
-            "release": In(1),
-            "rd_addr": In(self.addr_bits),
+            "reader": In(BankReaderSignature()),
+            "rd_addr": In(self.buffer.addr_bits),
             "rd_data": Out(complex_layout(eng.spectrum_width)),
         })
 
@@ -40,39 +42,15 @@ class SpectrumBuffer(wiring.Component):
         m = Module()
         eng = self.eng
         log_n = eng.half.bit_length() - 1
-        mem = m.submodules.mem = self.mem
-
-        full = [Signal(name="full0"), Signal(name="full1")]
-        wbank = Signal()
-        rbank = Signal()
-        wpos = Signal(self.addr_bits)
+        buf = m.submodules.buffer = self.buffer
+        wiring.connect(m, wiring.flipped(self.reader), buf.reader)
         # the last word of a batch, registered: q comes from a configuration
         # register that fans out across the engine, and changes only between
         # layers, long before the first spectrum of the next one arrives
-        last_word = Signal(range(self.words))
-        m.d.sync += last_word.eq(((self.q * eng.batch) << log_n) - 1)
-
-        accept = Signal()
+        m.d.sync += buf.last_word.eq(((self.q * eng.batch) << log_n) - 1)
         m.d.comb += [
-            self.i.ready.eq(~Mux(wbank, full[1], full[0])),
-            accept.eq(self.i.valid & self.i.ready),
-            mem.wr_addr.eq(Cat(wpos, wbank)), mem.wr_en.eq(accept),
-            mem.wr_data.re.eq(self.i.payload.re), mem.wr_data.im.eq(self.i.payload.im),
-        ]
-        filled = Signal()
-        m.d.comb += filled.eq(accept & (wpos == last_word))
-        with m.If(accept):
-            m.d.sync += wpos.eq(wpos + 1)
-            with m.If(filled):
-                m.d.sync += [wpos.eq(0), wbank.eq(~wbank)]
-        with m.If(self.release):
-            m.d.sync += rbank.eq(~rbank)
-        for b in (0, 1):
-            m.d.sync += full[b].eq((full[b] | (filled & (wbank == b)))
-                                   & ~(self.release & (rbank == b)))
-        m.d.comb += [
-            self.ready.eq(Mux(rbank, full[1], full[0])),
-            mem.rd_addr.eq(Cat(self.rd_addr, rbank)),
-            self.rd_data.eq(mem.rd_data),
+            buf.i.valid.eq(self.i.valid), self.i.ready.eq(buf.i.ready),
+            buf.i.payload.re.eq(self.i.payload.re), buf.i.payload.im.eq(self.i.payload.im),
+            buf.rd_addr.eq(self.rd_addr), self.rd_data.eq(buf.rd_data),
         ]
         return m

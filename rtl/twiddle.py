@@ -1,7 +1,7 @@
 """``TwiddleStage``: multiplies a butterfly stage's differences by their twiddles.
 
-Model twin: :func:`circnn.sim.fft_model.twiddle_multiply`; the ROM contents
-come from :func:`circnn.sim.fft_model.twiddle_table` (the twiddle ROM
+Model twin: :func:`circnn.sim.model.fft.twiddle_multiply`; the ROM contents
+come from :func:`circnn.sim.model.fft.twiddle_table` (the twiddle ROM
 generator), so RTL and model use the same codes.
 
 A butterfly stage of span ``D`` emits frames of ``D`` sums (passed through)
@@ -17,11 +17,12 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from circnn.sim.fft_model import MAX_MULT_BITS, FFTConfig, twiddle_table
+from circnn.config import MAX_OPERAND_BITS, FFTConfig, twiddle_table
 
 from .arith import round_shift
 from .butterfly import stage_layout
 from .complex_mult import ComplexMultiplier
+from .delay import delay
 
 __all__ = ["TwiddleStage", "stage_twiddles"]
 
@@ -50,13 +51,12 @@ class TwiddleStage(wiring.Component):
     def latency_of(cls, cfg: FFTConfig, stage: int) -> int:
         return cls.FULL_LATENCY if cfg.has_multiplier(stage) else 1
 
-    def __init__(self, cfg: FFTConfig, stage: int, target: str = "generic"):
+    def __init__(self, cfg: FFTConfig, stage: int):
         self.cfg = cfg
         self.stage = stage
         self.span = cfg.span(stage)
         if self.span < 2:
             raise ValueError("a stage with D = 1 has no twiddles")
-        self.target = target
         self.latency = self.latency_of(cfg, stage)
         layout = stage_layout(cfg)
         super().__init__({
@@ -69,7 +69,7 @@ class TwiddleStage(wiring.Component):
         cfg, D = self.cfg, self.span
         iw, tw = cfg.internal_width, cfg.twiddle_width
         layout = stage_layout(cfg)
-        aw = min(iw, MAX_MULT_BITS)
+        aw = min(iw, MAX_OPERAND_BITS)
 
         # Position within the stage's 2D-sample output frame.
         idx = Signal(range(2 * D))
@@ -105,7 +105,7 @@ class TwiddleStage(wiring.Component):
         m.d.sync += [d1.eq(self.i.payload), v1.eq(self.i.valid), k1.eq(kind)]
 
         # Operands: at most 18 bits (rounded first when the datapath is wider).
-        cm = m.submodules.cmul = ComplexMultiplier(aw, tw, self.target)
+        cm = m.submodules.cmul = ComplexMultiplier(aw, tw)
         m.d.comb += [
             cm.a.re.eq(round_shift(d1.re, cfg.mult_shift, cfg.rounding)[:aw].as_signed()),
             cm.a.im.eq(round_shift(d1.im, cfg.mult_shift, cfg.rounding)[:aw].as_signed()),
@@ -113,13 +113,8 @@ class TwiddleStage(wiring.Component):
         ]
 
         # Bypass path: data, kind and valid delayed like the product.
-        d, v, k = d1, v1, k1
-        for stage in range(ComplexMultiplier.latency):
-            d_n, v_n, k_n = Signal(layout, name=f"d{stage + 2}"), Signal(name=f"v{stage + 2}"), \
-                Signal(2, name=f"k{stage + 2}")
-            m.d.sync += [d_n.eq(d), v_n.eq(v), k_n.eq(k)]
-            d, v, k = d_n, v_n, k_n
-        d5, v5, k5 = d, v, k
+        L = ComplexMultiplier.latency
+        d5, v5, k5 = delay(m, d1, L, "d"), delay(m, v1, L, "v"), delay(m, k1, L, "k")
         sum_re, sum_im = cm.p.re, cm.p.im
         shift = tw - 1 - cfg.mult_shift
         rounded_re = round_shift(sum_re, shift, cfg.rounding)[:iw].as_signed()

@@ -260,7 +260,7 @@ def _overflow_text(over: dict) -> str:
 
 
 def _circulant_case(pt: BenchPoint, rng):
-    from circnn.sim.layer_model import EngineConfig
+    from circnn.config import EngineConfig
 
     from .layer_perf import random_layer_program
 
@@ -268,14 +268,15 @@ def _circulant_case(pt: BenchPoint, rng):
                        twiddle_width=WIDTH, pes=pt.pes, batch=1,
                        max_q=pt.n // pt.k, max_p=pt.m // pt.k)
     prog, x = random_layer_program(rng, eng, pt.m // pt.k, pt.n // pt.k, SIM_VECTORS)
-    from circnn.sim.layer_rtl import simulate_layer
+    from circnn.sim.harness.layer import simulate_layer
     return lambda rows, name, progress: simulate_layer(eng, prog, x[:rows], name=name,
                                                        progress=progress, keep_files=False)
 
 
 def _dense_case(pt: BenchPoint, rng):
-    from circnn.sim.dense_model import DenseConfig, compile_dense, quantize_dense_inputs
-    from circnn.sim.dense_rtl import simulate_dense
+    from circnn.compiler import compile_dense, quantize_dense_inputs
+    from circnn.config import DenseConfig
+    from circnn.sim.harness.dense import simulate_dense
 
     cfg = DenseConfig(act_width=WIDTH, weight_width=WIDTH, mults=pt.pes, batch=1,
                       max_in=pt.n, max_out=pt.m, k=min(pt.k, 256))

@@ -19,7 +19,8 @@ from pathlib import Path
 from circnn import __version__
 from circnn.designs import get_design
 from circnn.errors import CircnnError
-from circnn.generate import elaborate_verilog, verilog_header
+from circnn.generate import verilog_header
+from circnn.verilog import elaborate_verilog
 
 from .tools import run_tool, tool
 
@@ -56,7 +57,7 @@ def synthesize(design_name: str, given: dict | None, *, report: Path, device: st
     check_device_args(device, package, speed, freq)
     design = get_design(design_name)
     params = design.resolve(given)
-    component = design.elaborate(params, "ecp5")
+    component = design.elaborate(params)
     report = Path(report)
     if report.suffix != ".json":
         raise CircnnError(f"--report must name a .json file, not {str(report)!r}")
@@ -72,7 +73,7 @@ def synthesize(design_name: str, given: dict | None, *, report: Path, device: st
         "nextpnr_report": Path(f"{stem}.nextpnr.json"),
     }
     files["verilog"].write_text(verilog_header(design_name, params, "ecp5", top)
-                                + elaborate_verilog(component, top))
+                                + elaborate_verilog(component, top, "ecp5"))
     t0 = time.monotonic()
     if progress:
         progress(f"yosys synth_ecp5 ({design_name})")

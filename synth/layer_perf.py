@@ -139,7 +139,7 @@ def plan_points(quick: bool, sizes=None, pes=None, batches=None):
 def random_layer_program(rng, eng, p: int, q: int, n_vectors: int):
     """A random float layer through the compiler (as tests/layer_cases.compiled_case)."""
     from circnn.compiler import compile_layer, quantize_inputs
-    from circnn.sim.bundle import Layer
+    from circnn.bundle import Layer
 
     w = rng.normal(size=(p, q, eng.k)) * np.sqrt(2.0 / (q * eng.k))
     b = rng.normal(size=p * eng.k) * 0.1
@@ -153,7 +153,7 @@ def random_layer_program(rng, eng, p: int, q: int, n_vectors: int):
 def _simulate(eng, prog, x, name: str, say=None) -> dict:
     """One RTL run at full rate (no idle, no stall), outputs checked against the
     bit-true model; returns the bench's stats."""
-    from circnn.sim.layer_rtl import simulate_layer
+    from circnn.sim.harness.layer import simulate_layer
 
     progress = (lambda msg: say(f"    {msg}")) if say else None
     _, stats = simulate_layer(eng, prog, x, name=name, idle=0.0, stall=0.0, seed=0,
@@ -162,7 +162,7 @@ def _simulate(eng, prog, x, name: str, say=None) -> dict:
 
 
 def measure_point(pt: Point, say, seed: int = 0) -> dict:
-    from circnn.sim.layer_model import EngineConfig
+    from circnn.config import EngineConfig
 
     eng = EngineConfig(k=K, act_width=WIDTH, weight_width=WIDTH, ifft_width=WIDTH,
                        twiddle_width=WIDTH, pes=pt.pes, batch=pt.batch,

@@ -4,9 +4,10 @@ compiler, and hand-structured integer programs)."""
 import numpy as np
 
 from circnn.compiler import compile_layer, quantize_inputs
-from circnn.sim.bundle import Layer
-from circnn.sim.fixedpoint import int_range
-from circnn.sim.layer_model import EngineConfig, LayerProgram
+from circnn.bundle import Layer
+from circnn.sim.model.fixedpoint import int_range
+from circnn.config import EngineConfig
+from circnn.sim.model.layer import LayerProgram
 
 
 def random_float_layer(rng, p, q, k, activation="relu", in_features=None, out_features=None):

@@ -3,9 +3,9 @@
 import numpy as np
 
 from circnn.compiler import compile_network, quantize_inputs
-from circnn.sim.bundle import Bundle, Layer
-from circnn.sim.network_model import network_forward
-from circnn.sim.network_program import build_image, host_writes
+from circnn.bundle import Bundle, Layer
+from circnn.sim.model.network import network_forward
+from circnn.sim.model.accelerator import build_image, host_writes
 
 
 def random_bundle(rng, k, blocks, activations, in_features=None, out_features=None):

@@ -10,9 +10,12 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
+from circnn.config import ECP5Target
 from circnn.errors import ParameterError
 from circnn.rtl.block_ram import BlockRAM
-from circnn.sim.cocotb_runner import MODELS_DIR, run_bench
+from circnn.sim.harness.runner import run_bench
+
+from platforms import OnPlatform
 
 
 @pytest.mark.parametrize("width,depth,latency", [
@@ -53,7 +56,7 @@ def test_reads_what_was_written(width, depth, latency, seed):
 
 
 @pytest.mark.parametrize("kwargs,name", [
-    (dict(shape=8, depth=0), "depth"), (dict(shape=8, depth=64, target="xilinx"), "target")])
+    (dict(shape=8, depth=0), "depth")])
 def test_rejects_bad_parameters(kwargs, name):
     with pytest.raises(ParameterError, match=name):
         BlockRAM(**kwargs)
@@ -61,15 +64,16 @@ def test_rejects_bad_parameters(kwargs, name):
 
 class BothTargets(wiring.Component):
     def __init__(self, width, depth, init):
-        self.rams = [BlockRAM(width, depth, init, target) for target in ("generic", "ecp5")]
+        self.rams = [BlockRAM(width, depth, init) for _ in range(2)]
         bits = self.rams[0].addr_bits
         super().__init__({"rd_addr": In(bits), "wr_addr": In(bits), "wr_data": In(width),
                           "wr_en": In(1), "rd_generic": Out(width), "rd_ecp5": Out(width)})
 
     def elaborate(self, platform):
         m = Module()
-        for ram, out in zip(self.rams, (self.rd_generic, self.rd_ecp5)):
-            m.submodules[ram.target] = ram
+        for ram, out, name, platform in zip(self.rams, (self.rd_generic, self.rd_ecp5),
+                                            ("generic", "ecp5"), (None, ECP5Target())):
+            m.submodules[name] = OnPlatform(ram, platform)
             m.d.comb += [ram.rd_addr.eq(self.rd_addr), ram.wr_addr.eq(self.wr_addr),
                          ram.wr_data.eq(self.wr_data), ram.wr_en.eq(self.wr_en), out.eq(ram.rd_data)]
         return m
@@ -82,5 +86,4 @@ def test_targets_agree(width, depth, seed):
     dut = BothTargets(width, depth, init)
     run_bench(dut, name=f"block_ram_{width}x{depth}", test_module="circnn.sim.benches.block_ram_bench",
               config=dict(seed=seed, width=width, depth=depth, init=init, count=3000,
-                          latency=dut.rams[0].latency),
-              extra_sources=[MODELS_DIR / "dp16kd.v"])
+                          latency=dut.rams[0].latency), target="ecp5")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from circnn.errors import BundleError, CircnnError
-from circnn.sim import bundle as bundle_mod
-from circnn.sim.bundle import (
+from circnn import bundle as bundle_mod
+from circnn.bundle import (
     FORMAT,
     Bundle,
     Layer,

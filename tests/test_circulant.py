@@ -4,14 +4,8 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from circnn.sim import circulant as circ_mod
-from circnn.sim.circulant import (
-    bc_matvec,
-    block_circulant_dense,
-    circulant,
-    compression_ratio,
-    weight_spectra,
-)
+from circnn.sim.model import circulant as circ_mod
+from circnn.sim.model.circulant import (bc_matvec, block_circulant_dense, circulant, compression_ratio, weight_spectra)
 
 KS = [2, 4, 8, 16, 32, 64, 128, 256]
 

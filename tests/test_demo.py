@@ -181,7 +181,7 @@ def test_synthesis_design_is_sized_for_the_network():
     from circnn.compiler import compile_network
     from circnn.demo import _synth_design
     from circnn.designs import get_design
-    from circnn.sim.layer_model import EngineConfig
+    from circnn.sim.model.layer import EngineConfig
     from circnn.training import circulant_network, to_bundle
 
     bundle = to_bundle(circulant_network([64, 128, 10], 8, seed=1))

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from circnn.errors import CircnnError, ParameterError
-from circnn.sim.dense_model import (DenseConfig, DenseProgram, compile_dense, dense_float_forward,
-                                    dense_forward, ideal_dense_cycles_per_row,
-                                    quantize_dense_inputs)
-from circnn.sim.fixedpoint import int_range
+from circnn.config import DenseConfig
+from circnn.sim.model.dense import (DenseProgram, dense_float_forward, dense_forward, ideal_dense_cycles_per_row)
+from circnn.compiler import compile_dense, quantize_dense_inputs
+from circnn.sim.model.fixedpoint import int_range
 
 
 def random_dense(rng, m, n, activation="relu"):
@@ -157,7 +157,7 @@ def test_bad_layers_are_refused():
 def test_streams_have_the_circulant_layouts():
     from circnn.rtl.dense import DenseLayer
     from circnn.rtl.layer import CirculantLayer
-    from circnn.sim.layer_model import EngineConfig
+    from circnn.sim.model.layer import EngineConfig
     eng = EngineConfig(k=8, act_width=12, batch=4, max_p=5, max_q=2)
     dense = DenseLayer(DenseConfig(act_width=12, batch=4, k=8, max_out=37, max_in=10, mults=3))
     circ = CirculantLayer(eng)
@@ -170,7 +170,7 @@ def test_streams_have_the_circulant_layouts():
 # --- the RTL --------------------------------------------------------------------
 
 def run_dense(name, cfg, prog, x, seed, idle=0.25, stall=0.25, via_load=False):
-    from circnn.sim.dense_rtl import simulate_dense
+    from circnn.sim.harness.dense import simulate_dense
     y, stats = simulate_dense(cfg, prog, x, name=name, idle=idle, stall=stall, seed=seed,
                               compare=True, via_load=via_load)
     np.testing.assert_array_equal(y, dense_forward(x, prog, cfg))
@@ -230,7 +230,7 @@ K, P_BLOCKS, Q_BLOCKS = 8, 2, 3
 
 @pytest.fixture
 def bundle_case(tmp_path, monkeypatch):
-    from circnn.sim.bundle import Bundle, Layer, save_bundle
+    from circnn.bundle import Bundle, Layer, save_bundle
     monkeypatch.setenv("CIRCNN_BUILD", str(tmp_path / "build"))
     rng = np.random.default_rng(2024)
     w = rng.normal(size=(P_BLOCKS, Q_BLOCKS, K)) * np.sqrt(2.0 / (Q_BLOCKS * K))
@@ -263,7 +263,7 @@ def run_infer_dense(tmp_path, backend, *extra, mults=4, out="y.npy"):
 
 def test_dense_matrix_is_the_circulant_function(bundle_case):
     from circnn.infer import dense_matrix
-    from circnn.sim.network import layer_forward
+    from circnn.sim.model.float_network import layer_forward
     _, layer, x = bundle_case
     w, b = dense_matrix(layer)
     assert w.shape == (13, 21) and b.shape == (13,)
@@ -273,8 +273,8 @@ def test_dense_matrix_is_the_circulant_function(bundle_case):
 
 def test_golden_dense_backend(bundle_case, capsys):
     from circnn.infer import dense_matrix
-    from circnn.sim.bundle import Bundle
-    from circnn.sim.network import predict
+    from circnn.bundle import Bundle
+    from circnn.sim.model.float_network import predict
     tmp_path, layer, x = bundle_case
     assert run_infer_dense(tmp_path, "golden-dense", "--report", str(tmp_path / "r.json"),
                            mults=3) == 0

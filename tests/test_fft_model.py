@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 from circnn.errors import ParameterError
-from circnn.sim.fft_model import (FFTConfig, bit_reverse, butterfly, fft, sqnr_db, sqnr_floor_db,
-                                  to_natural_order, twiddle_table)
-from circnn.sim.fft_stimulus import random_frames, structured_frames
-from circnn.sim.real_fft_model import RealFFTConfig, pack_spectrum, real_fft, unpack_spectrum
+from circnn.config import FFTConfig, bit_reverse, twiddle_table
+from circnn.sim.model.fft import butterfly, fft, sqnr_db, sqnr_floor_db, to_natural_order
+from circnn.sim.benches.stimulus import random_frames, structured_frames
+from circnn.config import RealFFTConfig
+from circnn.sim.model.real_fft import pack_spectrum, real_fft, unpack_spectrum
 
 
 def test_bit_reverse_by_hand():

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from circnn.sim.fixedpoint import (FixedFormat, Rounding, fits, int_range, requantize,
-                                   round_shift, saturate, wrap)
+from circnn.sim.model.fixedpoint import (FixedFormat, Rounding, fits, int_range, requantize, round_shift, saturate, wrap)
 
 
 def test_int_range_signed_and_unsigned():

@@ -10,9 +10,10 @@ import pytest
 
 from circnn.cli import main
 from circnn.compiler import compile_layer, dequantize_outputs, quantize_inputs
-from circnn.sim.bundle import Bundle, Layer, bundle_arrays, save_bundle
-from circnn.sim.layer_model import EngineConfig, layer_forward
-from circnn.sim.network import predict
+from circnn.bundle import Bundle, Layer, bundle_arrays, save_bundle
+from circnn.config import EngineConfig
+from circnn.sim.model.layer import layer_forward
+from circnn.sim.model.float_network import predict
 
 K, P_BLOCKS, Q_BLOCKS = 8, 2, 3
 SHAPES = {
@@ -222,8 +223,8 @@ def test_bad_input_is_one_line_exit_2(what, tmp_path, capsys, monkeypatch):
 
     def no_simulation(*a, **kw):
         raise AssertionError("a simulation started despite bad input")
-    monkeypatch.setattr("circnn.sim.layer_rtl.simulate_layer", no_simulation)
-    monkeypatch.setattr("circnn.sim.accelerator_rtl.simulate_network", no_simulation)
+    monkeypatch.setattr("circnn.sim.harness.layer.simulate_layer", no_simulation)
+    monkeypatch.setattr("circnn.sim.harness.accelerator.simulate_network", no_simulation)
     extra, words = _bad(tmp_path, np.random.default_rng(5), what)
     backend = {"multi_layer_golden_dense": "golden-dense",
                "multi_layer_rtl_dense": "rtl-dense"}.get(what, "rtl")
@@ -249,8 +250,8 @@ def test_multi_layer_bundle_on_every_backend(tmp_path, seed):
     sys.path.insert(0, str(Path(__file__).parent))
     from network_cases import random_bundle
     from circnn.compiler import compile_network, dequantize_outputs, quantize_inputs
-    from circnn.sim.bundle import save_bundle
-    from circnn.sim.network_model import network_forward
+    from circnn.bundle import save_bundle
+    from circnn.sim.model.network import network_forward
     from circnn.cli import main
 
     rng = np.random.default_rng(seed)
@@ -279,7 +280,7 @@ def test_multi_layer_bundle_on_every_backend(tmp_path, seed):
 
 def test_mixed_block_sizes_are_refused(tmp_path, capsys):
     from circnn.cli import main
-    from circnn.sim.bundle import Bundle, Layer, save_bundle
+    from circnn.bundle import Bundle, Layer, save_bundle
     rng = np.random.default_rng(0)
     bundle = Bundle([Layer(rng.normal(size=(2, 2, 8)), np.zeros(16), "relu"),
                      Layer(rng.normal(size=(1, 4, 4)), np.zeros(4), "none")])

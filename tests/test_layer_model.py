@@ -5,10 +5,11 @@ import pytest
 
 from circnn.compiler import compile_layer, dequantize_outputs, pack_weight_spectra, quantize_inputs
 from circnn.errors import CircnnError, ParameterError
-from circnn.sim.bundle import Layer
-from circnn.sim.layer_model import EngineConfig, LayerProgram, layer_forward, spectrum_mac
-from circnn.sim.network import layer_forward as float_layer_forward
-from circnn.sim.real_fft_model import unpack_spectrum
+from circnn.bundle import Layer
+from circnn.config import EngineConfig
+from circnn.sim.model.layer import LayerProgram, layer_forward, spectrum_mac
+from circnn.sim.model.float_network import layer_forward as float_layer_forward
+from circnn.sim.model.real_fft import unpack_spectrum
 
 from layer_cases import random_float_layer
 

@@ -4,7 +4,7 @@ import pytest
 
 from circnn.designs import all_designs
 from circnn.generate import write_design
-from circnn.sim.cocotb_runner import build_root
+from circnn.sim.harness.runner import build_root
 from circnn.synth.lint import ecp5_hierarchy_check, verilator_lint
 
 DESIGNS = sorted(all_designs())

@@ -5,8 +5,8 @@ import pytest
 import scipy.linalg
 
 from circnn.errors import CircnnError
-from circnn.sim.bundle import Bundle, Layer
-from circnn.sim.network import InputError, layer_forward, predict
+from circnn.bundle import Bundle, Layer
+from circnn.sim.model.float_network import InputError, layer_forward, predict
 
 
 def dense_forward(layers, x):

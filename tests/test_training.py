@@ -322,8 +322,8 @@ def test_train_rejects_bad_data():
 # bundles
 
 def test_bundle_round_trip(seed, tmp_path):
-    from circnn.sim.bundle import load_bundle, save_bundle
-    from circnn.sim.network import predict
+    from circnn.bundle import load_bundle, save_bundle
+    from circnn.sim.model.float_network import predict
 
     rng = np.random.default_rng(seed)
     net = circulant_network([20, 40, 10], [8, 16], seed=seed)

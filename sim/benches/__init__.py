@@ -1,1 +1,1 @@
-"""cocotb test modules (run on Icarus Verilog by :mod:`circnn.sim.cocotb_runner`)."""
+"""cocotb test modules (run on Icarus Verilog by :mod:`circnn.sim.harness.runner`)."""

@@ -5,7 +5,7 @@ Configuration (``CIRCNN_BENCH``): ``data`` (an .npz written by the test),
 "expect_error"?}``), idle / stall probabilities, seed, ``stats`` (a path).
 For run ``name`` the npz holds ``{name}_writes`` (host-bus writes: address,
 data), ``{name}_x`` (input codes) and ``{name}_expected`` (output codes
-computed by :func:`circnn.sim.network_model.network_forward`).  A run with
+computed by :func:`circnn.sim.model.network.network_forward`).  A run with
 ``"compare": false`` only records its outputs (``"outputs"``: an .npy path).
 """
 
@@ -19,8 +19,8 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
 
 from circnn.sim.benches.layer_bench import reassemble
 from circnn.sim.benches.streams import pair_words, reset, start_clock_and_reset, transfer
-from circnn.sim.cocotb_runner import bench_config
-from circnn.sim.network_program import ERROR_CODES, REGISTERS
+from circnn.sim.harness.runner import bench_config
+from circnn.config import ErrorCode, HostRegister, decode_status
 
 
 class Host:
@@ -72,18 +72,20 @@ async def accelerator_matches_model(dut):
         name = run["name"]
         writes = data[f"{name}_writes"]
         await host.write_all(writes.tolist())
-        status = await host.read(REGISTERS["status"])
-        assert status & 1 == 0, f"{name}: busy before start"
-        await host.write(REGISTERS["ctrl"], 1)
+        status = decode_status(await host.read(HostRegister.STATUS))
+        assert not status["busy"], f"{name}: busy before start"
+        await host.write(HostRegister.CTRL, 1)
         if run.get("expect_error"):
             await ClockCycles(dut.clk, 200)
-            status = await host.read(REGISTERS["status"])
-            code, layer = (status >> 16) & 0xF, (status >> 8) & 0xFF
-            assert status & 0b101 == 0b100, f"{name}: status {status:#x}, expected error, not busy"
+            status = decode_status(await host.read(HostRegister.STATUS))
+            code, layer = status["error_code"], status["error_layer"]
+            assert status["error"] and not status["busy"], \
+                f"{name}: status {status}, expected error, not busy"
+            meaning = ErrorCode(code).meaning if code in set(ErrorCode) else "not an error code"
             assert (code, layer) == tuple(run["expect_error"]), \
-                f"{name}: error code {code} ({ERROR_CODES.get(code)}) at layer {layer}, expected {run['expect_error']}"
+                f"{name}: error code {code} ({meaning}) at layer {layer}, expected {run['expect_error']}"
             stats[name] = {"error_code": code, "error_layer": layer}
-            dut._log.info(f"{name}: refused with code {code} at layer {layer}: {ERROR_CODES[code]}")
+            dut._log.info(f"{name}: refused with code {code} at layer {layer}: {meaning}")
             continue
         x = data[f"{name}_x"]
         expected = data[f"{name}_expected"]
@@ -100,14 +102,15 @@ async def accelerator_matches_model(dut):
             await reset(dut)
             dut._log.info(f"{name}: reset after {run['reset_after']} clocks; reloading the registers")
             await host.write_all(writes.tolist())
-            await host.write(REGISTERS["ctrl"], 1)
+            await host.write(HostRegister.CTRL, 1)
         budget = 10 * (40 * (len(words) + n_out) + 20000)
         transfer_stats = {}
         got = await with_timeout(transfer(dut, dut.clk, words, n_out, idle=c["idle"], stall=c["stall"],
                                           rng=py, stats=transfer_stats), int(budget), "ns")
         await ClockCycles(dut.clk, 5)
-        status = await host.read(REGISTERS["status"])
-        assert status & 0b111 == 0b010, f"{name}: status {status:#x} after the run, expected done"
+        status = decode_status(await host.read(HostRegister.STATUS))
+        assert status["done"] and not status["busy"] and not status["error"], \
+            f"{name}: status {status} after the run, expected done"
 
         class Shape:  # what reassemble needs of the engine
             pass
@@ -123,9 +126,9 @@ async def accelerator_matches_model(dut):
             r, e = bad[0]
             raise AssertionError(f"{name}: {len(bad)} of {y.size} outputs differ; first: vector {r} "
                                  f"element {e}: got {y[r, e]}, model {expected[r, e]} (seed={seed})")
-        cycles = await host.read(REGISTERS["cycles"])
-        inferences = await host.read(REGISTERS["inferences"])
-        layer_cycles = [await host.read(REGISTERS["layer_cycles"] + i) for i in range(run["layers"])]
+        cycles = await host.read(HostRegister.CYCLES)
+        inferences = await host.read(HostRegister.INFERENCES)
+        layer_cycles = [await host.read(HostRegister.LAYER_CYCLES + i) for i in range(run["layers"])]
         stats[name] = {"vectors": int(x.shape[0]), "cycles": cycles,
                        "cycles_per_inference": cycles / x.shape[0],
                        "layer_cycles_last_batch": layer_cycles, "inferences_counter": inferences,

@@ -1,7 +1,7 @@
 """cocotb bench: one DenseLayer against the bit-true dense model, word for word.
 
 Configuration (``CIRCNN_BENCH``): ``program`` (a .npz written by
-:func:`circnn.sim.dense_model.save_dense_program`, holding the engine, the
+:func:`circnn.sim.harness.program_files.save_dense_program`, holding the engine, the
 layer and the input codes ``x``), idle / stall probabilities, seed;
 ``compare`` (default true): check the outputs, the zero padding of the last
 block, the saturation count and the MAC step counts against the model
@@ -19,10 +19,13 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, with_timeout
 
+from circnn.config import DenseField, LoadTarget
+from circnn.rtl.load import dense_load_layout
 from circnn.sim.benches.layer_bench import output_fields
 from circnn.sim.benches.streams import pair_words, start_clock_and_reset, transfer, unpack_fields
-from circnn.sim.cocotb_runner import bench_config
-from circnn.sim.dense_model import dense_forward, ideal_dense_cycles_per_row, load_dense_program
+from circnn.sim.harness.program_files import load_dense_program
+from circnn.sim.harness.runner import bench_config
+from circnn.sim.model.dense import dense_forward, dense_weight_images, ideal_dense_cycles_per_row
 
 
 def output_word_count(cfg, m, n_vectors):
@@ -54,7 +57,6 @@ def reassemble(words, cfg, m, n_vectors):
 
 def load_words(cfg, prog):
     """Every ``load`` write that programs the layer: weights, biases, registers."""
-    from circnn.rtl.dense import DENSE_REGISTERS, dense_load_layout, dense_weight_images
     layout = dense_load_layout(cfg)
     fields = {name: (f.offset, f.width) for name, f in layout}
 
@@ -66,10 +68,13 @@ def load_words(cfg, prog):
         return w
     words = []
     for mult, image in enumerate(dense_weight_images(prog, cfg)):
-        words += [word(en=1, target=0, pe=mult, addr=a, data=v) for a, v in enumerate(image)]
-    words += [word(en=1, target=1, addr=row, data=v) for row, v in enumerate(prog.bias)]
-    regs = {"n": prog.n, "m": prog.m, "out_shift": prog.out_shift, "relu": int(prog.relu)}
-    words += [word(en=1, target=2, addr=DENSE_REGISTERS[r], data=v) for r, v in regs.items()]
+        words += [word(en=1, target=LoadTarget.WEIGHTS, pe=mult, addr=a, data=v)
+                  for a, v in enumerate(image)]
+    words += [word(en=1, target=LoadTarget.BIASES, addr=row, data=v)
+              for row, v in enumerate(prog.bias)]
+    regs = prog.registers()
+    words += [word(en=1, target=LoadTarget.REGISTERS, addr=field, data=int(getattr(regs, field.key)))
+              for field in DenseField]
     return words
 
 

@@ -12,9 +12,10 @@ import numpy as np
 from cocotb.triggers import with_timeout
 
 from circnn.sim.benches.streams import start_clock_and_reset, pack_fields, transfer, unpack_fields
-from circnn.sim.cocotb_runner import bench_config
-from circnn.sim.fft_model import FFTConfig, fft
-from circnn.sim.fft_stimulus import random_frames, structured_frames
+from circnn.sim.harness.runner import bench_config
+from circnn.config import FFTConfig
+from circnn.sim.model.fft import fft
+from circnn.sim.benches.stimulus import random_frames, structured_frames
 
 
 @cocotb.test()

@@ -18,9 +18,9 @@ import numpy as np
 from cocotb.triggers import ClockCycles, with_timeout
 
 from circnn.sim.benches.streams import pair_words, start_clock_and_reset, transfer, unpack_fields
-from circnn.sim.cocotb_runner import bench_config
-from circnn.sim.layer_model import layer_forward
-from circnn.sim.layer_program_io import load_program
+from circnn.sim.harness.program_files import load_program
+from circnn.sim.harness.runner import bench_config
+from circnn.sim.model.layer import layer_forward
 
 
 def output_fields(eng):

@@ -6,7 +6,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
-from circnn.sim.cocotb_runner import bench_config
+from circnn.sim.harness.runner import bench_config
 from circnn.sim.benches.streams import to_signed
 
 LATENCY = 3

@@ -7,9 +7,10 @@ import numpy as np
 from cocotb.triggers import with_timeout
 
 from circnn.sim.benches.streams import start_clock_and_reset, pack_fields, transfer, unpack_fields
-from circnn.sim.cocotb_runner import bench_config
-from circnn.sim.fft_stimulus import random_frames, structured_frames
-from circnn.sim.real_fft_model import RealFFTConfig, real_fft
+from circnn.sim.harness.runner import bench_config
+from circnn.sim.benches.stimulus import random_frames, structured_frames
+from circnn.config import RealFFTConfig
+from circnn.sim.model.real_fft import real_fft
 
 
 @cocotb.test()

@@ -3,11 +3,11 @@
 ``real_ifft_matches_model`` (top: ``RealIFFT``) streams the structured
 spectra of :func:`structured_spectra` plus ``random`` random full-range
 packed frames and compares every output pair with
-:func:`circnn.sim.real_fft_model.real_ifft`.
+:func:`circnn.sim.model.real_fft.real_ifft`.
 
 ``frame_reorder_matches_model`` (top: ``FrameReorder`` with a ``data``
 payload) streams numbered words and checks the permutation of
-:func:`circnn.sim.real_fft_model.reorder_permutation` and the ``last``
+:func:`circnn.sim.model.real_fft.reorder_permutation` and the ``last``
 flags.
 
 Configuration (``CIRCNN_BENCH``): points / depth, width, twiddle_width,
@@ -23,10 +23,11 @@ import numpy as np
 from cocotb.triggers import with_timeout
 
 from circnn.sim.benches.streams import start_clock_and_reset, pack_fields, transfer, unpack_fields
-from circnn.sim.cocotb_runner import bench_config
-from circnn.sim.fft_stimulus import structured_frames
-from circnn.sim.fixedpoint import int_range
-from circnn.sim.real_fft_model import (RealFFTConfig, RealIFFTConfig, pack_spectrum, real_fft,
+from circnn.sim.harness.runner import bench_config
+from circnn.sim.benches.stimulus import structured_frames
+from circnn.sim.model.fixedpoint import int_range
+from circnn.config import RealFFTConfig, RealIFFTConfig
+from circnn.sim.model.real_fft import (pack_spectrum, real_fft,
                                        real_ifft, reorder_permutation)
 
 __all__ = ["structured_spectra", "random_spectra"]

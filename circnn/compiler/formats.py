@@ -1,0 +1,48 @@
+"""Fixed-point formats of data: choosing them, quantising inputs, dequantising outputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from circnn.config import EngineConfig
+from circnn.errors import CircnnError
+from circnn.sim.model.fixedpoint import FixedFormat
+
+__all__ = ["frac_for_range", "check_finite", "quantize_inputs", "dequantize_outputs"]
+
+
+def frac_for_range(max_abs: float, bits: int) -> int:
+    """Largest fraction count at which ``max_abs`` still fits a signed ``bits`` register."""
+    if not np.isfinite(max_abs) or max_abs <= 0:
+        return bits - 1
+    hi = (1 << (bits - 1)) - 1
+    return int(math.floor(math.log2(hi / max_abs)))
+
+
+def check_finite(name: str, values) -> None:
+    arr = np.asarray(values, dtype=np.float64)
+    bad = np.argwhere(~np.isfinite(arr))
+    if len(bad):
+        idx = tuple(int(i) for i in bad[0])
+        raise CircnnError(f"{name}: value {arr[idx]} at index {idx if len(idx) > 1 else idx[0]} "
+                          f"is not finite")
+
+
+def quantize_inputs(x: np.ndarray, frac: int, eng: EngineConfig, q: int,
+                    name: str = "inputs") -> np.ndarray:
+    """Float rows (N, n_in) -> zero-padded int codes (N, q*k)."""
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    check_finite(name, x)
+    width = q * eng.k
+    if x.shape[1] > width:
+        raise CircnnError(f"{name}: rows have {x.shape[1]} values, the layer takes at most {width}")
+    padded = np.zeros((x.shape[0], width))
+    padded[:, :x.shape[1]] = x
+    return FixedFormat(eng.act_width, frac).quantize(padded, "half_even")
+
+
+def dequantize_outputs(y: np.ndarray, frac: int, n_out: int | None = None) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float64) * 2.0 ** -frac
+    return y if n_out is None else y[:, :n_out]

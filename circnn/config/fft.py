@@ -1,0 +1,108 @@
+"""Configuration of the complex FFT engine, and the twiddle ROM it stores.
+
+Shared by the RTL (:mod:`circnn.rtl.fft`) and its bit-true model
+(:mod:`circnn.sim.model.fft`); ``docs/fft.md`` explains the widths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from circnn.errors import ParameterError
+
+from .checks import param, validate_fields
+from .fixedpoint import MAX_OPERAND_BITS, ROUNDINGS, int_range
+
+__all__ = ["FFTConfig", "twiddle_table", "bit_reverse", "check_twiddles_representable",
+           "REORDER_ORDERS"]
+
+#: How a frame reorder buffer permutes a frame (``circnn.rtl.reorder``).
+REORDER_ORDERS = ("bit_reverse", "natural")
+
+
+@dataclass(frozen=True)
+class FFTConfig:
+    """A radix-2 FFT/IFFT: ``points`` complex samples of ``width`` bits per frame."""
+
+    # 2 points only occur as the core of a 4-point real transform
+    points: int = param(16, "transform size N", 2, 256, power_of_two=True)
+    width: int = param(16, "input sample width (outputs are width+1 bits)", 8, MAX_OPERAND_BITS)
+    twiddle_width: int = param(16, "twiddle width", 8, MAX_OPERAND_BITS)
+    rounding: str = param("half_up", "rounding of every scaling step", choices=ROUNDINGS)
+
+    def __post_init__(self):
+        validate_fields(self)
+        check_twiddles_representable(self.points, self.twiddle_width)
+
+    @property
+    def stages(self) -> int:
+        return self.points.bit_length() - 1
+
+    @property
+    def internal_width(self) -> int:
+        """Datapath width: the input width plus one guard bit."""
+        return self.width + 1
+
+    @property
+    def output_width(self) -> int:
+        return self.internal_width
+
+    @property
+    def mult_shift(self) -> int:
+        """Bits rounded off a difference before it enters a multiplier."""
+        return max(0, self.internal_width - MAX_OPERAND_BITS)
+
+    def span(self, stage: int) -> int:
+        """Butterfly distance D of a stage (N/2, N/4, ..., 1)."""
+        return self.points >> (stage + 1)
+
+    def has_multiplier(self, stage: int) -> bool:
+        """Stages with D >= 4 need non-trivial twiddles."""
+        return self.span(stage) >= 4
+
+
+def check_twiddles_representable(points: int, twiddle_width: int) -> None:
+    """Refuse a twiddle width whose quantised twiddles are not all distinct.
+
+    A width at which two different roots of unity round to the same code
+    cannot represent the transform's twiddles.
+    """
+    re, im = twiddle_table(points, twiddle_width)
+    codes = set(zip(re.tolist(), im.tolist()))
+    if len(codes) != len(re):
+        raise ParameterError(
+            f"twiddle_width {twiddle_width} cannot represent the {points}-point twiddles "
+            f"(distinct roots of unity round to the same code); use a wider twiddle_width")
+
+
+@lru_cache(maxsize=None)
+def _twiddle_table(points: int, twiddle_width: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    n = np.arange(points // 2)
+    scale = float(1 << (twiddle_width - 1))
+    lo, hi = int_range(twiddle_width)
+    re = np.clip(np.round(np.cos(2 * np.pi * n / points) * scale), lo, hi).astype(np.int64)
+    im = np.clip(np.round(-np.sin(2 * np.pi * n / points) * scale), lo, hi).astype(np.int64)
+    return tuple(re.tolist()), tuple(im.tolist())
+
+
+def twiddle_table(points: int, twiddle_width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Quantised ``W_N^n = exp(-2 pi j n / N)`` for n = 0..N/2-1 (the twiddle ROM).
+
+    Codes are ``round(value * 2**(T-1))`` (ties to even), saturated to the
+    ``T``-bit range so that +1.0 becomes ``2**(T-1) - 1``.
+    """
+    re, im = _twiddle_table(points, twiddle_width)
+    return np.array(re, dtype=np.int64), np.array(im, dtype=np.int64)
+
+
+def bit_reverse(points: int) -> np.ndarray:
+    """``bit_reverse(N)[p]`` is the frequency index of output position p."""
+    bits = points.bit_length() - 1
+    idx = np.arange(points)
+    rev = np.zeros_like(idx)
+    for b in range(bits):
+        rev |= ((idx >> b) & 1) << (bits - 1 - b)
+    return rev

@@ -1,0 +1,77 @@
+"""Run a whole compiled network through the Accelerator RTL in one simulation.
+
+The entry point the ``rtl`` backend of ``circnn infer`` and ``circnn demo``
+use for networks of any depth: the network's memories are given at
+elaboration, its registers are written through the host bus, every input
+row streams through in batches, and the outputs come back as codes with the
+accelerator's own cycle counters.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import numpy as np
+
+from circnn.config import NetworkConfig
+from circnn.rtl.accelerator import Accelerator
+from circnn.sim.model.accelerator import build_image, host_writes
+from circnn.sim.model.layer import LayerProgram
+from circnn.sim.model.network import network_forward
+
+from .runner import build_root, run_bench
+
+__all__ = ["simulate_network"]
+
+
+def simulate_network(net: NetworkConfig, programs: list[LayerProgram], x_codes, *, name: str,
+                     idle: float = 0.0, stall: float = 0.0, seed: int = 0, compare: bool = False,
+                     progress=None, keep_files: bool = True) -> tuple[np.ndarray, dict]:
+    """Output codes (N, p_last*k) of the RTL, and its statistics.
+
+    Rows are padded with zero rows to a multiple of the batch (their outputs
+    dropped).  Statistics: ``cycles`` (the accelerator's busy clocks),
+    ``cycles_per_inference`` (over the padded rows, i.e. what the hardware
+    did), ``layer_cycles`` (each layer's clocks in the last batch), and the
+    stream-measured cycles.  With ``compare`` the bench also checks every
+    output word against :func:`network_forward`.
+    """
+    eng = net.engine
+    x = np.asarray(x_codes, dtype=np.int64)
+    rows = x.shape[0]
+    padded = -(-rows // eng.batch) * eng.batch
+    if padded != rows:
+        x = np.concatenate([x, np.zeros((padded - rows, x.shape[1]), dtype=np.int64)])
+    image = build_image(programs, net)
+    writes = np.array(host_writes(image, weights=False, n_batches=padded // eng.batch), dtype=np.int64)
+    expected = network_forward(x, programs, eng) if compare else np.zeros(
+        (padded, programs[-1].p * eng.k), dtype=np.int64)
+    work = build_root() / "network_runs" / name
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    data = work / "data.npz"
+    np.savez(data, run_writes=writes, run_x=x, run_expected=expected)
+    outputs = work / "outputs.npy"
+    stats_path = work / "stats.json"
+    run = dict(name="run", batch=eng.batch, k=eng.k, p=programs[-1].p, max_p=eng.max_p,
+               layers=len(programs), compare=compare, outputs=str(outputs))
+    t0 = time.monotonic()
+    if progress:
+        progress(f"simulating the accelerator: {len(programs)} layers, {rows} rows "
+                 f"(batch {eng.batch}) in one simulation")
+    run_bench(Accelerator(net, memory=image.memory, descriptors=image.descriptors), name=f"network_{name}",
+              test_module="circnn.sim.benches.accelerator_bench",
+              config=dict(data=str(data), runs=[run], idle=idle, stall=stall, seed=seed,
+                          stats=str(stats_path)))
+    y = np.load(outputs)[:rows]
+    stats = json.loads(stats_path.read_text())["run"]
+    stats.update(rows=rows, padded_rows=padded, seconds=round(time.monotonic() - t0, 1),
+                 layer_cycles=stats.pop("layer_cycles_last_batch"))
+    if progress:
+        progress(f"simulation finished in {stats['seconds']} s")
+    if not keep_files:
+        shutil.rmtree(work, ignore_errors=True)
+    return y, stats

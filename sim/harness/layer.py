@@ -1,0 +1,175 @@
+"""Run one compiled layer on the RTL: ``CirculantLayer`` under cocotb on Icarus.
+
+:func:`simulate_layer` is the reusable entry point (``circnn infer --backend
+rtl`` and the layer regressions use it): it writes the program and the input
+codes for the bench (:mod:`circnn.sim.benches.layer_bench`), elaborates the
+layer with the program as its initial memory and register contents, runs
+every input row through it in one simulation, and reads back the output
+codes the RTL produced, with the bench's cycle and activity counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from circnn.config import EngineConfig
+from circnn.rtl.layer import CirculantLayer
+from circnn.sim.model.fixedpoint import int_range
+from circnn.sim.model.layer import LayerProgram
+
+from .program_files import save_program
+from .runner import build_root, run_bench, slug
+
+__all__ = ["simulate_layer", "ideal_cycles_per_row"]
+
+
+def ideal_cycles_per_row(eng: EngineConfig, prog: LayerProgram) -> int:
+    """MAC-bound clocks per input vector: ``ceil(p/P) * q * k/2``."""
+    return -(-prog.p // eng.pes) * prog.q * eng.half
+
+
+class _PhaseWatcher:
+    """Report the phases of a run_bench call (elaboration, Icarus build,
+    simulation) from the files it writes, with a heartbeat during long ones."""
+
+    def __init__(self, build_dir: Path, progress, rows: int, heartbeat_s: float = 15.0):
+        self.build_dir = build_dir
+        self.progress = progress
+        self.rows = rows
+        self.heartbeat_s = heartbeat_s
+        self.start = time.time()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _fresh(self, name: str) -> bool:
+        try:
+            return (self.build_dir / name).stat().st_mtime >= self.start - 1
+        except OSError:
+            return False
+
+    def _run(self):
+        phases = [("top.v", "Verilog written; compiling with Icarus Verilog"),
+                  ("sim.log", f"simulating {self.rows} rows under cocotb")]
+        last = time.monotonic()
+        current = "elaborating"
+        while not self._stop.wait(0.25):
+            try:
+                if phases and self._fresh(phases[0][0]):
+                    current = phases.pop(0)[1]
+                    self.progress(current)
+                    last = time.monotonic()
+                elif time.monotonic() - last >= self.heartbeat_s:
+                    self.progress(f"... still {current.split(';')[-1].strip()}")
+                    last = time.monotonic()
+            except Exception:  # progress reporting must never break a run
+                pass
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def simulate_layer(eng: EngineConfig, prog: LayerProgram, x_codes, *, name: str,
+                   idle: float = 0.0, stall: float = 0.0, seed: int = 0, compare: bool = True,
+                   progress=None, keep_files: bool = True) -> tuple[np.ndarray, dict]:
+    """Simulate ``CirculantLayer(eng, prog)`` on integer inputs ``x_codes`` (N, q*k).
+
+    All rows go through one simulation; the row count is padded with zero
+    rows to a multiple of ``eng.batch`` and their outputs dropped.  ``idle``
+    / ``stall`` are the probabilities of a source idle clock and a sink
+    back-pressure clock.  With ``compare`` the bench also checks every output
+    word, the saturation counts and the MAC steps against the bit-true model
+    (and the run fails on a difference); without it the outputs are only
+    recorded.  ``progress`` (optional) receives one-line progress messages.
+    ``name`` identifies the run's files under ``build_root()`` (unique per
+    concurrent run); with ``keep_files`` false they are removed after a
+    successful run (a failed run keeps them, with the simulation log).
+
+    Returns the output codes (N, p*k) as the RTL produced them and the
+    bench's statistics: ``cycles`` (first input accepted to last output),
+    ``mac_steps``, ``pe_steps``, ``pe_utilisation`` (pe_steps / (P*cycles)),
+    saturation counts, plus ``rows``, ``padded_rows``, ``cycles_per_row``
+    and ``ideal_cycles_per_row``.
+    """
+    return run_program_bench(
+        CirculantLayer(eng, registers=prog.registers(), memory=prog.memory_image(eng)),
+        bench_name=f"layer_{name}",
+        test_module="circnn.sim.benches.layer_bench", x_codes=x_codes, n_in=prog.q * eng.k,
+        act_width=eng.act_width, batch=eng.batch,
+        save=lambda path, x_run: save_program(path, eng, prog, x=x_run),
+        describe=f"CirculantLayer (k={eng.k}, P={eng.pes}, B={eng.batch}, p={prog.p}, q={prog.q})",
+        ideal_per_row=ideal_cycles_per_row(eng, prog), idle=idle, stall=stall, seed=seed,
+        compare=compare, progress=progress, keep_files=keep_files)
+
+
+def run_program_bench(component, *, bench_name: str, test_module: str, x_codes, n_in: int,
+                      act_width: int, batch: int, save, describe: str, ideal_per_row: int,
+                      idle: float = 0.0, stall: float = 0.0, seed: int = 0, compare: bool = True,
+                      progress=None, keep_files: bool = True, extra_config: dict | None = None):
+    """The shared body of the one-layer simulations (circulant and dense engines).
+
+    Checks the input codes, pads the rows to a multiple of ``batch`` with
+    zero rows, writes the program (``save(path, padded_codes)``), runs the
+    bench on ``component`` and returns the outputs of the real rows and the
+    bench's statistics with ``rows``, ``padded_rows``, ``cycles_per_row``,
+    ``ideal_cycles_per_row`` and ``wall_time_s`` added.
+    """
+    x = np.asarray(x_codes)
+    if x.ndim != 2 or x.shape[1] != n_in or x.shape[0] == 0:
+        raise ValueError(f"expected input codes of shape (N >= 1, {n_in}), got {x.shape}")
+    if x.dtype.kind not in "iu":
+        raise ValueError(f"expected integer input codes, got dtype {x.dtype}")
+    lo, hi = int_range(act_width)
+    if x.min() < lo or x.max() > hi:
+        raise ValueError(f"input codes outside the {act_width}-bit range {lo}..{hi}")
+    for label, v in (("idle", idle), ("stall", stall)):
+        if not 0.0 <= v < 1.0:
+            raise ValueError(f"{label} must be in [0, 1), not {v}")
+    rows = x.shape[0]
+    padded = -(-rows // batch) * batch
+    x_run = np.zeros((padded, x.shape[1]), dtype=np.int64)
+    x_run[:rows] = x
+
+    say = progress or (lambda msg: None)
+    folder = build_root() / "programs"
+    folder.mkdir(parents=True, exist_ok=True)
+    program_path = folder / f"{bench_name}.npz"
+    stats_path = folder / f"{bench_name}.stats.json"
+    outputs_path = folder / f"{bench_name}.y.npy"
+    for stale in (stats_path, outputs_path):
+        stale.unlink(missing_ok=True)
+    save(program_path, x_run)
+
+    say(f"elaborating {describe}")
+    t0 = time.monotonic()
+    watcher = (_PhaseWatcher(build_root() / "sim" / slug(bench_name), say, padded) if progress
+               else contextlib.nullcontext())
+    with watcher:
+        run_bench(component, name=bench_name, test_module=test_module,
+                  config=dict(program=str(program_path), idle=idle, stall=stall, seed=seed,
+                              stats=str(stats_path), outputs=str(outputs_path), compare=compare,
+                              **(extra_config or {})))
+    say(f"simulation finished ({time.monotonic() - t0:.1f} s for elaboration, build and run)")
+
+    y = np.load(outputs_path, allow_pickle=False)[:rows]
+    stats = json.loads(stats_path.read_text())
+    if not keep_files:
+        for f in (program_path, stats_path, outputs_path):
+            f.unlink(missing_ok=True)
+        shutil.rmtree(build_root() / "sim" / slug(bench_name), ignore_errors=True)
+    stats.update(rows=rows, padded_rows=padded - rows,
+                 cycles_per_row=stats["cycles"] / rows,
+                 ideal_cycles_per_row=ideal_per_row,
+                 wall_time_s=time.monotonic() - t0)
+    return y, stats

@@ -1,0 +1,48 @@
+# amaranth: UnusedElaboratable=no
+"""Both multiplier targets give the same words at the same cycle (ECP5 primitive
+simulated with circnn's behavioural MULT18X18D model)."""
+
+import pytest
+from amaranth.hdl import Module, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from circnn.config import ECP5Target
+from circnn.errors import ParameterError
+from circnn.rtl.multiplier import MULT_LATENCY, Multiplier
+from circnn.sim.harness.runner import run_bench
+
+from platforms import OnPlatform
+
+
+class BothTargets(wiring.Component):
+    def __init__(self, aw, bw):
+        self.aw, self.bw = aw, bw
+        super().__init__({"a": In(signed(aw)), "b": In(signed(bw)), "ce": In(1),
+                          "p_generic": Out(signed(aw + bw)), "p_ecp5": Out(signed(aw + bw))})
+
+    def elaborate(self, platform):
+        m = Module()
+        for name, target, out in (("gen", None, self.p_generic), ("dsp", ECP5Target(), self.p_ecp5)):
+            mul = Multiplier(self.aw, self.bw)
+            m.submodules[name] = OnPlatform(mul, target)
+            m.d.comb += [mul.a.eq(self.a), mul.b.eq(self.b), mul.ce.eq(self.ce), out.eq(mul.p)]
+        return m
+
+
+def test_latency_constant():
+    assert MULT_LATENCY == 3 and Multiplier(8, 8).latency == 3
+
+
+@pytest.mark.parametrize("aw,bw", [(18, 18), (16, 16), (18, 9), (5, 17)])
+def test_targets_agree(aw, bw, seed):
+    run_bench(BothTargets(aw, bw), name=f"multiplier_{aw}x{bw}",
+              test_module="circnn.sim.benches.multiplier_bench",
+              config=dict(seed=seed, a_width=aw, b_width=bw, count=500), target="ecp5")
+
+
+@pytest.mark.parametrize("kwargs,name", [
+    (dict(a_width=19, b_width=8), "a_width"), (dict(a_width=8, b_width=1), "b_width")])
+def test_rejects_operands_that_do_not_fit(kwargs, name):
+    with pytest.raises(ParameterError, match=name):
+        Multiplier(**kwargs)
