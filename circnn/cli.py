@@ -65,7 +65,7 @@ def cmd_synth(args) -> int:
 
 
 def cmd_perf_layer(args) -> int:
-    from circnn.synth.layer_perf import run_perf_layer, render_markdown
+    from .benchmarks.layer_perf import run_perf_layer, render_markdown
     if not 1 <= args.freq <= 1000:
         raise CircnnError(f"--freq must be in 1..1000 MHz, not {args.freq}")
     say = _progress(args.quiet)
@@ -91,7 +91,8 @@ def _int_list(text: str, name: str) -> tuple[int, ...] | None:
 
 
 def cmd_bench(args) -> int:
-    from circnn.synth.bench import check_bench_args, run_bench
+    from .benchmarks.sweep import run_bench
+    from .benchmarks.sweep_points import check_bench_args
     sizes = _int_list(args.sizes, "--sizes")
     ks = _int_list(args.ks, "--ks")
     pes = _int_list(args.pes, "--pes")

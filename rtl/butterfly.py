@@ -11,7 +11,7 @@ differences leave while the next frame's first half enters, so a stage's
 output per frame is ``D`` sums then ``D`` differences.
 
 The pipeline never stalls (``valid`` bubbles flow through it; the FFT's
-output FIFO provides back-pressure).  When no input arrives at a frame
+output queue provides back-pressure).  When no input arrives at a frame
 boundary the stage *drains*: it emits the pending differences on its own,
 so the last frame of a burst leaves without waiting for another frame.
 Only at a frame boundary, because a first half must enter the line
@@ -27,6 +27,7 @@ from circnn.config import FFTConfig
 
 from .arith import round_shift
 from .complex import complex_layout
+from .delay import delay
 
 __all__ = ["ButterflyStage", "stage_layout"]
 
@@ -103,12 +104,8 @@ class ButterflyStage(wiring.Component):
         against 2881 at 154 MHz) and in block RAM (256 points: 82 MHz, the
         unregistered DP16KD output alone takes 5.6 ns).
         """
-        # The line holds data only: no reset needed (pending says what is valid).
-        line = [Signal(layout, name=f"line{n}", reset_less=True) for n in range(D)]  # [D-1] oldest
         shift_in = Signal(name="line_shift")
         data_in = Signal(layout, name="line_in")
-        with m.If(shift_in):
-            m.d.sync += line[0].eq(data_in)
-            for n in range(1, D):
-                m.d.sync += line[n].eq(line[n - 1])
-        return line[-1], lambda shift, push: [shift_in.eq(shift), data_in.eq(push)]
+        # The line holds data only: no reset needed (pending says what is valid).
+        head = delay(m, data_in, D, "line", enable=shift_in, reset_less=True)
+        return head, lambda shift, push: [shift_in.eq(shift), data_in.eq(push)]

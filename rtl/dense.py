@@ -9,7 +9,7 @@ hosts and benches drive both alike::
     i (x pairs) ─► input buffer (2 banks) ──x[b, j]──► M x (weight bank ─► Multiplier ─► B accumulators)
                                 ▲                                                  │ finished sums
                    scheduler ───┘ (g, j, b loops; one step per clock)               ▼ (2 banks)
-    o (y pairs) ◄─ FIFO ◄─ emitter ◄─ output buffer (2 banks) ◄─ drain: + bias, ReLU, requantise
+    o (y pairs) ◄─ queue ◄─ emitter ◄─ output buffer (2 banks) ◄─ drain: + bias, ReLU, requantise
 
 Schedule, for a batch of B vectors whose inputs are buffered::
 

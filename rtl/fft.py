@@ -6,7 +6,7 @@ Dataflow (see ``docs/fft.md``)::
 
     i ─► frame mode, swap if inverse, sign-extend to width+1 ─►
          ButterflyStage(D=N/2) ─► TwiddleStage ─► ButterflyStage(D=N/4) ─► ... ─►
-         ButterflyStage(D=1) ─► swap back if inverse ─► output FIFO ─► o
+         ButterflyStage(D=1) ─► swap back if inverse ─► CreditQueue ─► o
 
 * input frames of ``points`` samples in natural order; output in
   bit-reversed order (position p carries bin ``bit_reverse(N)[p]``), with

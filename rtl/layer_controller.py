@@ -134,7 +134,7 @@ class LayerController(wiring.Component):
                     m.d.sync += reading.eq(0)
                     m.d.comb += release_in.eq(src == Buffer.IN)
         # the buffers' read data leaves registers (BlockRAM); the source
-        # select feeds the FIFO
+        # select feeds the queue
         read_valid = delay(m, issue, latency, "read_valid")
         read_src = delay(m, src, latency, "read_src")
         held = {name: buf.rd_data for name, buf in bufs.items()}

@@ -1,4 +1,4 @@
-"""One ``circnn synth`` run in a child process, for the benchmark scripts.
+"""One ``circnn synth`` run in a child process, for the benchmark harnesses.
 
 The child gets its own process group, so a run that outlasts its timeout is
 killed with yosys/nextpnr underneath it; progress is reported once a minute
@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["synth_in_child", "overflow_from_log", "DEVICE_CAPACITY", "overflow_of"]
+__all__ = ["synth_in_child", "overflow_from_log", "DEVICE_CAPACITY", "overflow_of",
+           "overflow_text"]
 
 #: Resources of the ECP5 parts (nextpnr's BEL counts), by report key.
 DEVICE_CAPACITY = {
@@ -36,6 +37,12 @@ def overflow_of(used: dict, device: str) -> dict:
     cap = DEVICE_CAPACITY[device]
     return {k: {"used": int(used[k]), "available": cap[k], "percent": round(100 * used[k] / cap[k], 1)}
             for k in cap if used.get(k) is not None and used[k] > cap[k]}
+
+
+def overflow_text(over: dict) -> str:
+    """``"DP16KD 256/208 (123%), ..."``: an overflow dict on one line."""
+    return ", ".join(f"{k.upper()} {v['used']}/{v['available']} ({v['percent']:.0f}%)"
+                     for k, v in over.items())
 
 
 def overflow_from_log(text: str) -> dict:

@@ -19,7 +19,8 @@ NET = NetworkConfig(EngineConfig(k=8, pes=2, batch=2, max_q=4, max_p=4, weight_d
                                  bias_depth=64), max_layers=5)
 
 
-def run_accelerator(name, runs, arrays, seed, idle=0.15, stall=0.15, net=NET, image=None):
+def run_accelerator(name, runs, arrays, seed, idle=0.15, stall=0.15, burst=1, net=NET,
+                    image=None):
     path = build_root() / "programs" / f"acc_{name}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **arrays)
@@ -27,7 +28,7 @@ def run_accelerator(name, runs, arrays, seed, idle=0.15, stall=0.15, net=NET, im
     preload = {} if image is None else dict(memory=image.memory, descriptors=image.descriptors)
     run_bench(Accelerator(net, **preload), name=f"accelerator_{name}",
               test_module="circnn.sim.benches.accelerator_bench",
-              config=dict(data=str(path), runs=runs, idle=idle, stall=stall, seed=seed,
+              config=dict(data=str(path), runs=runs, idle=idle, stall=stall, burst=burst, seed=seed,
                           stats=str(stats_path)))
     return json.loads(stats_path.read_text())
 
@@ -72,12 +73,15 @@ def test_network_given_at_elaboration_needs_no_loading(seed):
                     seed, image=image)
 
 
-def test_back_to_back_with_heavy_stalls(seed):
+@pytest.mark.parametrize("burst", [1, 40])
+def test_back_to_back_with_heavy_stalls(burst, seed):
+    # per-clock draws, and long runs that fill the activation buffers' queues
     rng = np.random.default_rng(seed)
-    _, programs, _, x, expected, writes = network_case(rng, NET, [3, 2, 2], ["relu", "none"], vectors=10)
-    run_accelerator("stalls", [run_entry("run", programs)],
+    _, programs, _, x, expected, writes = network_case(rng, NET, [3, 2, 2], ["relu", "none"],
+                                                       vectors=10)
+    run_accelerator(f"stalls_{burst}", [run_entry("run", programs)],
                     {"run_writes": writes, "run_x": x, "run_expected": expected}, seed,
-                    idle=0.5, stall=0.6)
+                    idle=0.5, stall=0.6, burst=burst)
 
 
 def test_reset_in_the_middle_then_a_correct_inference(seed):

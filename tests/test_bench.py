@@ -11,10 +11,12 @@ import json
 
 import pytest
 
+from circnn.benchmarks.sweep import run_bench
+from circnn.benchmarks.sweep_comparison import compare, targets
+from circnn.benchmarks.sweep_points import (BenchPoint, estimate_weight_dp16kd, formula_cycles, gops,
+                                            plan, weight_bits)
+from circnn.benchmarks.sweep_synthesis import synth_point
 from circnn.cli import main
-from circnn.synth import bench
-from circnn.synth.bench import (BenchPoint, compare, estimate_weight_dp16kd, formula_cycles, gops,
-                                plan, targets, weight_bits)
 from circnn.synth.synth_job import overflow_from_log
 
 
@@ -123,14 +125,14 @@ def test_points_that_do_not_fit_are_reported_and_the_sweep_goes_on(tmp_path, mon
 
     monkeypatch.setattr("circnn.synth.synth_job.synth_in_child", fake_synth)
     # 2048x2048 k=16 P=4 needs 256 DP16KD for its weights alone: reported, not synthesised
-    big = bench.synth_point(BenchPoint("circulant", 2048, 2048, 16, 4), tmp_path, freq=125.0,
-                            timeout=10, fresh=True, say=lambda m: None, source_hash="x")
+    big = synth_point(BenchPoint("circulant", 2048, 2048, 16, 4), tmp_path, freq=125.0,
+                      timeout=10, fresh=True, say=lambda m: None, source_hash="x")
     assert calls == []
     assert big["fits"] is False and big["fit_source"].startswith("estimate")
     assert big["overflow"]["dp16kd"]["used"] == 256
 
-    result = bench.run_bench(out=tmp_path / "b", sizes=(256,), ks=(16,), pes=(4, 8),
-                             max_sim_clocks=0, jobs=1, say=lambda m: None)
+    result = run_bench(out=tmp_path / "b", sizes=(256,), ks=(16,), pes=(4, 8),
+                       max_sim_clocks=0, jobs=1, say=lambda m: None)
     by = {p["name"]: p for p in result["points"]}
     # nextpnr's overflow is reported with the resource, and the other points go on
     p8 = by["circulant_256x256_k16_P8"]

@@ -8,8 +8,12 @@ import json
 import numpy as np
 import pytest
 
+from circnn.bundle import load_bundle
 from circnn.cli import main
-from circnn.demo import REQUIRED_KEYS
+from circnn.datasets import load_digits_split
+from circnn.demo.report import REQUIRED_KEYS
+
+from references import dense_reference
 
 TINY = ["--epochs", "2", "--hidden", "32", "--limit", "12", "--skip-synth", "--quiet"]
 
@@ -52,8 +56,10 @@ def check_report(out):
     report = json.loads((out / "report.json").read_text())
     missing = [key for key in REQUIRED_KEYS if key not in report]
     assert not missing, f"report.json lacks {missing}"
+    n = report["n_test"]
     for key in ("accuracy_dense_float", "accuracy_float", "accuracy_golden"):
-        assert 0.0 <= report[key] <= 1.0, (key, report[key])
+        # a count of correct rows over the test rows
+        assert round(report[key] * n) == pytest.approx(report[key] * n, abs=1e-9), (key, report)
     assert (out / "report.md").is_file() and (out / "model.npz").is_file()
     assert (out / "accuracy_vs_k.png").stat().st_size > 1000
     return report
@@ -64,7 +70,10 @@ def test_demo_pipeline_digits_rtl(build, capsys):
     out = build / "demo"
     assert main(["demo", "--out", str(out), *TINY]) == 0
     report = check_report(out)
-    assert 0.0 <= report["accuracy_rtl"] <= 1.0
+    # the exported model, run by an independent float reference on the same rows
+    _, _, x_test, y_test = load_digits_split(seed=0)
+    logits = dense_reference(load_bundle(out / "model.npz").layers, x_test[:12])
+    assert report["accuracy_float"] == np.mean(np.argmax(logits, axis=1) == y_test[:12])
     assert report["rtl_golden_mismatches"] == 0
     assert report["rtl_output_words"] == 12 * 16           # 10 classes padded to p*k = 16
     assert report["accuracy_rtl"] == report["accuracy_golden"]
@@ -95,7 +104,7 @@ def test_demo_mnist_idx(build):
     assert report["dataset"] == "mnist" and report["n_train"] == 60 and report["n_test"] == 12
     assert report["network"] == "64 -> 16 -> 10" and report["k"] == 4
     assert report["rtl_rows"] == 12 and report["rtl_golden_mismatches"] == 0
-    assert 0.0 <= report["accuracy_rtl"] <= 1.0
+    assert report["accuracy_rtl"] == report["accuracy_golden"]
     assert [s["k"] for s in report["sweep"]] == [4, 8, 16]
 
 
@@ -176,10 +185,10 @@ def test_bad_idx_files(build, capsys, damage):
 
 
 def test_synthesis_design_is_sized_for_the_network():
-    """The design the demo synthesises accepts the parameters it is given and, for the
-    network-level accelerator, holds every layer of the compiled network."""
+    """The design the demo synthesises, the network-level accelerator, accepts the
+    parameters it is given and holds every layer of the compiled network."""
     from circnn.compiler import compile_network
-    from circnn.demo import _synth_design
+    from circnn.demo.pipeline import SYNTH_DESIGN, synthesis_params
     from circnn.designs import get_design
     from circnn.sim.model.layer import EngineConfig
     from circnn.training import circulant_network, to_bundle
@@ -187,10 +196,10 @@ def test_synthesis_design_is_sized_for_the_network():
     bundle = to_bundle(circulant_network([64, 128, 10], 8, seed=1))
     eng = EngineConfig(k=8, pes=4, batch=1, max_q=16, max_p=16)
     programs = compile_network(bundle, eng)
-    name, params = _synth_design(eng, programs)
-    resolved = get_design(name).resolve({k: str(v) for k, v in params.items()})
+    params = synthesis_params(eng, programs)
+    assert SYNTH_DESIGN == "accelerator"
+    resolved = get_design(SYNTH_DESIGN).resolve({k: str(v) for k, v in params.items()})
     assert resolved["k"] == 8 and resolved["pes"] == 4 and resolved["max_q"] == 16
-    if name == "accelerator":
-        assert resolved["max_layers"] == 2
-        assert resolved["weight_depth"] == 4 * 8 * 4 + 1 * 16 * 4   # ceil(p/P) * q * k/2
-        assert resolved["bias_depth"] == 16 * 4 + 2 * 4               # p * k/2 pairs
+    assert resolved["max_layers"] == 2
+    assert resolved["weight_depth"] == 4 * 8 * 4 + 1 * 16 * 4   # ceil(p/P) * q * k/2
+    assert resolved["bias_depth"] == 16 * 4 + 2 * 4               # p * k/2 pairs

@@ -169,10 +169,10 @@ def test_streams_have_the_circulant_layouts():
 
 # --- the RTL --------------------------------------------------------------------
 
-def run_dense(name, cfg, prog, x, seed, idle=0.25, stall=0.25, via_load=False):
+def run_dense(name, cfg, prog, x, seed, idle=0.25, stall=0.25, burst=1, via_load=False):
     from circnn.sim.harness.dense import simulate_dense
-    y, stats = simulate_dense(cfg, prog, x, name=name, idle=idle, stall=stall, seed=seed,
-                              compare=True, via_load=via_load)
+    y, stats = simulate_dense(cfg, prog, x, name=name, idle=idle, stall=stall, burst=burst,
+                              seed=seed, compare=True, via_load=via_load)
     np.testing.assert_array_equal(y, dense_forward(x, prog, cfg))
     assert stats["mac_steps"] == ideal_dense_cycles_per_row(cfg, prog) * x.shape[0] \
         + ideal_dense_cycles_per_row(cfg, prog) * stats["padded_rows"]
@@ -196,6 +196,15 @@ def test_rtl_matches_model(mults, batch, m, n, vectors, k, seed):
     _, prog, x = compiled(rng, cfg, m, n, vectors)
     stats = run_dense(f"M{mults}_B{batch}_m{m}_n{n}", cfg, prog, x, seed)
     print(stats)
+
+
+def test_rtl_bursts_of_idle_and_backpressure(seed):
+    # long runs of an idle source and a stalled sink fill the output buffer's
+    # banks and queue while the next batch computes
+    rng = np.random.default_rng(seed)
+    cfg = DenseConfig(mults=3, batch=2, max_in=6, max_out=7, k=4)
+    _, prog, x = compiled(rng, cfg, 7, 6, 8)
+    run_dense("bursts", cfg, prog, x, seed, idle=0.5, stall=0.6, burst=30)
 
 
 def test_rtl_saturates_narrow_half_even(seed):

@@ -23,11 +23,11 @@ COMPILED = [
 ]
 
 
-def run_layer(name, eng, prog, x, seed, idle=0.2, stall=0.2):
+def run_layer(name, eng, prog, x, seed, idle=0.2, stall=0.2, burst=1):
     # the bench compares every output word, the saturation counts and the
     # MAC steps against the model; the returned codes must be the model's too
-    y, stats = simulate_layer(eng, prog, x, name=name, idle=idle, stall=stall, seed=seed,
-                              compare=True)
+    y, stats = simulate_layer(eng, prog, x, name=name, idle=idle, stall=stall, burst=burst,
+                              seed=seed, compare=True)
     np.testing.assert_array_equal(y, layer_forward(x, prog, eng))
     return stats
 
@@ -51,6 +51,15 @@ def test_structured_layer_matches_model(pattern, seed):
     print(stats)
 
 
+def test_bursts_of_idle_and_backpressure(seed):
+    # long runs of an idle source and a stalled sink fill every queue inside
+    # the layer (drain, tags, inverse FFT, output stage) on the way
+    rng = np.random.default_rng(seed)
+    eng = EngineConfig(k=8, pes=2, batch=2, max_q=3, max_p=5)
+    _, prog, x = compiled_case(rng, eng, 5, 3, 8)
+    run_layer("bursts", eng, prog, x, seed, idle=0.5, stall=0.6, burst=30)
+
+
 def test_padded_layer_masks_outputs(seed):
     rng = np.random.default_rng(seed)
     eng = EngineConfig(k=8, pes=2, batch=1, max_q=2, max_p=2)
@@ -67,6 +76,7 @@ def test_narrow_widths_and_half_even(seed):
     run_layer("narrow", eng, prog, x, seed)
 
 
+@pytest.mark.long
 def test_deep_memories_match_model(seed):
     # weight banks, spectrum buffer and bias memory all deeper than one block
     # RAM: every BlockRAM read takes its three-clock path

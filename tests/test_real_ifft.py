@@ -16,29 +16,30 @@ import pytest
 from amaranth.hdl import signed
 from amaranth.lib import data
 
+from circnn.config import FFTConfig, RealFFTConfig, RealIFFTConfig, bit_reverse
 from circnn.designs import get_design
 from circnn.errors import ParameterError
 from circnn.rtl.real_ifft import RealIFFT, RealSpectrumPre
 from circnn.rtl.reorder import FrameReorder
 from circnn.sim.benches.real_ifft_bench import random_spectra, structured_spectra
-from circnn.sim.harness.runner import run_bench
-from circnn.config import FFTConfig, bit_reverse
-from circnn.sim.model.fft import fft, sqnr_db, to_natural_order
 from circnn.sim.benches.stimulus import random_frames
+from circnn.sim.harness.runner import run_bench
+from circnn.sim.model.fft import fft, sqnr_db, to_natural_order
 from circnn.sim.model.fixedpoint import int_range
-from circnn.config import RealFFTConfig, RealIFFTConfig
-from circnn.sim.model.real_fft import (real_fft, real_ifft, real_ifft_sqnr_floor_db, real_spectrum_pre, reorder_permutation, unpack_spectrum)
+from circnn.sim.model.real_fft import (real_fft, real_ifft, real_ifft_sqnr_floor_db,
+                                       real_spectrum_pre, reorder_permutation, unpack_spectrum)
 
-RANDOM_VECTORS = 1000
+from fft_cases import random_frame_count
+
 
 RTL = [
     # points, width, twiddle_width, rounding
     (4, 17, 18, "half_even"),
     (8, 8, 8, "truncate"),
     (16, 16, 16, "half_up"),
-    (32, 12, 10, "half_even"),
-    (64, 17, 16, "truncate"),
-    (256, 16, 16, "half_up"),
+    pytest.param(32, 12, 10, "half_even", marks=pytest.mark.long),
+    pytest.param(64, 17, 16, "truncate", marks=pytest.mark.long),
+    pytest.param(256, 16, 16, "half_up", marks=pytest.mark.long),
 ]
 
 
@@ -189,31 +190,34 @@ def test_real_ifft_matches_model(points, width, twiddle_width, rounding, seed):
               test_module="circnn.sim.benches.real_ifft_bench",
               testcase="real_ifft_matches_model",
               config=dict(points=points, width=width, twiddle_width=twiddle_width,
-                          rounding=rounding, random=RANDOM_VECTORS, idle=0.15, stall=0.15,
+                          rounding=rounding, random=random_frame_count(points),
+                          idle=0.15, stall=0.15,
                           seed=seed))
 
 
-def test_real_ifft_heavy_backpressure_loses_nothing(seed):
+@pytest.mark.parametrize("burst", [1, 24])
+def test_real_ifft_heavy_backpressure_loses_nothing(burst, seed):
     # mostly idle source, mostly stalled sink: three buffers with their own
     # flow control in a row must neither drop, duplicate nor reorder words
     cfg = RealIFFTConfig(16, 10, 12, "half_up")
-    run_bench(RealIFFT(cfg), name="real_ifft_16_backpressure",
+    run_bench(RealIFFT(cfg), name=f"real_ifft_16_backpressure_{burst}",
               test_module="circnn.sim.benches.real_ifft_bench",
               testcase="real_ifft_matches_model",
               config=dict(points=16, width=10, twiddle_width=12, rounding="half_up",
-                          random=40, idle=0.6, stall=0.8, seed=seed))
+                          random=40, idle=0.6, stall=0.8, burst=burst, seed=seed))
 
 
-@pytest.mark.parametrize("depth,order,idle,stall", [
-    (8, "bit_reverse", 0.15, 0.15),
-    (2, "bit_reverse", 0.3, 0.3),
-    (32, "bit_reverse", 0.0, 0.0),    # back to back: one word per clock both ways
-    (16, "natural", 0.5, 0.8),
+@pytest.mark.parametrize("depth,order,idle,stall,burst", [
+    (8, "bit_reverse", 0.15, 0.15, 1),
+    (2, "bit_reverse", 0.3, 0.3, 1),
+    (32, "bit_reverse", 0.0, 0.0, 1),    # back to back: one word per clock both ways
+    (16, "natural", 0.5, 0.8, 1),
+    (8, "bit_reverse", 0.5, 0.6, 20),    # long runs of idle and stalls
 ])
-def test_frame_reorder_matches_model(depth, order, idle, stall, seed):
+def test_frame_reorder_matches_model(depth, order, idle, stall, burst, seed):
     run_bench(FrameReorder(depth, signed(12), order),
-              name=f"frame_reorder_{depth}_{order}_{idle}_{stall}",
+              name=f"frame_reorder_{depth}_{order}_{idle}_{stall}_{burst}",
               test_module="circnn.sim.benches.real_ifft_bench",
               testcase="frame_reorder_matches_model",
               config=dict(depth=depth, width=12, order=order, frames=60, idle=idle,
-                          stall=stall, seed=seed))
+                          stall=stall, burst=burst, seed=seed))

@@ -13,7 +13,7 @@ from circnn.errors import CircnnError, ParameterError
 from circnn.sim.model.dense import DenseProgram, dense_float_forward, dense_forward
 from circnn.sim.model.fixedpoint import FixedFormat, int_range
 
-from .formats import check_finite, frac_for_range
+from .formats import check_finite, error_against_float, frac_for_range
 
 __all__ = ["compile_dense", "quantize_dense_inputs", "measure_dense_error"]
 
@@ -118,14 +118,6 @@ def measure_dense_error(weight, bias, activation: str, prog: DenseProgram, cfg: 
     ref = dense_float_forward(weight, bias, activation, x)
     y, info = dense_forward(quantize_dense_inputs(x, prog.in_frac, cfg, prog.n), prog, cfg,
                             trace=True)
-    err = y * 2.0 ** -prog.out_frac - ref
-    scale = float(np.sqrt(np.mean(ref ** 2))) or 1.0
-    return {
-        "rms_error": float(np.sqrt(np.mean(err ** 2))),
-        "relative_rms_error": float(np.sqrt(np.mean(err ** 2)) / scale),
-        "max_abs_error": float(np.abs(err).max()),
-        "output_lsb": 2.0 ** -prog.out_frac,
-        "acc_saturations": 0,
-        "out_saturations": info["out_saturations"],
-        "error_inputs": int(x.shape[0]),
-    }
+    return {**error_against_float(y * 2.0 ** -prog.out_frac, ref, prog.out_frac),
+            "acc_saturations": 0, "out_saturations": info["out_saturations"],
+            "error_inputs": int(x.shape[0])}

@@ -10,7 +10,8 @@ from circnn.config import EngineConfig
 from circnn.errors import CircnnError
 from circnn.sim.model.fixedpoint import FixedFormat
 
-__all__ = ["frac_for_range", "check_finite", "quantize_inputs", "dequantize_outputs"]
+__all__ = ["frac_for_range", "check_finite", "quantize_inputs", "dequantize_outputs",
+           "error_against_float"]
 
 
 def frac_for_range(max_abs: float, bits: int) -> int:
@@ -46,3 +47,12 @@ def quantize_inputs(x: np.ndarray, frac: int, eng: EngineConfig, q: int,
 def dequantize_outputs(y: np.ndarray, frac: int, n_out: int | None = None) -> np.ndarray:
     y = np.asarray(y, dtype=np.float64) * 2.0 ** -frac
     return y if n_out is None else y[:, :n_out]
+
+
+def error_against_float(got: np.ndarray, ref: np.ndarray, out_frac: int) -> dict:
+    """How far fixed-point outputs ``got`` (dequantised) are from the float ``ref``."""
+    err = got - ref
+    rms = float(np.sqrt(np.mean(err ** 2)))
+    scale = float(np.sqrt(np.mean(ref ** 2))) or 1.0
+    return {"rms_error": rms, "relative_rms_error": rms / scale,
+            "max_abs_error": float(np.abs(err).max()), "output_lsb": 2.0 ** -out_frac}

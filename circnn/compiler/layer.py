@@ -31,7 +31,8 @@ from circnn.sim.model.fixedpoint import FixedFormat, int_range
 from circnn.sim.model.float_network import layer_forward as float_layer_forward
 from circnn.sim.model.layer import LayerProgram, input_spectra, layer_forward, spectrum_mac
 
-from .formats import check_finite, dequantize_outputs, frac_for_range, quantize_inputs
+from .formats import (check_finite, dequantize_outputs, error_against_float, frac_for_range,
+                      quantize_inputs)
 
 __all__ = ["compile_layer", "compile_network", "measure_error", "pack_weight_spectra"]
 
@@ -138,17 +139,9 @@ def measure_error(layer: Layer, prog: LayerProgram, eng: EngineConfig, x: np.nda
     codes = quantize_inputs(x, prog.in_frac, eng, prog.q)
     y, tr = layer_forward(codes, prog, eng, trace=True)
     got = dequantize_outputs(y, prog.out_frac, layer.n_out)
-    err = got - ref
-    scale = float(np.sqrt(np.mean(ref ** 2))) or 1.0
-    return {
-        "rms_error": float(np.sqrt(np.mean(err ** 2))),
-        "relative_rms_error": float(np.sqrt(np.mean(err ** 2)) / scale),
-        "max_abs_error": float(np.abs(err).max()),
-        "output_lsb": 2.0 ** -prog.out_frac,
-        "acc_saturations": tr.acc_saturations,
-        "out_saturations": tr.out_saturations,
-        "error_inputs": int(x.shape[0]),
-    }
+    return {**error_against_float(got, ref, prog.out_frac),
+            "acc_saturations": tr.acc_saturations, "out_saturations": tr.out_saturations,
+            "error_inputs": int(x.shape[0])}
 
 
 def compile_network(bundle: Bundle, eng: EngineConfig, calibration: np.ndarray | None = None,

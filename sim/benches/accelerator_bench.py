@@ -96,7 +96,7 @@ async def accelerator_matches_model(dut):
             async def abort():
                 await ClockCycles(dut.clk, run["reset_after"])
             feed = cocotb.start_soon(transfer(dut, dut.clk, words, n_out, idle=c["idle"],
-                                              stall=c["stall"], rng=py))
+                                              stall=c["stall"], burst=c.get("burst", 1), rng=py))
             await abort()
             feed.cancel()
             await reset(dut)
@@ -106,6 +106,7 @@ async def accelerator_matches_model(dut):
         budget = 10 * (40 * (len(words) + n_out) + 20000)
         transfer_stats = {}
         got = await with_timeout(transfer(dut, dut.clk, words, n_out, idle=c["idle"], stall=c["stall"],
+                                      burst=c.get("burst", 1),
                                           rng=py, stats=transfer_stats), int(budget), "ns")
         await ClockCycles(dut.clk, 5)
         status = decode_status(await host.read(HostRegister.STATUS))

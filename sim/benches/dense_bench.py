@@ -101,6 +101,7 @@ async def dense_matches_model(dut):
     ideal = ideal_dense_cycles_per_row(cfg, prog) * len(x)
     budget = 10 * (4 * (len(words) + n_out + ideal) + 5000) / max(0.05, 1 - max(c["idle"], c["stall"]))
     got = await with_timeout(transfer(dut, dut.clk, words, n_out, idle=c["idle"], stall=c["stall"],
+                                      burst=c.get("burst", 1),
                                       rng=rng, stats=stats), int(budget), "ns")
     await ClockCycles(dut.clk, 2)
 

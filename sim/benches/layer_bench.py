@@ -92,6 +92,7 @@ async def layer_matches_model(dut):
     ideal = -(-prog.p // eng.pes) * prog.q * eng.half * len(x)
     budget = 10 * (4 * (len(words) + n_out + ideal) + 5000) / max(0.05, 1 - max(c["idle"], c["stall"]))
     got = await with_timeout(transfer(dut, dut.clk, words, n_out, idle=c["idle"], stall=c["stall"],
+                                      burst=c.get("burst", 1),
                                       rng=py, stats=stats), int(budget), "ns")
     await ClockCycles(dut.clk, 2)
 

@@ -31,7 +31,8 @@ async def real_fft_matches_model(dut):
     await start_clock_and_reset(dut)
     budget_ns = 10 * (len(words) * 4 + 2000) / max(0.05, 1 - max(c["idle"], c["stall"]))
     got = await with_timeout(transfer(dut, dut.clk, words, len(words), idle=c["idle"],
-                                      stall=c["stall"], rng=py), int(budget_ns), "ns")
+                                      stall=c["stall"], burst=c.get("burst", 1), rng=py),
+                             int(budget_ns), "ns")
 
     fields = np.array([unpack_fields(w, (OW, OW, 1), (True, True, False)) for w in got])
     g_re, g_im, g_last = (fields[:, i].reshape(F, N) for i in range(3))

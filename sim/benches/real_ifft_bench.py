@@ -120,7 +120,8 @@ async def real_ifft_matches_model(dut):
     words = [pack_fields((re[f, n], im[f, n]), (W, W)) for f in range(F) for n in range(N)]
     await _start(dut)
     got = await with_timeout(transfer(dut, dut.clk, words, len(words), idle=c["idle"],
-                                      stall=c["stall"], rng=random.Random(seed)),
+                                      stall=c["stall"], burst=c.get("burst", 1),
+                                      rng=random.Random(seed)),
                              _budget_ns(len(words), c), "ns")
 
     fields = np.array([unpack_fields(w, (OW, OW, 1), (True, True, False)) for w in got])
@@ -153,7 +154,8 @@ async def frame_reorder_matches_model(dut):
     words = values.ravel().tolist()
     await _start(dut)
     got = await with_timeout(transfer(dut, dut.clk, words, len(words), idle=c["idle"],
-                                      stall=c["stall"], rng=random.Random(seed)),
+                                      stall=c["stall"], burst=c.get("burst", 1),
+                                      rng=random.Random(seed)),
                              _budget_ns(len(words), c), "ns")
     fields = np.array([unpack_fields(w, (width, 1), (False, False)) for w in got])
     g_data, g_last = fields[:, 0].reshape(F, depth), fields[:, 1].reshape(F, depth)

@@ -1,11 +1,12 @@
-"""amaranth.lib.stream drivers for cocotb benches.
+"""amaranth.lib.stream drivers for cocotb benches: clock and reset, word packing, and
+:func:`transfer`, which feeds a DUT's input stream and drains its output stream.
 
-``StreamSource`` drives ``<prefix>__valid``/``__payload`` with optional
-random idle cycles; ``StreamSink`` drives ``<prefix>__ready`` with optional
-random back-pressure and records every transferred payload.  Both act in
-the same phase of each clock (just after the rising edge) and sample the
-handshake in the read-only phase before the next edge, so a transfer is
-counted exactly when the hardware sees one.
+The drivers act just after a rising edge and sample the handshake in the
+read-only phase before the next one, so a transfer is counted exactly when
+the hardware sees one; idle and back-pressure follow
+:class:`~circnn.sim.benches.patterns.StallPattern` values (per-clock draws
+or bursts) and a :class:`~circnn.sim.benches.monitor.StreamMonitor` checks the
+stream rules on both streams.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
-__all__ = ["StreamSource", "StreamSink", "pack_fields", "unpack_fields", "to_signed", "pair_words",
-           "reset", "start_clock_and_reset", "transfer"]
+from .monitor import StreamMonitor
+from .patterns import StallPattern
+
+__all__ = ["pack_fields", "unpack_fields", "to_signed", "pair_words", "reset",
+           "start_clock_and_reset", "transfer"]
 
 
 def to_signed(value: int, bits: int) -> int:
@@ -74,105 +78,66 @@ async def start_clock_and_reset(dut) -> None:
     await reset(dut)
 
 
-class StreamSource:
-    def __init__(self, dut, prefix: str, clk, *, idle: float = 0.0, rng: random.Random | None = None):
-        self.valid = getattr(dut, f"{prefix}__valid")
-        self.payload = getattr(dut, f"{prefix}__payload")
-        self.ready = getattr(dut, f"{prefix}__ready")
-        self.width = len(self.payload)
-        self.clk = clk
-        self.idle = idle
-        self.rng = rng or random.Random(0)
-        self.sent = 0
-        self.valid.value = 0
-
-    async def send(self, words):
-        """Send every word (an unsigned int of the payload width) in order."""
-        mask = (1 << self.width) - 1
-        for word in words:
-            while self.idle and self.rng.random() < self.idle:
-                self.valid.value = 0
-                await RisingEdge(self.clk)
-            self.valid.value = 1
-            self.payload.value = int(word) & mask
-            while True:
-                await ReadOnly()
-                fired = bool(self.ready.value)
-                await RisingEdge(self.clk)
-                if fired:
-                    self.sent += 1
-                    break
-        self.valid.value = 0
-
-
-class StreamSink:
-    def __init__(self, dut, prefix: str, clk, *, stall: float = 0.0, rng: random.Random | None = None):
-        self.valid = getattr(dut, f"{prefix}__valid")
-        self.payload = getattr(dut, f"{prefix}__payload")
-        self.ready = getattr(dut, f"{prefix}__ready")
-        self.clk = clk
-        self.stall = stall
-        self.rng = rng or random.Random(1)
-        self.words: list[int] = []
-        self.ready.value = 0
-
-    async def receive(self, count: int):
-        """Accept ``count`` words (unsigned ints), stalling at random."""
-        while len(self.words) < count:
-            ready = not (self.stall and self.rng.random() < self.stall)
-            self.ready.value = int(ready)
-            await ReadOnly()
-            if ready and self.valid.value:
-                self.words.append(int(self.payload.value.to_unsigned()))
-            await RisingEdge(self.clk)
-        self.ready.value = 0
-        return self.words
-
-
 async def transfer(dut, clk, words, count: int, *, src: str = "i", sink: str = "o",
-                   idle: float = 0.0, stall: float = 0.0, rng: random.Random | None = None,
-                   stats: dict | None = None) -> list[int]:
+                   idle: float = 0.0, stall: float = 0.0, burst: float = 1.0,
+                   rng: random.Random | None = None, stats: dict | None = None) -> list[int]:
     """Send ``words`` into stream ``src`` and collect ``count`` words from ``sink``.
 
-    One coroutine drives both ends (two simulator waits per clock instead of
-    four), with the same idle/stall behaviour as StreamSource/StreamSink.
-    ``stats`` (if given) receives the clock index of the first input and
-    last output transfer (``first_in``, ``last_out``) counted from the call.
+    One coroutine drives both ends (two simulator waits per clock).  The
+    source is idle and the sink stalls as two :class:`StallPattern` objects say
+    (``idle`` / ``stall`` of the clocks, in runs of ``burst`` clocks on
+    average; ``burst == 1``: independent draws per clock).  A
+    :class:`StreamMonitor` watches each stream meanwhile: a broken stream
+    rule, or a word the hardware took or gave that the drivers did not see,
+    fails the bench.  ``stats`` (if given) receives the clock index of the
+    first input and last output transfer (``first_in``, ``last_out``)
+    counted from the call.
     """
     rng = rng or random.Random(0)
+    src_idle = StallPattern(idle, burst, rng)
+    sink_stall = StallPattern(stall, burst, rng)
     s_valid, s_payload, s_ready = (getattr(dut, f"{src}__{n}") for n in ("valid", "payload", "ready"))
     k_valid, k_payload, k_ready = (getattr(dut, f"{sink}__{n}") for n in ("valid", "payload", "ready"))
     mask = (1 << len(s_payload)) - 1
     words = list(words)
     got: list[int] = []
+    monitors = (StreamMonitor(dut, src, clk), StreamMonitor(dut, sink, clk))
     i = 0
     offering = False
     cycle = 0
-    while len(got) < count:
-        if i < len(words):
-            if not offering:
-                offering = not (idle and rng.random() < idle)
-                if offering:
-                    s_payload.value = int(words[i]) & mask
-            s_valid.value = int(offering)
-        else:
-            s_valid.value = 0
-            offering = False
-        ready = not (stall and rng.random() < stall)
-        k_ready.value = int(ready)
-        await ReadOnly()
-        fired = offering and bool(s_ready.value)
-        if ready and k_valid.value:
-            got.append(int(k_payload.value.to_unsigned()))
-            if stats is not None:
-                stats["last_out"] = cycle
-        await RisingEdge(clk)
-        if fired:
-            if stats is not None and i == 0:
-                stats["first_in"] = cycle
-            i += 1
-            offering = False
-        cycle += 1
-    s_valid.value = 0
-    k_ready.value = 0
+    try:
+        while len(got) < count:
+            if i < len(words):
+                if not offering:
+                    offering = not src_idle.next()
+                    if offering:
+                        s_payload.value = int(words[i]) & mask
+                s_valid.value = int(offering)
+            else:
+                s_valid.value = 0
+                offering = False
+            ready = not sink_stall.next()
+            k_ready.value = int(ready)
+            await ReadOnly()
+            fired = offering and bool(s_ready.value)
+            if ready and k_valid.value:
+                got.append(int(k_payload.value.to_unsigned()))
+                if stats is not None:
+                    stats["last_out"] = cycle
+            await RisingEdge(clk)
+            if fired:
+                if stats is not None and i == 0:
+                    stats["first_in"] = cycle
+                i += 1
+                offering = False
+            cycle += 1
+        s_valid.value = 0
+        k_ready.value = 0
+    finally:
+        for monitor in monitors:
+            monitor.stop()
+    for monitor in monitors:
+        monitor.check()
+    monitors[0].check_words(int(w) & mask for w in words[:i])
+    monitors[1].check_words(got)
     return got

@@ -27,8 +27,9 @@ __all__ = ["simulate_network"]
 
 
 def simulate_network(net: NetworkConfig, programs: list[LayerProgram], x_codes, *, name: str,
-                     idle: float = 0.0, stall: float = 0.0, seed: int = 0, compare: bool = False,
-                     progress=None, keep_files: bool = True) -> tuple[np.ndarray, dict]:
+                     idle: float = 0.0, stall: float = 0.0, burst: float = 1.0, seed: int = 0,
+                     compare: bool = False, progress=None,
+                     keep_files: bool = True) -> tuple[np.ndarray, dict]:
     """Output codes (N, p_last*k) of the RTL, and its statistics.
 
     Rows are padded with zero rows to a multiple of the batch (their outputs
@@ -64,7 +65,7 @@ def simulate_network(net: NetworkConfig, programs: list[LayerProgram], x_codes, 
                  f"(batch {eng.batch}) in one simulation")
     run_bench(Accelerator(net, memory=image.memory, descriptors=image.descriptors), name=f"network_{name}",
               test_module="circnn.sim.benches.accelerator_bench",
-              config=dict(data=str(data), runs=[run], idle=idle, stall=stall, seed=seed,
+              config=dict(data=str(data), runs=[run], idle=idle, stall=stall, burst=burst, seed=seed,
                           stats=str(stats_path)))
     y = np.load(outputs)[:rows]
     stats = json.loads(stats_path.read_text())["run"]

@@ -23,7 +23,8 @@ __all__ = ["simulate_dense"]
 
 
 def simulate_dense(cfg: DenseConfig, prog: DenseProgram, x_codes, *, name: str,
-                   idle: float = 0.0, stall: float = 0.0, seed: int = 0, compare: bool = True,
+                   idle: float = 0.0, stall: float = 0.0, burst: float = 1.0, seed: int = 0,
+                   compare: bool = True,
                    progress=None, keep_files: bool = True,
                    via_load: bool = False) -> tuple[np.ndarray, dict]:
     """Simulate ``DenseLayer(cfg, prog)`` on integer inputs ``x_codes`` (N, n).
@@ -48,6 +49,7 @@ def simulate_dense(cfg: DenseConfig, prog: DenseProgram, x_codes, *, name: str,
         act_width=cfg.act_width, batch=cfg.batch,
         save=lambda path, x_run: save_dense_program(path, cfg, prog, x=x_run),
         describe=f"DenseLayer (M={cfg.mults}, B={cfg.batch}, m={prog.m}, n={prog.n})",
-        ideal_per_row=ideal_dense_cycles_per_row(cfg, prog), idle=idle, stall=stall, seed=seed,
+        ideal_per_row=ideal_dense_cycles_per_row(cfg, prog), idle=idle, stall=stall,
+        burst=burst, seed=seed,
         compare=compare, progress=progress, keep_files=keep_files,
         extra_config={"via_load": via_load})

@@ -81,15 +81,17 @@ class _PhaseWatcher:
 
 
 def simulate_layer(eng: EngineConfig, prog: LayerProgram, x_codes, *, name: str,
-                   idle: float = 0.0, stall: float = 0.0, seed: int = 0, compare: bool = True,
-                   progress=None, keep_files: bool = True) -> tuple[np.ndarray, dict]:
+                   idle: float = 0.0, stall: float = 0.0, burst: float = 1.0, seed: int = 0,
+                   compare: bool = True, progress=None,
+                   keep_files: bool = True) -> tuple[np.ndarray, dict]:
     """Simulate ``CirculantLayer(eng, prog)`` on integer inputs ``x_codes`` (N, q*k).
 
     All rows go through one simulation; the row count is padded with zero
     rows to a multiple of ``eng.batch`` and their outputs dropped.  ``idle``
-    / ``stall`` are the probabilities of a source idle clock and a sink
-    back-pressure clock.  With ``compare`` the bench also checks every output
-    word, the saturation counts and the MAC steps against the bit-true model
+    / ``stall`` are the fractions of source idle clocks and sink
+    back-pressure clocks, in runs of ``burst`` clocks on average.  With
+    ``compare`` the bench also checks every output word, the saturation
+    counts and the MAC steps against the bit-true model
     (and the run fails on a difference); without it the outputs are only
     recorded.  ``progress`` (optional) receives one-line progress messages.
     ``name`` identifies the run's files under ``build_root()`` (unique per
@@ -109,13 +111,15 @@ def simulate_layer(eng: EngineConfig, prog: LayerProgram, x_codes, *, name: str,
         act_width=eng.act_width, batch=eng.batch,
         save=lambda path, x_run: save_program(path, eng, prog, x=x_run),
         describe=f"CirculantLayer (k={eng.k}, P={eng.pes}, B={eng.batch}, p={prog.p}, q={prog.q})",
-        ideal_per_row=ideal_cycles_per_row(eng, prog), idle=idle, stall=stall, seed=seed,
+        ideal_per_row=ideal_cycles_per_row(eng, prog), idle=idle, stall=stall, burst=burst,
+        seed=seed,
         compare=compare, progress=progress, keep_files=keep_files)
 
 
 def run_program_bench(component, *, bench_name: str, test_module: str, x_codes, n_in: int,
                       act_width: int, batch: int, save, describe: str, ideal_per_row: int,
-                      idle: float = 0.0, stall: float = 0.0, seed: int = 0, compare: bool = True,
+                      idle: float = 0.0, stall: float = 0.0, burst: float = 1.0, seed: int = 0,
+                      compare: bool = True,
                       progress=None, keep_files: bool = True, extra_config: dict | None = None):
     """The shared body of the one-layer simulations (circulant and dense engines).
 
@@ -157,7 +161,8 @@ def run_program_bench(component, *, bench_name: str, test_module: str, x_codes, 
                else contextlib.nullcontext())
     with watcher:
         run_bench(component, name=bench_name, test_module=test_module,
-                  config=dict(program=str(program_path), idle=idle, stall=stall, seed=seed,
+                  config=dict(program=str(program_path), idle=idle, stall=stall, burst=burst,
+                              seed=seed,
                               stats=str(stats_path), outputs=str(outputs_path), compare=compare,
                               **(extra_config or {})))
     say(f"simulation finished ({time.monotonic() - t0:.1f} s for elaboration, build and run)")

@@ -233,7 +233,7 @@ def _synth_params(pes: int, max_qp: int) -> dict:
 
 def _run_synth(pes: int, max_qp: int, freq: float, out: Path, timeout: float, say) -> dict:
     """``circnn synth layer`` in a child process (killed on timeout)."""
-    from .synth_job import synth_in_child
+    from circnn.synth.synth_job import synth_in_child
 
     r = synth_in_child("layer", _synth_params(pes, max_qp), out / f"layer_P{pes}_max{max_qp}.json",
                        freq=freq, timeout=timeout, say=say, label=f"P={pes} max={max_qp}")

@@ -13,10 +13,7 @@ contract is what the demo relies on, whatever the body does:
   :func:`circnn.sim.model.network.network_forward`), and a ``stats`` dict
   with at least ``method``, ``rows``, ``cycles_per_inference`` (clock cycles
   per input vector for the whole network), ``ideal_cycles_per_inference``
-  and ``layers`` (one dict per layer, possibly empty).  A layer dict may
-  carry ``outputs``, that layer's RTL output codes: the demo then counts
-  the differences layer by layer to show where one starts, and drops them
-  before writing the report.
+  and ``layers`` (one dict per layer).
 
 The body runs the whole network through the ``accelerator`` design in one
 cocotb + Icarus simulation (:func:`circnn.sim.harness.accelerator.simulate_network`):
@@ -39,14 +36,12 @@ __all__ = ["run_network_rtl", "METHOD"]
 METHOD = "accelerator (one whole-network simulation)"
 
 
-def run_network_rtl(programs, eng, x_codes, progress=None, *, name: str = "demo",
-                    keep_files: bool = True) -> tuple[np.ndarray, dict]:
+def run_network_rtl(programs, eng, x_codes, progress=None) -> tuple[np.ndarray, dict]:
     """RTL output codes of the whole network for input codes ``x_codes``; ``(y_codes, stats)``.
 
-    ``name`` names the simulation's build directory (under ``build/`` or
-    ``$CIRCNN_BUILD``), so concurrent runs must use distinct names.  Outputs
-    are recorded, not checked: the caller compares them with the bit-true
-    model (the demo's ``rtl_golden_mismatches``).
+    The simulation's files go to ``demo`` under ``build/`` (or
+    ``$CIRCNN_BUILD``).  Outputs are recorded, not checked: the caller
+    compares them with the bit-true model (the demo's ``rtl_golden_mismatches``).
     """
     from circnn.compiler import network_config_for
     from circnn.sim.harness.accelerator import simulate_network
@@ -59,7 +54,7 @@ def run_network_rtl(programs, eng, x_codes, progress=None, *, name: str = "demo"
                          f"got {x.shape}")
     t0 = time.monotonic()
     net = network_config_for(programs, eng)
-    y, st = simulate_network(net, programs, x, name=name, progress=progress, keep_files=keep_files)
+    y, st = simulate_network(net, programs, x, name="demo", progress=progress)
     B, N, P = eng.batch, eng.half, eng.pes
     layers = []
     for i, prog in enumerate(programs):

@@ -1,0 +1,114 @@
+"""The demo's configuration: its defaults, its fixed choices, and the checks of its options.
+
+:func:`config_from_args` turns the command-line options into a
+:class:`DemoConfig` and refuses a bad one (one line naming the option)
+before anything is written; :func:`check_block_size` does the same for the
+block size once the data set's input width is known.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from circnn.config import check_int
+from circnn.errors import CircnnError, ParameterError
+
+__all__ = ["DemoConfig", "config_from_args", "check_block_size", "DEFAULTS", "N_CLASSES", "WIDTH",
+           "DEVICE", "PACKAGE", "SPEED"]
+
+#: Training recipe shared by the dense baseline, the circulant network and the sweep.
+DEFAULTS = dict(k=8, hidden=128, seed=0, lr=5e-3, batch_size=32, optimizer="adam",
+                epochs_digits=20, epochs_mnist=5, pes=4, batch=4, freq=100.0,
+                calibration_rows=256, rtl_rows_mnist=200, sweep_ks=(4, 8, 16))
+
+N_CLASSES = 10
+WIDTH = 16          # activations, weight spectra, IFFT input, twiddles
+DEVICE, PACKAGE, SPEED = "LFE5U-85F", "CABGA381", 6
+
+
+@dataclass
+class DemoConfig:
+    out: Path
+    mnist: Path | None
+    k: int
+    hidden: int
+    epochs: int
+    lr: float
+    seed: int
+    pes: int
+    batch: int
+    freq: float
+    skip_synth: bool
+    skip_rtl: bool
+    quiet: bool
+    limit: int | None
+    rtl_rows: int | None
+
+    @property
+    def dataset(self) -> str:
+        return "mnist" if self.mnist is not None else "digits"
+
+
+def _get(args, name, default=None):
+    value = getattr(args, name, None)
+    return default if value is None else value
+
+
+def config_from_args(args) -> DemoConfig:
+    """Validate the command-line options that do not depend on the data."""
+    mnist = _get(args, "mnist")
+    epochs = _get(args, "epochs", DEFAULTS["epochs_mnist"] if mnist else DEFAULTS["epochs_digits"])
+    cfg = DemoConfig(
+        out=Path(_get(args, "out", "build/demo")),
+        mnist=None if mnist is None else Path(mnist),
+        k=_get(args, "k", DEFAULTS["k"]),
+        hidden=_get(args, "hidden", DEFAULTS["hidden"]),
+        epochs=epochs,
+        lr=float(_get(args, "lr", DEFAULTS["lr"])),
+        seed=_get(args, "seed", DEFAULTS["seed"]),
+        pes=_get(args, "pes", DEFAULTS["pes"]),
+        batch=_get(args, "batch", DEFAULTS["batch"]),
+        freq=float(_get(args, "freq", DEFAULTS["freq"])),
+        skip_synth=bool(_get(args, "skip_synth", False)),
+        skip_rtl=bool(_get(args, "skip_rtl", False)),
+        quiet=bool(_get(args, "quiet", False)),
+        limit=_get(args, "limit"),
+        rtl_rows=_get(args, "rtl_rows"),
+    )
+    check_int("--epochs", cfg.epochs, 1, 10_000)
+    check_int("--hidden", cfg.hidden, 4, 4096)
+    check_int("--seed", cfg.seed, 0, 2**32 - 1)
+    check_int("--pes", cfg.pes, 1, 64)
+    check_int("--batch", cfg.batch, 1, 64)
+    if not (math.isfinite(cfg.lr) and 0 < cfg.lr <= 1):
+        raise ParameterError(f"--lr must be in (0, 1], not {cfg.lr}")
+    if not 1 <= cfg.freq <= 1000:
+        raise ParameterError(f"--freq must be in 1..1000 MHz, not {cfg.freq}")
+    if cfg.limit is not None:
+        check_int("--limit", cfg.limit, 1)
+    if cfg.rtl_rows is not None:
+        check_int("--rtl-rows", cfg.rtl_rows, 1)
+    k = check_int("--k", cfg.k)
+    if k < 4 or k > 256 or k & (k - 1):
+        raise ParameterError(f"--k {k}: the accelerator runs block sizes that are powers of two "
+                             f"in 4..256")
+    if cfg.out.exists() and not cfg.out.is_dir():
+        raise CircnnError(f"{cfg.out}: exists and is not a directory (--out)")
+    if cfg.mnist is not None:
+        if not cfg.mnist.exists():
+            raise CircnnError(f"{cfg.mnist}: MNIST directory does not exist (--mnist)")
+        if not cfg.mnist.is_dir():
+            raise CircnnError(f"{cfg.mnist}: not a directory (--mnist needs the directory "
+                              f"holding the four MNIST IDX files)")
+    return cfg
+
+
+def check_block_size(cfg: DemoConfig, n_in: int) -> None:
+    """k must fit the layer widths: at most the input width and the hidden width."""
+    limit = min(n_in, cfg.hidden)
+    if cfg.k > limit:
+        raise ParameterError(
+            f"--k {cfg.k}: block size larger than the layer widths allow (input {n_in}, "
+            f"hidden {cfg.hidden}: k must be at most {limit})")

@@ -1,0 +1,376 @@
+"""``circnn demo``: the steps of the main job, from the data set to the exit status.
+
+:func:`run_demo` loads and checks the data, trains the dense baseline and
+the block-circulant network, exports and compiles the bundle, evaluates the
+test split in float, in the bit-true model and in RTL simulation
+(:func:`.rtl.run_network_rtl`), sweeps the block size, synthesises the
+``accelerator`` design sized for the network, and hands the figures to
+:mod:`.report` and :mod:`.plots`.  The package docstring describes the
+steps and what each one measures.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from circnn.bundle import load_bundle, save_bundle
+from circnn.compiler import (compile_network, dequantize_outputs, network_config_for,
+                             quantize_inputs)
+from circnn.config import EngineConfig
+from circnn.errors import CircnnError, ParameterError
+from circnn.sim.model.float_network import predict
+from circnn.sim.model.network import network_forward
+from circnn.training import circulant_network, dense_network, to_bundle, train
+
+from .config import (DEFAULTS, DEVICE, N_CLASSES, PACKAGE, SPEED, WIDTH, DemoConfig,
+                     check_block_size, config_from_args)
+from .data import load_data
+from .plots import plot_confusion, plot_sweep
+from .progress import Steps
+from .report import print_summary, write_report
+
+__all__ = ["run_demo", "SYNTH_DESIGN", "synthesis_params"]
+
+#: The design the demo builds: the whole engine, its memories sized for the network.
+SYNTH_DESIGN = "accelerator"
+
+# Targets of the issue, checked and reported (never enforced by the exit status).
+TARGET_DEMO_S = 600.0
+TARGET_RTL_VS_FLOAT = 0.01
+TARGET_CIRC_VS_DENSE = 0.02
+TARGET_COMPRESSION = 8.0
+
+
+# --------------------------------------------------------------------------
+# Training, compiling, the bit-true model
+
+def _train(net, data, cfg: DemoConfig, bar=None, label: str = ""):
+    xtr, ytr, xte, yte = data
+
+    def callback(epoch, hist):
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(f"{label}epoch {epoch} loss {hist.loss[-1]:.3f} "
+                                f"test {100 * hist.test_accuracy[-1]:.1f}%")
+    return train(net, xtr, ytr, epochs=cfg.epochs, batch_size=DEFAULTS["batch_size"],
+                 lr=cfg.lr, optimizer=DEFAULTS["optimizer"], seed=cfg.seed,
+                 x_test=xte, y_test=yte, callback=callback)
+
+
+def _engine(k: int, programs_shape, cfg: DemoConfig):
+    max_q = max(q for _, q in programs_shape)
+    max_p = max(p for p, _ in programs_shape)
+    try:
+        return EngineConfig(k=k, act_width=WIDTH, weight_width=WIDTH, ifft_width=WIDTH,
+                            twiddle_width=WIDTH, pes=cfg.pes, batch=cfg.batch,
+                            max_q=max_q, max_p=max_p)
+    except ParameterError as exc:
+        raise ParameterError(f"engine: {exc}") from None
+
+
+def _golden(programs, eng, x):
+    """Bit-true model: (output codes (N, p*k), dequantised logits (N, 10), input codes)."""
+    x_codes = quantize_inputs(x, programs[0].in_frac, eng, programs[0].q, name="test inputs")
+    y_codes = network_forward(x_codes, programs, eng)
+    return y_codes, dequantize_outputs(y_codes, programs[-1].out_frac, N_CLASSES), x_codes
+
+
+def _input_saturations(x_codes, eng) -> int:
+    """Input values clipped by the first layer's format (outside the calibration range)."""
+    hi = (1 << (eng.act_width - 1)) - 1
+    return int(np.count_nonzero((x_codes >= hi) | (x_codes <= -hi - 1)))
+
+
+def _accuracy(logits, y) -> float:
+    return float(np.mean(np.argmax(logits, axis=1) == y)) if len(y) else float("nan")
+
+
+def _weights(network) -> int:
+    return int(sum(layer.weight.size for layer in network.layers))
+
+
+# --------------------------------------------------------------------------
+# Synthesis
+
+def synthesis_params(eng, programs) -> dict:
+    """Parameters of :data:`SYNTH_DESIGN` for engine ``eng``, its memories sized to hold
+    every layer of ``programs`` (the accelerator's own rule, ``network_config_for``)."""
+    net = network_config_for(programs, eng)
+    return {**eng.to_dict(), "max_q": net.engine.max_q, "max_p": net.engine.max_p,
+            "weight_depth": net.engine.weight_words, "bias_depth": net.engine.bias_words,
+            "max_layers": net.max_layers}
+
+
+def _synthesise(cfg: DemoConfig, eng, programs, steps: Steps) -> dict:
+    """The ECP5 build's report, or ``{"design", "params", "error"}`` when it failed."""
+    from circnn.synth.flow import synthesize
+
+    params = synthesis_params(eng, programs)
+    with steps.step("synthesis", f"ECP5 build of `{SYNTH_DESIGN}` ({DEVICE}-{SPEED} {PACKAGE}, "
+                                 f"yosys + nextpnr)"):
+        with steps.ticker("synth") as note:
+            try:
+                return synthesize(SYNTH_DESIGN, {k: str(v) for k, v in params.items()},
+                                  report=cfg.out / "synth" / f"{SYNTH_DESIGN}.json", device=DEVICE,
+                                  package=PACKAGE, speed=SPEED, freq=cfg.freq, progress=note)
+            except (CircnnError, RuntimeError, OSError, ValueError) as exc:
+                failed = {"design": SYNTH_DESIGN, "params": params,
+                          "error": str(exc).splitlines()[0]}
+                steps.say(f"synthesis failed: {failed['error']}")
+                return failed
+
+
+# --------------------------------------------------------------------------
+# The demo
+
+def run_demo(args) -> int:
+    """``circnn demo``: returns 0, or 1 when the RTL disagrees with the golden model or the
+    ECP5 build fails; bad input raises :class:`CircnnError` (exit 2 from the CLI)."""
+    # The matrices here are small: one BLAS thread is as fast as two, and much faster than
+    # two fighting for a core with the simulator or a synthesis job on a shared machine.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run_demo(args)
+
+
+def _run_demo(args) -> int:
+    t_start = time.monotonic()
+    cfg = config_from_args(args)
+    steps = Steps(cfg.quiet)
+
+    # ---- data (errors name the file; nothing written yet)
+    with steps.step("data", "loading the data set"):
+        xtr, ytr, xte, yte, data_desc = load_data(cfg)
+    n_in = xtr.shape[1]
+    check_block_size(cfg, n_in)
+    sweep_ks = sorted({k for k in DEFAULTS["sweep_ks"] if k <= min(n_in, cfg.hidden)} | {cfg.k})
+    n_test = len(yte)
+    rtl_rows = cfg.rtl_rows if cfg.rtl_rows is not None else (
+        DEFAULTS["rtl_rows_mnist"] if cfg.mnist is not None else n_test)
+    rtl_rows = min(rtl_rows, n_test)
+    sizes = [n_in, cfg.hidden, N_CLASSES]
+    data = (xtr, ytr, xte, yte)
+
+    out = cfg.out
+    out.mkdir(parents=True, exist_ok=True)
+    notes = []
+
+    # ---- training
+    with steps.step("train_dense", f"training the dense baseline {' -> '.join(map(str, sizes))}"):
+        dense = dense_network(sizes, seed=cfg.seed)
+        with steps.bar(cfg.epochs, "dense", "epoch") as bar:
+            hist_dense = _train(dense, data, cfg, bar)
+        acc_dense = float(np.mean(dense.predict(xte) == yte))
+    with steps.step("train_circulant", f"training the block-circulant network (k = {cfg.k})"):
+        circ = circulant_network(sizes, cfg.k, seed=cfg.seed)
+        with steps.bar(cfg.epochs, f"circulant k={cfg.k}", "epoch") as bar:
+            hist_circ = _train(circ, data, cfg, bar)
+
+    # ---- export + compile
+    calib = xtr[:DEFAULTS["calibration_rows"]]
+    with steps.step("export_compile", "exporting the bundle and compiling it for the engine"):
+        meta = dict(dataset=cfg.dataset, k=cfg.k, sizes=sizes, seed=cfg.seed, epochs=cfg.epochs,
+                    lr=cfg.lr, optimizer=DEFAULTS["optimizer"], batch_size=DEFAULTS["batch_size"])
+        bundle_path = out / "model.npz"
+        save_bundle(bundle_path, to_bundle(circ, extra={"demo_meta": np.array(json.dumps(meta))}))
+        bundle = load_bundle(bundle_path)
+        eng = _engine(cfg.k, [(l.p, l.q) for l in bundle.layers], cfg)
+        programs = compile_network(bundle, eng, calibration=calib)
+
+    # ---- float and golden on the test split
+    with steps.step("evaluate_float_golden", "float and golden (bit-true) models on the test split"):
+        logits_float = predict(bundle, xte)
+        acc_float = _accuracy(logits_float, yte)
+        y_golden, logits_golden, x_codes = _golden(programs, eng, xte)
+        acc_golden = _accuracy(logits_golden, yte)
+        acc_train_net = float(np.mean(circ.predict(xte) == yte))
+        if abs(acc_train_net - acc_float) > 1e-12:
+            notes.append(f"the exported bundle's float accuracy {acc_float:.4f} differs from the "
+                         f"trained network's {acc_train_net:.4f}")
+
+    # ---- accuracy against block size (float and golden per k)
+    sweep = []
+    with steps.step("sweep", f"accuracy against block size (k in {', '.join(map(str, sweep_ks))})"):
+        with steps.bar(cfg.epochs * (len(sweep_ks) - 1), "k sweep", "epoch") as bar:
+            for k in sweep_ks:
+                if k == cfg.k:
+                    net, progs_k, eng_k = circ, programs, eng
+                else:
+                    net = circulant_network(sizes, k, seed=cfg.seed)
+                    _train(net, data, cfg, bar, label=f"k={k} ")
+                    b_k = to_bundle(net)
+                    eng_k = _engine(k, [(l.p, l.q) for l in b_k.layers], cfg)
+                    progs_k = compile_network(b_k, eng_k, calibration=calib)
+                sweep.append({
+                    "k": k, "weights": _weights(net),
+                    "compression_ratio": _weights(dense) / _weights(net),
+                    "accuracy_float": float(np.mean(net.predict(xte) == yte)),
+                    "accuracy_golden": _accuracy(_golden(progs_k, eng_k, xte)[1], yte),
+                })
+
+    # ---- RTL
+    acc_golden_rtl_rows = _accuracy(logits_golden[:rtl_rows], yte[:rtl_rows])
+    acc_float_rtl_rows = _accuracy(logits_float[:rtl_rows], yte[:rtl_rows])
+    if cfg.skip_rtl:
+        y_rtl = acc_rtl = mismatches = confusion = cycles = None
+        rtl_stats = {"method": "skipped", "layers": [], "ideal_cycles_per_inference": None}
+    else:
+        from .rtl import run_network_rtl
+        with steps.step("rtl", f"RTL simulation (cocotb + Icarus) of {rtl_rows} test rows"):
+            with steps.ticker("rtl") as note:
+                y_rtl, rtl_stats = run_network_rtl(programs, eng, x_codes[:rtl_rows], note)
+        mismatches = int(np.count_nonzero(y_rtl != y_golden[:rtl_rows]))
+        logits_rtl = dequantize_outputs(y_rtl, programs[-1].out_frac, N_CLASSES)
+        acc_rtl = _accuracy(logits_rtl, yte[:rtl_rows])
+        confusion = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
+        np.add.at(confusion, (yte[:rtl_rows], np.argmax(logits_rtl, axis=1)), 1)
+        cycles = float(rtl_stats["cycles_per_inference"])
+
+    # ---- synthesis
+    synth = None if cfg.skip_synth else _synthesise(cfg, eng, programs, steps)
+    synth_ok = synth is not None and not synth.get("error")
+    fmax = synth.get("fmax_mhz") if synth_ok else None
+    ips = fmax * 1e6 / cycles if fmax and cycles else None
+
+    # ---- figures
+    dense_w = _weights(dense)
+    circ_w = _weights(circ)
+    padded_dense_w = int(sum(l.p * l.q * l.k * l.k for l in bundle.layers))
+    weight_bits = int(sum(prog.p * prog.q * eng.k * eng.weight_width for prog in programs))
+    weight_bits_dense = int(sum(n_a * n_b for n_a, n_b in zip(sizes, sizes[1:])) * eng.weight_width)
+    layers_report = []
+    for i, prog in enumerate(programs):
+        rep = {"layer": i, **prog.report,
+               "in_features": bundle.layers[i].n_in, "out_features": bundle.layers[i].n_out,
+               "activation": bundle.layers[i].activation,
+               "weights_circulant": int(prog.p * prog.q * eng.k),
+               "weights_dense": int(bundle.layers[i].n_in * bundle.layers[i].n_out)}
+        rep["compression_ratio"] = rep["weights_dense"] / rep["weights_circulant"]
+        if i < len(rtl_stats["layers"]):
+            rep["rtl"] = dict(rtl_stats["layers"][i])
+        layers_report.append(rep)
+
+    if padded_dense_w != dense_w:
+        notes.append(
+            f"compression_ratio is measured on the weight matrices: dense-equivalent entries of "
+            f"the block-circulant matrices / stored values = {padded_dense_w}/{circ_w} = k. "
+            f"Against the dense baseline's real weights it is {dense_w}/{circ_w} = "
+            f"{dense_w / circ_w:.2f}x, because the {N_CLASSES}-class output layer is padded to "
+            f"p*k = {bundle.layers[-1].p * cfg.k} rows (compression_ratio_vs_dense_baseline).")
+    if not cfg.skip_rtl:
+        notes.append(f"cycles_per_inference ({rtl_stats['method']}): as counted by the "
+                     f"simulation of run_network_rtl (circnn/demo/rtl.py), over {rtl_rows} rows.")
+    if synth_ok:
+        notes.append(
+            "Synthesised design: the network-level `accelerator` (controllers, activation "
+            "buffers, host port and the layer core), sized to hold every layer of this network "
+            "(weight_depth, bias_depth, max_layers); its Fmax divides the cycles above.")
+    if cfg.skip_rtl:
+        notes.append("RTL simulation skipped (--skip-rtl): no RTL accuracy, mismatches or cycles.")
+    elif rtl_rows != n_test:
+        notes.append(f"RTL ran on the first {rtl_rows} of {n_test} test rows (--rtl-rows); on "
+                     f"those rows the golden model scores {100 * acc_golden_rtl_rows:.2f} % and "
+                     f"float {100 * acc_float_rtl_rows:.2f} %.")
+    if cfg.limit is not None:
+        notes.append(f"--limit {cfg.limit}: only the first {n_test} test rows were evaluated.")
+
+    gap_circ = acc_dense - acc_float
+    rtl_gap = None if acc_rtl is None else acc_float_rtl_rows - acc_rtl
+    targets = [
+        {"target": "rtl_golden_mismatches == 0", "value": mismatches,
+         "met": None if mismatches is None else mismatches == 0},
+        {"target": "accuracy_rtl within 1 point of accuracy_float (same rows)",
+         "value": "n/a" if rtl_gap is None else f"{0.0 - 100 * rtl_gap:+.2f} points",
+         "met": None if rtl_gap is None else abs(rtl_gap) <= TARGET_RTL_VS_FLOAT + 1e-12},
+        {"target": "circulant (float) within 2 points of dense",
+         "value": f"{0.0 - 100 * gap_circ:+.2f} points", "met": gap_circ <= TARGET_CIRC_VS_DENSE + 1e-12},
+        {"target": "compression ratio >= 8 on the weight matrices (dense-equivalent / stored)",
+         "value": f"{padded_dense_w / circ_w:.2f}x ({dense_w / circ_w:.2f}x against the dense "
+                  f"baseline's unpadded weights)",
+         "met": padded_dense_w / circ_w >= TARGET_COMPRESSION},
+        {"target": "demo wall time < 10 min", "value": None, "met": None},
+    ]
+
+    report = {
+        # required
+        "accuracy_dense_float": acc_dense,
+        "accuracy_float": acc_float,
+        "accuracy_golden": acc_golden,
+        "accuracy_rtl": acc_rtl,
+        "rtl_golden_mismatches": mismatches,
+        # on the weight matrices: each m x n block-circulant matrix against its
+        # dense equivalent (= k); the figure against the dense baseline's real,
+        # unpadded weights is compression_ratio_vs_dense_baseline
+        "compression_ratio": padded_dense_w / circ_w,
+        "weight_bits": weight_bits,
+        "cycles_per_inference": cycles,
+        "fmax_mhz": fmax,
+        "inferences_per_second": ips,
+        "lut4": synth.get("lut4") if synth_ok else None,
+        "ff": synth.get("ff") if synth_ok else None,
+        "mult18": synth.get("mult18") if synth_ok else None,
+        "dp16kd": synth.get("dp16kd") if synth_ok else None,
+        # context
+        "dataset": cfg.dataset,
+        "dataset_description": data_desc,
+        "n_train": int(len(ytr)), "n_test": int(n_test),
+        "rtl_rows": 0 if cfg.skip_rtl else int(rtl_rows),
+        "network": " -> ".join(map(str, sizes)),
+        "k": cfg.k,
+        "training": {"optimizer": DEFAULTS["optimizer"], "lr": cfg.lr, "epochs": cfg.epochs,
+                     "batch_size": DEFAULTS["batch_size"], "seed": cfg.seed,
+                     "dense_history": {"loss": hist_dense.loss,
+                                       "test_accuracy": hist_dense.test_accuracy},
+                     "circulant_history": {"loss": hist_circ.loss,
+                                           "test_accuracy": hist_circ.test_accuracy}},
+        "calibration_rows": int(len(calib)),
+        "input_saturations_test": _input_saturations(x_codes, eng),
+        "accuracy_golden_rtl_rows": None if cfg.skip_rtl else acc_golden_rtl_rows,
+        "accuracy_float_rtl_rows": None if cfg.skip_rtl else acc_float_rtl_rows,
+        "rtl_output_words": None if y_rtl is None else int(y_rtl.size),
+        "weights_dense": dense_w, "weights_circulant": circ_w,
+        "compression_ratio_padded": padded_dense_w / circ_w,
+        "compression_ratio_vs_dense_baseline": dense_w / circ_w,
+        "weight_bits_dense": weight_bits_dense,
+        "ideal_cycles_per_inference": rtl_stats.get("ideal_cycles_per_inference"),
+        "rtl_method": rtl_stats.get("method"),
+        "rtl": rtl_stats,
+        "engine": eng.to_dict(),
+        "width_plan": eng.width_plan(),
+        "layers": layers_report,
+        "sweep": sweep,
+        "confusion_rtl": confusion,
+        "per_class_accuracy_rtl": None if confusion is None else [
+            float(confusion[c, c] / confusion[c].sum()) if confusion[c].sum() else None
+            for c in range(N_CLASSES)],
+        "synthesis": synth,
+        "targets": targets,
+        "notes": notes,
+        "timings_s": steps.times,
+        "files": {"bundle": "model.npz", "report_md": "report.md", "report_json": "report.json",
+                  "accuracy_plot": "accuracy_vs_k.png",
+                  "confusion_plot": None if confusion is None else "confusion_rtl.png"},
+    }
+
+    with steps.step("pictures", "pictures"):
+        plot_sweep(out / "accuracy_vs_k.png", sweep, acc_dense, cfg.k, cfg.dataset)
+        if confusion is not None:
+            plot_confusion(out / "confusion_rtl.png", confusion, acc_rtl, rtl_rows)
+    total = round(time.monotonic() - t_start, 2)
+    steps.times["total"] = total
+    targets[-1].update(value=f"{total:.0f} s", met=total < TARGET_DEMO_S)
+    write_report(out, report)
+    print_summary(out, report)
+    failed = False
+    if mismatches:
+        print(f"error: the RTL differs from the golden model on {mismatches} output words",
+              file=sys.stderr)
+        failed = True
+    if synth is not None and synth.get("error"):
+        print(f"error: synthesis failed: {synth['error']}", file=sys.stderr)
+        failed = True
+    return 1 if failed else 0
