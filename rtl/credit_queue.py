@@ -12,8 +12,8 @@ Ports:
 
 * ``admit`` (in): the producer admits a word into its pipeline this clock
   (it takes a credit); only while ``can_admit``;
-* ``can_admit`` (out): a credit is free.  It is a compare of a register, so
-  it never depends on ``o.ready`` within a clock;
+* ``can_admit`` (out): a credit is free.  It is a register, so it never
+  depends on ``o.ready`` within a clock;
 * ``i`` (in, always ready): the words leaving the pipeline, in order;
 * ``o`` (out): the queue's head; ``o.valid`` never depends on ``o.ready``.
 
@@ -48,7 +48,10 @@ class CreditQueue(wiring.Component):
 
     def __init__(self, shape, depth: int):
         self.shape = shape
-        self.depth = check_int("depth", depth, 1)
+        # a buffered FIFO of depth 2 is one slot and its output register, and
+        # refuses a write while its first word moves to the register: from
+        # depth 3 every slot can be used back to back
+        self.depth = check_int("depth", depth, 3)
         super().__init__({
             "admit": In(1),
             "can_admit": Out(1),
@@ -60,13 +63,18 @@ class CreditQueue(wiring.Component):
         m = Module()
         width = Shape.cast(self.shape).width
         m.submodules.fifo = queue = fifo.SyncFIFOBuffered(width=width, depth=self.depth)
-        # credits = slots not yet promised to a word: one counter, so that
-        # can_admit is a register compare (inflight + level would put two
-        # adders between o.ready and the producer's admission)
+        # credits = slots not yet promised to a word: one counter (inflight +
+        # level would put two adders between o.ready and the producer's
+        # admission), and "a credit is free" is a register of its own, so the
+        # producer's ready leaves a flip-flop directly: it fans out across
+        # the chip into the producer's admission logic
         credits = Signal(range(self.depth + 1), init=self.depth)
+        credits_next = Signal.like(credits)
+        has_credit = Signal(init=1)
         released = Signal()
         m.d.comb += [
-            self.can_admit.eq(credits != 0),
+            self.can_admit.eq(has_credit),
+            credits_next.eq(credits - self.admit + released),
             queue.w_en.eq(self.i.valid),
             queue.w_data.eq(self.i.payload),
             self.o.valid.eq(queue.r_rdy),
@@ -74,5 +82,5 @@ class CreditQueue(wiring.Component):
             queue.r_en.eq(self.o.ready),
             released.eq(self.o.valid & self.o.ready),
         ]
-        m.d.sync += credits.eq(credits - self.admit + released)
+        m.d.sync += [credits.eq(credits_next), has_credit.eq(credits_next != 0)]
         return m

@@ -131,8 +131,12 @@ class DenseDrain(wiring.Component):
         m.d.comb += [rq.i.valid.eq(d3.valid), rq.i.payload.eq(sum3), rq.shift.eq(self.out_shift)]
         dw = delay(m, d3, Requantizer.latency, "drain_rq")
         written = dw.valid & dw.keep
+        # the pair index, zero-extended: the row field is narrower than the
+        # output buffer's pair field when max_out is small against k
+        pair = Signal(pbits)
         m.d.comb += [
-            self.wr.addr.eq(Cat(dw.row[1:1 + pbits], dw.b[:bbits], dw.obank)),
+            pair.eq(dw.row >> 1),
+            self.wr.addr.eq(Cat(pair, dw.b[:bbits], dw.obank)),
             self.wr.data.eq(rq.o.payload.value),
             self.wr.en.eq(Cat(written & (dw.row[0] == 0), written & (dw.row[0] == 1))),
             self.landed.land.eq(dw.valid & dw.batch_end),

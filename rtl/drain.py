@@ -16,6 +16,11 @@ Accumulator banks are claimed by the scheduler when it starts a pass in
 them and stay busy until the drain has read them, so a pass can never
 overwrite results that have not left, however short the layer.
 
+``p`` and ``acc_shift`` are configuration: the drain takes ``p`` while it is
+idle between passes, so a new value must be stable for a clock before the
+layer's first bank becomes ready (the layer core's registers change only
+between layers, long before).
+
 Both outputs come from :class:`CreditQueue` components: a word is read only while
 its queue, and at a block's first word the tag queue, has a credit, so
 neither ``o.valid`` nor ``tag.valid`` ever depends on a ``ready``.

@@ -183,6 +183,7 @@ def run_dense(name, cfg, prog, x, seed, idle=0.25, stall=0.25, burst=1, via_load
 # (M = 1 runs in test_rtl_programmed_through_load)
 RTL_CASES = [
     (3, 1, 7, 5, 4, 4),
+    (4, 1, 10, 4, 3, 32),      # few outputs in a long output block: the pair index is zero-extended
     (4, 4, 10, 6, 8, 4),
     (2, 4, 5, 9, 8, 2),
     (8, 1, 6, 3, 3, 4),

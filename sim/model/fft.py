@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from circnn.config import FFTConfig, bit_reverse, twiddle_table
+from circnn.config import MAX_OPERAND_BITS, FFTConfig, bit_reverse, twiddle_table
 
 from .fixedpoint import int_range, round_shift, wrap
 
@@ -67,8 +67,10 @@ def twiddle_multiply(d, index, cfg: FFTConfig):
     w_re, w_im = twiddle_table(cfg.points, cfg.twiddle_width)
     wr, wi = w_re[index], w_im[index]
     ms = cfg.mult_shift
-    a_re = round_shift(d_re, ms, cfg.rounding)
-    a_im = round_shift(d_im, ms, cfg.rounding)
+    # the multiplier operand register is at most 18 bits (it wraps, as the RTL's does)
+    aw = min(cfg.internal_width, MAX_OPERAND_BITS)
+    a_re = wrap(round_shift(d_re, ms, cfg.rounding), aw)
+    a_im = wrap(round_shift(d_im, ms, cfg.rounding), aw)
     shift = cfg.twiddle_width - 1 - ms
     iw = cfg.internal_width
     p_re = wrap(round_shift(a_re * wr - a_im * wi, shift, cfg.rounding), iw)

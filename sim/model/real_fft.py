@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from circnn.config import (REORDER_ORDERS, RealFFTConfig, RealIFFTConfig, bit_reverse,
-                           check_choice, check_power_of_two, post_twiddles)
+from circnn.config import (MAX_OPERAND_BITS, REORDER_ORDERS, RealFFTConfig, RealIFFTConfig,
+                           bit_reverse, check_choice, check_power_of_two, post_twiddles)
 
 from .fft import fft, sqnr_floor_db, to_natural_order
 from .fixedpoint import int_range, round_shift, wrap
@@ -46,7 +46,8 @@ def real_spectrum_post(Z, cfg: RealFFTConfig):
 
     v_re, v_im = post_twiddles(cfg)
     ms = cfg.mult_shift
-    m_re, m_im = round_shift(o_re, ms, r), round_shift(o_im, ms, r)
+    aw = min(iw, MAX_OPERAND_BITS)      # the multiplier operand register (wraps, as the RTL's)
+    m_re, m_im = wrap(round_shift(o_re, ms, r), aw), wrap(round_shift(o_im, ms, r), aw)
     shift = cfg.twiddle_width - 1 - ms
     p_re = wrap(round_shift(m_re * v_re - m_im * v_im, shift, r), iw)
     p_im = wrap(round_shift(m_re * v_im + m_im * v_re, shift, r), iw)
@@ -142,7 +143,8 @@ def real_spectrum_pre(packed, cfg: RealIFFTConfig):
     v_re, v_im = post_twiddles(cfg)
     c_re, c_im = v_re, wrap(-v_im, cfg.twiddle_width)
     ms = cfg.mult_shift
-    m_re, m_im = round_shift(o_re, ms, r), round_shift(o_im, ms, r)
+    aw = min(iw, MAX_OPERAND_BITS)      # the multiplier operand register (wraps, as the RTL's)
+    m_re, m_im = wrap(round_shift(o_re, ms, r), aw), wrap(round_shift(o_im, ms, r), aw)
     shift = cfg.twiddle_width - 1 - ms
     p_re_t = wrap(round_shift(m_re * c_re - m_im * c_im, shift, r), iw)
     p_im_t = wrap(round_shift(m_re * c_im + m_im * c_re, shift, r), iw)
