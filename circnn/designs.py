@@ -68,8 +68,7 @@ _DESIGNS = [
     Design("accelerator",
            "the whole engine: hierarchical controller, activation buffers, host port, layer core",
            params_of(EngineConfig, defaults={"max_q": 8, "max_p": 8, "weight_depth": 512,
-                                             "bias_depth": 256},
-                     lo={"weight_depth": 1, "bias_depth": 1})
+                                             "bias_depth": 256})
            + params_of(NetworkConfig),
            lambda v: NetworkConfig(_engine(v), v["max_layers"]),
            Accelerator,
