@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""The spectrum pair stage (:mod:`circnn.rtl.spectrum_pair`) through its two subclasses,
+"""``SpectrumPairStage`` (:mod:`circnn.rtl.spectrum_pair`) through its two subclasses,
 in the Amaranth simulator, word for word against the bit-true model.
 
 * :class:`~circnn.rtl.real_fft.RealSpectrumPost`: bit-reversed ``Z/N``
