@@ -11,7 +11,7 @@ from circnn.errors import CircnnError
 from circnn.rtl.accelerator import Accelerator
 from circnn.sim.harness.runner import build_root, run_bench
 from circnn.config import EngineConfig, ErrorCode, NetworkConfig, descriptor_address
-from circnn.sim.model.accelerator import build_image, host_writes
+from circnn.sim.model.accelerator import host_writes
 
 from network_cases import network_case
 

@@ -3,7 +3,6 @@
 every kind of bad input refused on one line with exit status 2 and no output file."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -14,7 +14,6 @@ word (``sim/benches/real_ifft_bench.py``).
 import numpy as np
 import pytest
 from amaranth.hdl import signed
-from amaranth.lib import data
 
 from circnn.config import FFTConfig, RealFFTConfig, RealIFFTConfig, bit_reverse
 from circnn.designs import get_design
@@ -169,16 +168,6 @@ def test_components_reject_bad_arguments():
         RealSpectrumPre(RealFFTConfig(16))
     with pytest.raises(TypeError):
         RealIFFT(RealFFTConfig(16))
-    with pytest.raises(ParameterError, match="depth"):
-        FrameReorder(12, signed(8))
-    with pytest.raises(ParameterError, match="depth"):
-        FrameReorder(1, signed(8))
-    with pytest.raises(ParameterError, match="order"):
-        FrameReorder(8, signed(8), order="gray")
-    with pytest.raises(ValueError, match="last"):
-        FrameReorder(8, data.StructLayout({"a": 4, "last": 1}))
-    with pytest.raises(TypeError, match="layout"):
-        FrameReorder(8, "wide")
 
 
 # --- RTL --------------------------------------------------------------------

@@ -32,25 +32,36 @@ from .fixedpoint import int_range, round_shift, wrap
 __all__ = ["real_fft", "real_spectrum_post", "unpack_spectrum", "pack_spectrum"]
 
 
+def _pair_sums(s_re, s_im, cfg):
+    """The pair stage's first step, for both directions: ``A = S[f]``,
+    ``B = conj(S[(N - f) mod N])``, ``e = (A + B) / 2``, ``o = (A - B) / 2``, rounded."""
+    N, iw, r = cfg.half, cfg.internal_width, cfg.rounding
+    mirror = (N - np.arange(N)) % N
+    b_re, b_im = s_re[..., mirror], wrap(-s_im[..., mirror], iw + 1)
+    half = lambda v: wrap(round_shift(v, 1, r), iw)
+    return half(s_re + b_re), half(s_im + b_im), half(s_re - b_re), half(s_im - b_im)
+
+
+def _rotate(o_re, o_im, r_re, r_im, cfg):
+    """``o * R`` as the pair stage's multiplier computes it: the operand rounded to at
+    most 18 bits (a wrapping register), the exact product rounded once."""
+    iw, r, ms = cfg.internal_width, cfg.rounding, cfg.mult_shift
+    aw = min(iw, MAX_OPERAND_BITS)
+    m_re, m_im = wrap(round_shift(o_re, ms, r), aw), wrap(round_shift(o_im, ms, r), aw)
+    shift = cfg.twiddle_width - 1 - ms
+    return (wrap(round_shift(m_re * r_re - m_im * r_im, shift, r), iw),
+            wrap(round_shift(m_re * r_im + m_im * r_re, shift, r), iw))
+
+
 def real_spectrum_post(Z, cfg: RealFFTConfig):
     """Split the natural-order ``Z / N`` frames into packed ``X / k`` frames."""
     N, iw, r = cfg.half, cfg.internal_width, cfg.rounding
     z_re, z_im = (np.asarray(a, dtype=np.int64) for a in Z)
     f = np.arange(N)
-    mirror = (N - f) % N
-    a_re, a_im = z_re, z_im
-    b_re, b_im = z_re[..., mirror], wrap(-z_im[..., mirror], iw + 1)
     half = lambda v: wrap(round_shift(v, 1, r), iw)
-    e_re, e_im = half(a_re + b_re), half(a_im + b_im)
-    o_re, o_im = half(a_re - b_re), half(a_im - b_im)
-
+    e_re, e_im, o_re, o_im = _pair_sums(z_re, z_im, cfg)
     v_re, v_im = post_twiddles(cfg)
-    ms = cfg.mult_shift
-    aw = min(iw, MAX_OPERAND_BITS)      # the multiplier operand register (wraps, as the RTL's)
-    m_re, m_im = wrap(round_shift(o_re, ms, r), aw), wrap(round_shift(o_im, ms, r), aw)
-    shift = cfg.twiddle_width - 1 - ms
-    p_re = wrap(round_shift(m_re * v_re - m_im * v_im, shift, r), iw)
-    p_im = wrap(round_shift(m_re * v_im + m_im * v_re, shift, r), iw)
+    p_re, p_im = _rotate(o_re, o_im, v_re, v_im, cfg)
     is_zero = f == 0            # V_0 = -j
     is_quarter = f == N // 2    # V_{k/4} = -1
     t_re = np.where(is_zero, o_im, np.where(is_quarter, wrap(-o_re, iw), p_re))
@@ -132,22 +143,11 @@ def real_spectrum_pre(packed, cfg: RealIFFTConfig):
     if p_re.size and (min(p_re.min(), p_im.min()) < lo or max(p_re.max(), p_im.max()) > hi):
         raise ValueError(f"packed words outside the {cfg.width}-bit range [{lo}, {hi}]")
     f = np.arange(N)
-    mirror = (N - f) % N
-    a_re, a_im = p_re, p_im
-    b_re, b_im = p_re[..., mirror], -p_im[..., mirror]
     half = lambda v: wrap(round_shift(v, 1, r), iw)
-    e_re, e_im = half(a_re + b_re), half(a_im + b_im)
-    o_re, o_im = half(a_re - b_re), half(a_im - b_im)
-
+    e_re, e_im, o_re, o_im = _pair_sums(p_re, p_im, cfg)
     # conj(V_f) = (V_re, -V_im): the k-point ROM's (-sin, cos) codes
     v_re, v_im = post_twiddles(cfg)
-    c_re, c_im = v_re, wrap(-v_im, cfg.twiddle_width)
-    ms = cfg.mult_shift
-    aw = min(iw, MAX_OPERAND_BITS)      # the multiplier operand register (wraps, as the RTL's)
-    m_re, m_im = wrap(round_shift(o_re, ms, r), aw), wrap(round_shift(o_im, ms, r), aw)
-    shift = cfg.twiddle_width - 1 - ms
-    p_re_t = wrap(round_shift(m_re * c_re - m_im * c_im, shift, r), iw)
-    p_im_t = wrap(round_shift(m_re * c_im + m_im * c_re, shift, r), iw)
+    p_re_t, p_im_t = _rotate(o_re, o_im, v_re, wrap(-v_im, cfg.twiddle_width), cfg)
     is_quarter = f == N // 2    # conj(V_{k/4}) = -1
     t_re = np.where(is_quarter, wrap(-o_re, iw), p_re_t)
     t_im = np.where(is_quarter, wrap(-o_im, iw), p_im_t)
