@@ -17,12 +17,19 @@ key                      shape / type          meaning
 Layer i+1's q*k equals layer i's p*k, and the real widths agree: layer i+1
 reads exactly the values layer i produces (``n_in(i+1) == n_out(i)``).
 Further keys are circnn's own (for example quantisation formats); they are
-kept in :attr:`Bundle.extra` and must not look like layer keys.
+kept in :attr:`Bundle.extra` and must not look like format or layer keys in
+any spelling (``Format``, ``L0_weight``, ``l01_bias`` and ``l0_gain`` are
+refused, not carried along).
 
 Bundles come from anywhere (PyTorch, JAX, hand-written NumPy), so every rule
 is checked on load and a refusal raises :class:`circnn.errors.BundleError`
-whose message names the offending key.  Files are read with
-``allow_pickle=False``: a bundle is data, never code.
+whose message names the offending key.  Files are read entry by entry with
+:mod:`circnn.arrays` (never pickle, headers checked before any data are
+allocated), in this order: key names (from the zip directory alone), the
+size of the extra keys (from the zip directory), ``format``, ``layers``
+(at most :data:`MAX_LAYERS`, and no more than the ``l{i}_weight`` keys
+present), the declared dtype and shape of every entry, the total declared
+size (:data:`MAX_BUNDLE_BYTES`), and only then the data.
 """
 
 from __future__ import annotations
@@ -30,14 +37,14 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from circnn.errors import BundleError
+from circnn.arrays import check_dtype, check_size, open_npz
+from circnn.errors import BundleError, CircnnError
 
 from circnn.sim.model.circulant import is_power_of_two
 
@@ -50,6 +57,9 @@ __all__ = [
     "save_bundle",
     "validate_bundle",
     "bundle_arrays",
+    "MAX_LAYERS",
+    "MAX_EXTRA_BYTES",
+    "MAX_BUNDLE_BYTES",
 ]
 
 FORMAT = "circnn-bundle/1"
@@ -58,19 +68,67 @@ ACTIVATIONS = ("relu", "none")
 _REQUIRED_SUFFIXES = ("weight", "bias", "activation")
 _OPTIONAL_SUFFIXES = ("in_features", "out_features")
 _LAYER_SUFFIXES = _REQUIRED_SUFFIXES + _OPTIONAL_SUFFIXES
-# Anything of the form l<digits>_... is reserved for layer data, so that a
-# typo such as "l0_wieght" or a stray "l3_weight" is caught instead of being
-# silently carried along as an extra key.
-_LAYER_KEY_RE = re.compile(r"^l\d+_")
 _TOP_KEYS = ("format", "layers")
+
+#: Most layers a bundle may declare in ``layers``.
+MAX_LAYERS = 1024
+#: Most bytes all extra keys (neither ``format``, ``layers`` nor a layer key)
+#: may hold together, 16 MiB, as the zip directory records them (uncompressed,
+#: ``.npy`` headers included); checked before any extra entry is opened.
+MAX_EXTRA_BYTES = 16 * 2**20
+#: Most bytes of array data all keys of a bundle may declare together (1 GiB).
+MAX_BUNDLE_BYTES = 2**30
+# format and activation are short strings, layers and the widths are single
+# integers: a scalar entry declaring more bytes than this is refused unread.
+_MAX_SCALAR_BYTES = 1024
+
+_KNOWN_KEYS = ("known keys: format, layers, l<i>_weight, l<i>_bias, l<i>_activation, "
+               "l<i>_in_features, l<i>_out_features, in lower case with i = 0, 1, ... "
+               "written without leading zeros")
+# The exact spelling of a layer key ...
+_CANONICAL_RE = re.compile(r"^l(0|[1-9][0-9]*)_(" + "|".join(_LAYER_SUFFIXES) + r")$")
+# ... and what is reserved for layer data in any case and with surrounding
+# blanks, so that "L0_weight", "l0_wieght" or a stray "l3_weight" is refused
+# instead of being carried along as an extra key.
+_LAYER_LIKE_RE = re.compile(r"^l([0-9]+)_(.*)$", re.IGNORECASE | re.DOTALL)
 
 
 def _fail(label: str, msg: str) -> BundleError:
     return BundleError(f"{label}: {msg}")
 
 
+def _show(key) -> str:
+    """A key as it appears in messages: printable, one line, at most 80 characters."""
+    text = key if isinstance(key, str) and key.isprintable() else repr(key)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _is_reserved(key: str) -> bool:
-    return key in _TOP_KEYS or bool(_LAYER_KEY_RE.match(key))
+    norm = key.strip()
+    return norm.lower() in _TOP_KEYS or bool(_LAYER_LIKE_RE.match(norm))
+
+
+def _classify(key: str) -> tuple[str, str] | None:
+    """``(index digits, suffix)`` of a layer key, ``None`` for format, layers and
+    extra keys; refuses every other spelling of a format or layer key."""
+    if key in _TOP_KEYS:
+        return None
+    m = _CANONICAL_RE.match(key)
+    if m:
+        return m.group(1), m.group(2)
+    label = f"bundle key {_show(key)}"
+    norm = key.strip()
+    if norm.lower() in _TOP_KEYS:
+        raise _fail(label, f"not a bundle key (expected {norm.lower()}; {_KNOWN_KEYS})")
+    m = _LAYER_LIKE_RE.match(norm)
+    if m is None:
+        return None
+    digits, suffix = m.groups()
+    if suffix.lower() in _LAYER_SUFFIXES:
+        canonical = f"l{digits.lstrip('0') or '0'}_{suffix.lower()}"
+        raise _fail(label, f"not a canonical layer key (expected {canonical}; {_KNOWN_KEYS})")
+    raise _fail(label, f"unknown layer key suffix {_show(suffix)!r} "
+                       f"(expected one of {', '.join(_LAYER_SUFFIXES)})")
 
 
 # ---------------------------------------------------------------------------
@@ -80,10 +138,14 @@ def _is_reserved(key: str) -> bool:
 # ---------------------------------------------------------------------------
 
 
+def _check_float_kind(label: str, dtype: np.dtype, what: str) -> None:
+    if dtype.kind != "f":
+        raise _fail(label, f"expected a float array of {what}, got dtype {dtype}")
+
+
 def _check_float_array(label: str, value, what: str) -> np.ndarray:
     arr = np.asarray(value)
-    if arr.dtype.kind != "f":
-        raise _fail(label, f"expected a float array of {what}, got dtype {arr.dtype}")
+    _check_float_kind(label, arr.dtype, what)
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -93,27 +155,35 @@ def _check_float_array(label: str, value, what: str) -> np.ndarray:
     return arr.astype(np.float64, copy=False)
 
 
-def _check_weight(label: str, value) -> np.ndarray:
-    arr = np.asarray(value)
+def _check_weight_shape(label: str, shape: tuple[int, ...]) -> None:
     shape_ok = (
-        arr.ndim == 3
-        and arr.shape[0] >= 1
-        and arr.shape[1] >= 1
-        and is_power_of_two(arr.shape[2])
-        and arr.shape[2] >= 2
+        len(shape) == 3
+        and shape[0] >= 1
+        and shape[1] >= 1
+        and is_power_of_two(shape[2])
+        and shape[2] >= 2
     )
     if not shape_ok:
         raise _fail(
             label,
-            f"expected shape (p, q, k) with p, q >= 1 and k a power of two >= 2, got {arr.shape}",
+            f"expected shape (p, q, k) with p, q >= 1 and k a power of two >= 2, got {shape}",
         )
+
+
+def _check_weight(label: str, value) -> np.ndarray:
+    arr = np.asarray(value)
+    _check_weight_shape(label, arr.shape)
     return _check_float_array(label, arr, "shape (p, q, k)")
+
+
+def _check_bias_shape(label: str, shape: tuple[int, ...], p: int, k: int) -> None:
+    if shape != (p * k,):
+        raise _fail(label, f"expected shape (p*k,) = ({p * k},), got {shape}")
 
 
 def _check_bias(label: str, value, p: int, k: int) -> np.ndarray:
     arr = np.asarray(value)
-    if arr.shape != (p * k,):
-        raise _fail(label, f"expected shape (p*k,) = ({p * k},), got {arr.shape}")
+    _check_bias_shape(label, arr.shape, p, k)
     return _check_float_array(label, arr, f"shape ({p * k},)")
 
 
@@ -266,13 +336,18 @@ class Bundle:
                 raise _fail(f"bundle key {key!r}", "extra keys must be non-empty strings")
             if _is_reserved(key):
                 raise _fail(
-                    f"bundle key {key}",
-                    "reserved by the bundle format (format, layers, l<i>_...); "
+                    f"bundle key {_show(key)}",
+                    "reserved by the bundle format (format, layers, l<i>_..., in any case); "
                     "choose another name for an extra array",
                 )
             arr = np.asarray(value)
             if arr.dtype.hasobject:
-                raise _fail(f"bundle key {key}", "object arrays cannot be stored without pickle")
+                raise _fail(f"bundle key {_show(key)}",
+                            "object arrays cannot be stored without pickle")
+            try:
+                check_dtype(f"bundle key {_show(key)}", arr.dtype)
+            except CircnnError as exc:
+                raise BundleError(str(exc)) from None
             extra[key] = arr
         self.extra = extra
 
@@ -308,84 +383,231 @@ def bundle_arrays(bundle: Bundle) -> dict[str, np.ndarray]:
     return out
 
 
+# ---------------------------------------------------------------------------
+# validation: one pass over a "source" that can tell an entry's declared
+# dtype and shape before it hands out the data, so that a file's entries are
+# checked from their headers before they are read (a plain mapping already
+# holds its arrays and answers from them).
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """What an entry declares: dtype, shape and bytes of data."""
+
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    nbytes: int
+
+
+class _MappingSource:
+    label = "bundle"
+
+    def __init__(self, arrays: Mapping):
+        self._arrays = arrays
+
+    def keys(self) -> list:
+        return list(self._arrays)
+
+    def spec(self, key: str) -> _Spec:
+        label = f"bundle key {_show(key)}"
+        arr = np.asarray(self._arrays[key])
+        try:
+            check_dtype(label, arr.dtype)
+            check_size(label, arr.size, arr.dtype.itemsize, f"shape {arr.shape}")
+        except BundleError:
+            raise
+        except CircnnError as exc:
+            raise BundleError(str(exc)) from None
+        return _Spec(arr.dtype, arr.shape, arr.nbytes)
+
+    def declared_size(self, key: str) -> int:
+        return self.spec(key).nbytes
+
+    def load(self, key: str):
+        return self._arrays[key]
+
+
+class _ArchiveSource:
+    """Entries of an open :class:`circnn.arrays.NpzArchive`, read on request."""
+
+    def __init__(self, archive):
+        self._archive = archive
+        self.label = archive.label
+
+    def keys(self) -> list:
+        return list(self._archive.keys)
+
+    def spec(self, key: str) -> _Spec:
+        h = self._archive.header(key)
+        return _Spec(h.dtype, h.shape, h.nbytes)
+
+    def declared_size(self, key: str) -> int:
+        return self._archive.declared_size(key)
+
+    def load(self, key: str):
+        return self._archive.load(key)
+
+
+def _check_scalar_spec(label: str, spec: _Spec, kinds: str, what: str) -> None:
+    if spec.shape != () or spec.dtype.kind not in kinds:
+        raise _fail(label, f"expected {what}, got {spec.dtype} array of shape {spec.shape}")
+    if spec.nbytes > _MAX_SCALAR_BYTES:
+        raise _fail(label, f"expected {what}, got a {spec.dtype} scalar of {spec.nbytes} bytes "
+                           f"(at most {_MAX_SCALAR_BYTES})")
+
+
+def _load_scalar(src, key: str, kinds: str, what: str):
+    label = f"bundle key {key}"
+    _check_scalar_spec(label, src.spec(key), kinds, what)
+    return src.load(key)
+
+
+def _validate(src) -> Bundle:
+    keys = src.keys()
+    for key in keys:
+        if not isinstance(key, str):
+            raise _fail(f"bundle key {key!r}", "keys must be strings")
+    present = set(keys)
+
+    # 1. names alone: look-alikes of format and layer keys are refused.
+    layer_keys: dict[str, tuple[str, str]] = {}
+    extras: list[str] = []
+    for key in keys:
+        parsed = _classify(key)
+        if parsed is not None:
+            layer_keys[key] = parsed
+        elif key not in _TOP_KEYS:
+            extras.append(key)
+
+    # 2. the extra keys' size as declared (zip directory), before any is read.
+    extra_sizes = {key: src.declared_size(key) for key in extras}
+    if sum(extra_sizes.values()) > MAX_EXTRA_BYTES:
+        big = max(extras, key=extra_sizes.__getitem__)
+        raise _fail(f"bundle key {_show(big)}",
+                    f"declares {extra_sizes[big]} bytes; the extra keys (other than format, "
+                    f"layers and l<i>_...) declare {sum(extra_sizes.values())} bytes together, "
+                    f"more than the cap of {MAX_EXTRA_BYTES} (circnn.bundle.MAX_EXTRA_BYTES)")
+
+    # 3. format and layers, two small scalars.
+    if "format" not in present:
+        raise _fail("bundle key format", f"missing (expected {FORMAT!r})")
+    fmt = _check_string("bundle key format", _load_scalar(src, "format", "US", "a string"))
+    if fmt != FORMAT:
+        raise _fail("bundle key format", f"expected {FORMAT!r}, got {fmt!r}")
+
+    if "layers" not in present:
+        raise _fail("bundle key layers", "missing")
+    n_layers = _check_int("bundle key layers", _load_scalar(src, "layers", "iu", "an integer"))
+    if n_layers < 1:
+        raise _fail("bundle key layers", f"expected a positive integer, got {n_layers}")
+    if n_layers > MAX_LAYERS:
+        raise _fail("bundle key layers", f"{n_layers} layers, more than the maximum of "
+                                         f"{MAX_LAYERS} (circnn.bundle.MAX_LAYERS)")
+
+    # 4. every layer key within range, and a weight for every layer: checked on
+    #    the names present, before any per-layer name is built.
+    for key, (digits, _suffix) in layer_keys.items():
+        if len(digits) > len(str(MAX_LAYERS)) or int(digits) >= n_layers:
+            raise _fail(f"bundle key {_show(key)}",
+                        f"layer {_show(digits)} does not exist (layers = {n_layers})")
+    weights = {int(digits) for digits, suffix in layer_keys.values() if suffix == "weight"}
+    if len(weights) < n_layers:
+        first = min(set(range(n_layers)) - weights)
+        raise _fail("bundle key layers",
+                    f"says {n_layers} layers but the bundle holds {len(weights)} "
+                    f"l<i>_weight keys (l{first}_weight is missing)")
+
+    # 5. declared dtype and shape of every entry (headers only), then the
+    #    total declared size.
+    total = 0
+    largest = ("format", 0)
+    shapes: list[tuple[int, int, int]] = []
+
+    def count(key: str, spec: _Spec) -> None:
+        nonlocal total, largest
+        total += spec.nbytes
+        if spec.nbytes > largest[1]:
+            largest = (key, spec.nbytes)
+
+    for i in range(n_layers):
+        for s in _REQUIRED_SUFFIXES:
+            if f"l{i}_{s}" not in present:
+                raise _fail(f"bundle key l{i}_{s}", "missing")
+        key = f"l{i}_weight"
+        spec = src.spec(key)
+        _check_weight_shape(f"bundle key {key}", spec.shape)
+        _check_float_kind(f"bundle key {key}", spec.dtype, "shape (p, q, k)")
+        count(key, spec)
+        p, q, k = spec.shape
+        shapes.append((p, q, k))
+        key = f"l{i}_bias"
+        spec = src.spec(key)
+        _check_bias_shape(f"bundle key {key}", spec.shape, p, k)
+        _check_float_kind(f"bundle key {key}", spec.dtype, f"shape ({p * k},)")
+        count(key, spec)
+        key = f"l{i}_activation"
+        spec = src.spec(key)
+        _check_scalar_spec(f"bundle key {key}", spec, "US", "a string")
+        count(key, spec)
+        for s in _OPTIONAL_SUFFIXES:
+            key = f"l{i}_{s}"
+            if key in present:
+                spec = src.spec(key)
+                _check_scalar_spec(f"bundle key {key}", spec, "iu", "an integer")
+                count(key, spec)
+    for key in extras:
+        count(key, src.spec(key))
+    if total > MAX_BUNDLE_BYTES:
+        raise _fail(src.label, f"its arrays declare {total} bytes of data together, more than "
+                               f"the cap of {MAX_BUNDLE_BYTES} (circnn.bundle.MAX_BUNDLE_BYTES); "
+                               f"largest: bundle key {_show(largest[0])} ({largest[1]} bytes)")
+
+    # 6. the data, value by value.
+    layers: list[Layer] = []
+    for i, (p, q, k) in enumerate(shapes):
+        weight = _check_weight(f"bundle key l{i}_weight", src.load(f"l{i}_weight"))
+        bias = _check_bias(f"bundle key l{i}_bias", src.load(f"l{i}_bias"), p, k)
+        act = _check_activation(f"bundle key l{i}_activation", src.load(f"l{i}_activation"))
+        widths = []
+        for s, upper, what in (("in_features", q * k, "q*k"), ("out_features", p * k, "p*k")):
+            key = f"l{i}_{s}"
+            value = src.load(key) if key in present else None
+            widths.append(_check_width(f"bundle key {key}", value, upper, what))
+        layers.append(Layer(weight, bias, act, *widths))
+
+    extra = {key: src.load(key) for key in extras}
+    return Bundle(layers, extra)
+
+
 def validate_bundle(arrays: Mapping[str, np.ndarray]) -> Bundle:
     """Check a key -> array mapping against every rule of the format and
     return it as a :class:`Bundle`.
 
     Raises :class:`BundleError` naming the first offending key.  Keys that
-    are neither format keys nor layer-like are returned in ``extra``.
+    are neither format keys nor layer keys (in any spelling) are returned in
+    ``extra``.  The limits :data:`MAX_LAYERS`, :data:`MAX_EXTRA_BYTES`,
+    :data:`MAX_BUNDLE_BYTES` and the per-array caps of :mod:`circnn.arrays`
+    apply here too, so that :func:`save_bundle` never writes a bundle that
+    :func:`load_bundle` would refuse.
     """
-    for key in arrays:
-        if not isinstance(key, str):
-            raise _fail(f"bundle key {key!r}", "keys must be strings")
-
-    if "format" not in arrays:
-        raise _fail("bundle key format", f"missing (expected {FORMAT!r})")
-    fmt = _check_string("bundle key format", arrays["format"])
-    if fmt != FORMAT:
-        raise _fail("bundle key format", f"expected {FORMAT!r}, got {fmt!r}")
-
-    if "layers" not in arrays:
-        raise _fail("bundle key layers", "missing")
-    n_layers = _check_int("bundle key layers", arrays["layers"])
-    if n_layers < 1:
-        raise _fail("bundle key layers", f"expected a positive integer, got {n_layers}")
-
-    expected = {f"l{i}_{s}" for i in range(n_layers) for s in _LAYER_SUFFIXES}
-    for key in arrays:
-        if _LAYER_KEY_RE.match(key) and key not in expected:
-            m = re.match(r"^l(\d+)_(.*)$", key)
-            idx, suffix = int(m.group(1)), m.group(2)
-            if suffix in _LAYER_SUFFIXES and idx >= n_layers:
-                why = f"layer {idx} does not exist (layers = {n_layers})"
-            elif suffix in _LAYER_SUFFIXES:
-                why = f"not a canonical layer key (expected l{idx}_{suffix})"
-            else:
-                why = f"unknown layer key suffix {suffix!r} (expected one of {', '.join(_LAYER_SUFFIXES)})"
-            raise _fail(f"bundle key {key}", why)
-
-    layers: list[Layer] = []
-    for i in range(n_layers):
-        for s in _REQUIRED_SUFFIXES:
-            if f"l{i}_{s}" not in arrays:
-                raise _fail(f"bundle key l{i}_{s}", "missing")
-        weight = _check_weight(f"bundle key l{i}_weight", arrays[f"l{i}_weight"])
-        p, q, k = weight.shape
-        bias = _check_bias(f"bundle key l{i}_bias", arrays[f"l{i}_bias"], p, k)
-        act = _check_activation(f"bundle key l{i}_activation", arrays[f"l{i}_activation"])
-        n_in = _check_width(f"bundle key l{i}_in_features", arrays.get(f"l{i}_in_features"), q * k, "q*k")
-        n_out = _check_width(f"bundle key l{i}_out_features", arrays.get(f"l{i}_out_features"), p * k, "p*k")
-        layers.append(Layer(weight, bias, act, n_in, n_out))
-
-    extra = {key: value for key, value in arrays.items() if not _is_reserved(key)}
-    return Bundle(layers, extra)
+    return _validate(_MappingSource(arrays))
 
 
 def load_bundle(path: str | os.PathLike) -> Bundle:
-    """Read and validate a bundle file (never unpickles anything)."""
-    path = Path(path)
-    label = f"bundle file {str(path)!r}"
-    if not path.exists():
-        raise _fail(label, "not found")
-    if not path.is_file():
-        raise _fail(label, "not a regular file")
+    """Read and validate a bundle file (never unpickles anything).
+
+    Only the entries the format knows are opened, each after its header was
+    checked; see the module docstring for the order of the checks.
+    """
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise _fail(label, f"not a NumPy .npz file ({exc})") from None
-    if not isinstance(loaded, np.lib.npyio.NpzFile):
-        raise _fail(label, "holds a single .npy array, not an .npz bundle")
-    arrays: dict[str, np.ndarray] = {}
-    with loaded:
-        for key in loaded.files:
-            try:
-                arrays[key] = loaded[key]
-            except ValueError as exc:
-                # Object arrays are refused by allow_pickle=False on access.
-                raise _fail(f"bundle key {key}", f"cannot be read without pickle ({exc})") from None
-            except (OSError, EOFError, zipfile.BadZipFile) as exc:
-                raise _fail(f"bundle key {key}", f"corrupt entry ({exc})") from None
-    return validate_bundle(arrays)
+        with open_npz(path, "bundle",
+                      entry_label=lambda key: f"bundle key {_show(key)}") as archive:
+            return _validate(_ArchiveSource(archive))
+    except BundleError:
+        raise
+    except CircnnError as exc:
+        raise BundleError(str(exc)) from None
 
 
 def save_bundle(path: str | os.PathLike, bundle: Bundle) -> None:

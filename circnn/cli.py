@@ -41,7 +41,7 @@ def cmd_generate(args) -> int:
     from .generate import write_design
     from .params import parse_assignments
     meta = write_design(args.design, parse_assignments(args.set), args.target, Path(args.out),
-                        top=args.top)
+                        top=args.top, progress=_progress(args.quiet))
     print(f"wrote {meta['verilog']} ({args.target}; "
           + ", ".join(f"{k}={v}" for k, v in meta["params"].items()) + ")")
     return 0
@@ -49,7 +49,7 @@ def cmd_generate(args) -> int:
 
 def cmd_synth(args) -> int:
     from .params import parse_assignments
-    from circnn.synth.flow import synthesize
+    from circnn.synth.flow import synthesize, tool_folder
     r = synthesize(args.design, parse_assignments(args.set), report=Path(args.report),
                    device=args.device, package=args.package, speed=args.speed, freq=args.freq,
                    seed=args.seed, progress=_progress(args.quiet))
@@ -60,14 +60,15 @@ def cmd_synth(args) -> int:
           f"LUT4 {r['lut4']}, FF {r['ff']}, MULT18 {r['mult18']}, DP16KD {r['dp16kd']}")
     if r.get("note"):
         print(f"note: {r['note']}")
-    print(f"report: {args.report}")
+    print(f"report: {args.report}; tool files: {tool_folder(args.report)}")
     return 0
 
 
 def cmd_perf_layer(args) -> int:
     from .benchmarks.layer_perf import run_perf_layer, render_markdown
-    if not 1 <= args.freq <= 1000:
-        raise CircnnError(f"--freq must be in 1..1000 MHz, not {args.freq}")
+    from .benchmarks.options import check_benchmark_options
+    check_benchmark_options(freq=args.freq, synth_timeout=args.synth_timeout,
+                            max_sim_clocks=args.max_sim_clocks)
     say = _progress(args.quiet)
     result = run_perf_layer(out=Path(args.out), quick=args.quick, freq=args.freq,
                             skip_synth=args.skip_synth, synth=args.synth,
@@ -92,7 +93,10 @@ def _int_list(text: str, name: str) -> tuple[int, ...] | None:
 
 def cmd_bench(args) -> int:
     from .benchmarks.sweep import run_bench
+    from .benchmarks.options import check_benchmark_options
     from .benchmarks.sweep_points import check_bench_args
+    check_benchmark_options(freq=args.freq, synth_timeout=args.synth_timeout,
+                            max_sim_clocks=args.max_sim_clocks)
     sizes = _int_list(args.sizes, "--sizes")
     ks = _int_list(args.ks, "--ks")
     pes = _int_list(args.pes, "--pes")
@@ -158,14 +162,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=TARGETS, default="generic",
                    help="generic: vendor-neutral Verilog; ecp5: may instantiate ECP5 primitives "
                         "(default: generic)")
-    p.add_argument("--top", default=None, help="top module name (default: the design name)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--top", default=None,
+                   help="top module name, also the file name (<top>.v): a Verilog identifier "
+                        "(default: the design name)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="output directory: new (its parent must exist) or existing; <top>.v and "
+                        "params.json there are replaced together, other files stay")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("synth", help="synthesise, place and route a design for ECP5",
                        description="Run yosys synth_ecp5 and nextpnr-ecp5 --out-of-context on a "
-                                   "design and write a JSON report (post-route Fmax and resources); "
-                                   "tool logs are written beside it.")
+                                   "design and write a JSON report (post-route Fmax and resources). "
+                                   "The Verilog, netlist and tool logs go to the folder "
+                                   "<report stem>.files/ beside the report.")
     p.add_argument("design", help="design name (see `circnn designs`)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help=set_help)
     p.add_argument("--device", default="LFE5U-85F", help=f"one of {', '.join(DEVICES)} (default LFE5U-85F)")
@@ -174,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--freq", type=float, default=150.0, metavar="MHZ",
                    help="target clock for placement and routing (default 150)")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
-    p.add_argument("--report", required=True, metavar="FILE.json", help="report path")
+    p.add_argument("--report", required=True, metavar="FILE.json",
+                   help="report path, in an existing folder; the tool files go to "
+                        "FILE.files/ beside it")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=cmd_synth)
 
@@ -271,37 +283,68 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="Y.npy", help="output rows, written atomically")
     eg = p.add_argument_group("engine (golden and rtl)")
     eg.add_argument("--k", type=int, default=None, help="block size (default: the bundle's k; must match it)")
-    eg.add_argument("--pes", type=int, default=4, help="processing elements P (default 4)")
-    eg.add_argument("--mults", type=int, default=4,
+    eg.add_argument("--pes", type=int, default=None, help="processing elements P (default 4)")
+    eg.add_argument("--mults", type=int, default=None,
                     help="multipliers M of the dense baseline (golden-dense, rtl-dense; default 4)")
-    eg.add_argument("--batch", type=int, default=1, help="input vectors per weight read B (default 1)")
-    eg.add_argument("--act-width", type=int, default=16, help="activation width (default 16)")
-    eg.add_argument("--weight-width", type=int, default=16, help="weight spectrum width (default 16)")
-    eg.add_argument("--ifft-width", type=int, default=16, help="IFFT input width (default 16)")
-    eg.add_argument("--twiddle-width", type=int, default=16, help="twiddle width (default 16)")
-    eg.add_argument("--rounding", default="half_up", help="rounding of the datapath (default half_up)")
+    eg.add_argument("--batch", type=int, default=None,
+                    help="input vectors per weight read B (default 1)")
+    eg.add_argument("--act-width", type=int, default=None, help="activation width (default 16)")
+    eg.add_argument("--weight-width", type=int, default=None,
+                    help="weight spectrum width (default 16)")
+    eg.add_argument("--ifft-width", type=int, default=None, help="IFFT input width (default 16)")
+    eg.add_argument("--twiddle-width", type=int, default=None, help="twiddle width (default 16)")
+    eg.add_argument("--rounding", default=None, help="rounding of the datapath (default half_up)")
     eg.add_argument("--calibration", default=None, metavar="X.npy",
                     help="rows the compiler chooses formats from (default: the inputs)")
-    rg = p.add_argument_group("RTL simulation")
-    rg.add_argument("--idle", type=float, default=0.0, help="probability of an idle input clock (default 0)")
-    rg.add_argument("--stall", type=float, default=0.0,
+    eg.add_argument("--strict", action="store_true",
+                    help="exit with status 3 when any value saturated in the run (the outputs "
+                         "are still written)")
+    rg = p.add_argument_group("RTL simulation (rtl, rtl-dense)")
+    rg.add_argument("--idle", type=float, default=None,
+                    help="probability of an idle input clock (default 0)")
+    rg.add_argument("--stall", type=float, default=None,
                     help="probability of an output back-pressure clock (default 0)")
-    rg.add_argument("--seed", type=int, default=0, help="seed of the idle/stall patterns (default 0)")
+    rg.add_argument("--seed", type=int, default=None,
+                    help="seed of the idle/stall patterns (default 0)")
     p.add_argument("--report", default=None, metavar="FILE.json",
-                   help="also write a JSON report (formats, errors, cycles, utilisation)")
+                   help="also write a JSON report (formats, errors, saturation counts of the "
+                        "calibration and of the run, cycles, utilisation); written together "
+                        "with --out, both or neither")
     p.add_argument("--quiet", action="store_true", help="no summary and no progress messages")
     p.set_defaults(func=cmd_infer)
     return parser
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run one command; its exit status.
+
+    0 done, 1 done with failures (benchmarks), 2 bad input (one line on
+    stderr), 130 interrupted by SIGINT and 143 by SIGTERM (one line, no
+    traceback; SIGTERM unwinds through the ``finally`` blocks like Ctrl-C,
+    see :mod:`circnn.interrupts`, so the command's cleanup runs).  Called
+    without ``argv`` (the ``circnn`` executable), an interrupted command
+    ends the process at once after its cleanup instead of returning, which
+    skips the seconds of interpreter teardown a large design would cost.
+    """
+    from .interrupts import (Terminated, fast_exit, interrupt_message, interrupt_status,
+                             sigterm_raises)
+    command = None
     try:
-        return args.func(args)
-    except CircnnError as exc:
-        print(f"circnn {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        with sigterm_raises():
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            command = args.command
+            try:
+                return args.func(args)
+            except CircnnError as exc:
+                print(f"circnn {args.command}: error: {exc}", file=sys.stderr)
+                return 2
+    except (KeyboardInterrupt, Terminated) as exc:
+        print(interrupt_message(command, exc), file=sys.stderr)
+        status = interrupt_status(exc)
+        if argv is None:
+            fast_exit(status)
+        return status
 
 
 if __name__ == "__main__":

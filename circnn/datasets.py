@@ -7,12 +7,14 @@ MNIST is read from IDX files that the user already has.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from .arrays import check_size
 from .errors import CircnnError
 
 __all__ = ["load_digits_split", "stratified_split", "read_idx", "load_mnist_idx",
@@ -80,13 +82,22 @@ def load_digits_split(seed: int = 0, test_fraction: float = 0.25):
     return x[train_idx], y[train_idx], x[test_idx], y[test_idx]
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The (decompressed) content of an IDX file, errors naming the file."""
+_GZ_CHUNK = 1 << 20     # bytes decompressed per read from a .gz IDX file
+
+
+def _open_idx(path: Path):
+    """The IDX file as a binary stream (decompressed on the fly for ``.gz``)."""
     try:
         if path.name.endswith(".gz"):
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
+            return gzip.open(path, "rb")
+        return open(path, "rb")
+    except OSError as exc:
+        raise CircnnError(f"{path}: cannot read: {exc}") from exc
+
+
+def _read_at_most(f, n: int, path: Path) -> bytes:
+    try:
+        return f.read(n)
     except (OSError, EOFError, zlib.error) as exc:
         # gzip.BadGzipFile is an OSError; a cut-off gzip stream is an EOFError.
         raise CircnnError(f"{path}: cannot read: {exc}") from exc
@@ -98,34 +109,67 @@ def read_idx(path, expected_magic: int | None = None) -> np.ndarray:
     Layout: a 32-bit big-endian magic number ``0x000008NN`` (``NN`` the
     number of dimensions), ``NN`` big-endian 32-bit sizes, then the
     elements in row-major order.  Only the unsigned-byte element type is
-    accepted (all of MNIST uses it).  Wrong magic, a short header, missing
-    data or trailing bytes raise :class:`CircnnError` naming the file.
+    accepted (all of MNIST uses it).  Wrong magic, a short header, a zero
+    dimension (no images), dimensions whose product exceeds the caps of
+    :mod:`circnn.arrays` (``MAX_ELEMENTS``, ``MAX_BYTES``), missing data or
+    trailing bytes raise :class:`CircnnError` naming the file.  The header
+    is checked before the data are read: a plain file against its size on
+    disk; a ``.gz`` file is decompressed in 1 MiB pieces, no further than
+    the declared size plus one byte, so memory follows the data present,
+    not the header's claim.
     """
     path = Path(path)
-    raw = _read_bytes(path)
-    if len(raw) < 4:
-        raise CircnnError(f"{path}: truncated IDX header ({len(raw)} bytes)")
-    magic = int.from_bytes(raw[:4], "big")
-    if expected_magic is not None and magic != expected_magic:
-        raise CircnnError(f"{path}: wrong magic number 0x{magic:08x}, "
-                          f"expected 0x{expected_magic:08x}")
-    if magic >> 8 != 0x08 or not 1 <= (magic & 0xFF) <= 8:
-        raise CircnnError(f"{path}: wrong magic number 0x{magic:08x} "
-                          "(not an unsigned-byte IDX file)")
-    ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise CircnnError(f"{path}: truncated IDX header ({len(raw)} of {header} bytes)")
-    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    size = int(np.prod(dims, dtype=np.int64))
-    have = len(raw) - header
+    with _open_idx(path) as f:
+        raw = _read_at_most(f, 4, path)
+        if len(raw) < 4:
+            raise CircnnError(f"{path}: truncated IDX header ({len(raw)} bytes)")
+        magic = int.from_bytes(raw, "big")
+        if expected_magic is not None and magic != expected_magic:
+            raise CircnnError(f"{path}: wrong magic number 0x{magic:08x}, "
+                              f"expected 0x{expected_magic:08x}")
+        if magic >> 8 != 0x08 or not 1 <= (magic & 0xFF) <= 8:
+            raise CircnnError(f"{path}: wrong magic number 0x{magic:08x} "
+                              "(not an unsigned-byte IDX file)")
+        ndim = magic & 0xFF
+        header = 4 + 4 * ndim
+        raw += _read_at_most(f, header - 4, path)
+        if len(raw) < header:
+            raise CircnnError(f"{path}: truncated IDX header ({len(raw)} of {header} bytes)")
+        dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+        if 0 in dims:
+            raise CircnnError(f"{path}: empty IDX data: dimensions {dims} "
+                              "(every dimension must be at least 1; no images or labels)")
+        size = math.prod(dims)              # a Python int: no overflow
+        check_size(str(path), size, 1, f"IDX dimensions {dims}")
+        if not path.name.endswith(".gz"):
+            have = os.fstat(f.fileno()).st_size - header
+            if have != size:
+                _wrong_size(path, have, size, dims)
+            data = _read_at_most(f, size, path)
+        else:
+            # the decompressed size is unknown until read: grow with the data
+            # that really come, never by what the header claims
+            chunks, got = [], 0
+            while got < size:
+                chunk = _read_at_most(f, min(_GZ_CHUNK, size - got), path)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
+            data = b"".join(chunks)
+            del chunks
+        extra = _read_at_most(f, 1, path)
+    if len(data) != size or extra:
+        _wrong_size(path, len(data) + len(extra), size, dims)
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
+
+
+def _wrong_size(path: Path, have: int, size: int, dims: tuple[int, ...]):
     if have < size:
         raise CircnnError(f"{path}: truncated data: {have} bytes for dimensions {dims} "
                           f"({size} expected)")
-    if have > size:
-        raise CircnnError(f"{path}: {have - size} unexpected bytes after the data "
-                          f"of dimensions {dims}")
-    return np.frombuffer(raw, dtype=np.uint8, count=size, offset=header).reshape(dims)
+    count = "" if path.name.endswith(".gz") else f"{have - size} "   # .gz: read one byte past
+    raise CircnnError(f"{path}: {count}unexpected bytes after the data of dimensions {dims}")
 
 
 def _find(directory: Path, name: str) -> Path:

@@ -9,13 +9,14 @@ on the command-line side: it imports the RTL, the RTL never imports it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from .config import (BlockRAMConfig, DenseConfig, EngineConfig, FFTConfig, MultiplierConfig,
                      NetworkConfig, RealFFTConfig, RealIFFTConfig, RequantizerConfig,
                      platform_for)
-from .errors import CircnnError
+from .errors import CircnnError, ParameterError
 from .params import Param, params_of, resolve_params
 from .rtl.accelerator import Accelerator
 from .rtl.block_ram import BlockRAM
@@ -43,8 +44,12 @@ class Design:
     lint_params: dict = field(default_factory=dict)
 
     def resolve(self, given: dict | None = None, *, from_text: bool = True) -> dict:
-        values = resolve_params(self.params, given or {}, design=self.name, from_text=from_text)
-        self.configure(values)
+        given = given or {}
+        values = resolve_params(self.params, given, design=self.name, from_text=from_text)
+        try:
+            self.configure(values)
+        except ParameterError as e:
+            raise ParameterError(str(e) + _defaults_at_fault(str(e), values, given)) from None
         return values
 
     def elaborate(self, values: dict):
@@ -55,6 +60,16 @@ class Design:
     def platform(target: str):
         """The Amaranth platform to convert with for ``target`` (refuses an unknown one)."""
         return platform_for(target)
+
+
+def _defaults_at_fault(message: str, values: dict, given: dict) -> str:
+    """A hint naming the parameters of a failed cross-check that were left at their
+    default, so that a user does not search their own ``--set`` for the value."""
+    named = [n for n in values if n not in given and re.search(rf"\b{n}\b", message)]
+    if not named:
+        return ""
+    shown = ", ".join(f"{n}={values[n]}" for n in named)
+    return f" ({shown}: the design's default; change it with --set)"
 
 
 def _engine(values: dict) -> EngineConfig:

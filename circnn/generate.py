@@ -8,14 +8,14 @@ a Verilog file found in someone's tree can be regenerated exactly.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from . import __version__
 from .designs import get_design
+from .files import check_output_dir
+from .files import write_files_atomic as atomic_output_dir
 from .verilog import elaborate_verilog
+from .verilog_identifier import check_verilog_identifier
 
 __all__ = ["verilog_header", "write_design", "atomic_output_dir"]
 
@@ -36,54 +36,30 @@ def verilog_header(design: str, params: dict, target: str, top: str) -> str:
 
 
 def write_design(design_name: str, given: dict | None, target: str, out_dir: Path,
-                 top: str | None = None) -> dict:
+                 top: str | None = None, progress=None) -> dict:
     """Elaborate ``design_name`` into ``out_dir/<top>.v`` plus ``params.json``.
 
-    Parameters are validated before anything is written; the directory is
-    assembled beside its destination and moved into place only when
-    complete, so a failure leaves no partial output behind.
+    The top name (a Verilog identifier, so the file stays in ``out_dir``), the
+    output folder, the parameters and the target are checked before anything is
+    built; the two files replace those of the same names in ``out_dir`` all or
+    none (:class:`~circnn.files.write_files_atomic`), other files there stay.
+    ``progress`` (optional) receives a line as each slow step starts.
     """
     design = get_design(design_name)
+    top = check_verilog_identifier(design_name if top is None else top, "--top")
+    out_dir = check_output_dir(out_dir, "--out")
     params = design.resolve(given)
-    top = top or design_name
     design.platform(target)         # a bad target is refused before anything is built
     component = design.elaborate(params)
     text = verilog_header(design_name, params, target, top) + elaborate_verilog(component, top,
-                                                                                target)
+                                                                                target,
+                                                                                progress=progress)
     meta = {"design": design_name, "target": target, "top": top, "params": params,
             "circnn_version": __version__}
+    if progress:
+        progress(f"writing {Path(out_dir) / f'{top}.v'} ({len(text) / 1e6:.1f} MB)")
     with atomic_output_dir(out_dir) as tmp:
         (tmp / f"{top}.v").write_text(text)
         (tmp / "params.json").write_text(json.dumps(meta, indent=2) + "\n")
     meta["verilog"] = str(Path(out_dir) / f"{top}.v")
     return meta
-
-
-class atomic_output_dir:
-    """Context manager: build a directory in a sibling temp dir, then move it.
-
-    Files already in the destination are replaced one by one only on
-    success; on failure the temp dir is removed and the destination is
-    untouched (and not created).
-    """
-
-    def __init__(self, dest):
-        self.dest = Path(dest)
-
-    def __enter__(self) -> Path:
-        self.dest.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.dest.name}.", dir=self.dest.parent))
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if exc_type is None:
-                self.dest.mkdir(exist_ok=True)
-                for item in self.tmp.iterdir():
-                    target = self.dest / item.name
-                    if target.is_dir() and not target.is_symlink():
-                        shutil.rmtree(target)
-                    os.replace(item, target)
-        finally:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        return False

@@ -1,21 +1,23 @@
-"""``circnn infer``: run a model bundle on input rows with one of three backends.
+"""``circnn infer``: run a model bundle on input rows with one of five backends.
 
-- ``float``: the double-precision forward pass (:func:`circnn.sim.model.float_network.predict`),
-  any number of layers;
-- ``golden``: the compiler chooses the fixed-point formats, and the bit-true
-  layer model computes what the engine computes (one-layer bundles);
-- ``rtl``: the same compiled layer on ``CirculantLayer`` under cocotb on
-  Icarus Verilog, every input row in one simulation (one-layer bundles);
+- ``float``: the double-precision forward pass
+  (:func:`circnn.sim.model.float_network.predict`), any depth;
+- ``golden``: the compiler chooses the fixed-point formats and the bit-true
+  model computes what the engine computes, any depth;
+- ``rtl``: the same programs on the generated Verilog under cocotb on Icarus
+  Verilog, every input row in one simulation (``CirculantLayer`` for one
+  layer, the whole ``Accelerator`` for more);
 - ``golden-dense`` / ``rtl-dense``: the dense baseline engine on the same
   function: the layer's block-circulant matrix expanded to its dense (m, n)
-  matrix (:func:`circnn.sim.model.circulant.block_circulant_dense`, cropped to the
-  real widths), compiled for ``DenseLayer`` with ``--mults`` multipliers and
-  run on its bit-true model or its RTL (one-layer bundles).
+  matrix (cropped to the real widths), compiled for ``DenseLayer`` with
+  ``--mults`` multipliers (one-layer bundles).
 
-Everything the user gives (bundle, inputs, calibration rows, engine options,
-output paths) is checked before any work starts; a problem raises
-:class:`CircnnError` naming the file, key or value.  ``--out`` (and
-``--report``) are written atomically: a temporary file renamed into place.
+Everything the user gives (output paths, bundle, inputs, calibration rows,
+engine options, the simulator for ``rtl``) is checked before any work
+starts; a problem raises :class:`CircnnError` naming the file, key, option
+or layer.  Saturation is never silent: a fixed-point run reports, per layer,
+the values that saturated *in this run* beside those of the calibration
+rows, warns when any did, and with ``--strict`` exits with status 3.
 """
 
 from __future__ import annotations
@@ -23,44 +25,42 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
+import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import CircnnError, ParameterError
 
-__all__ = ["BACKENDS", "DENSE_BACKENDS", "load_rows", "check_rows", "engine_for",
-           "dense_engine_for", "dense_matrix", "infer_float", "infer_golden", "infer_rtl",
-           "infer_golden_dense", "infer_rtl_dense", "error_vs_float", "run_infer"]
+__all__ = ["BACKENDS", "DENSE_BACKENDS", "ENGINE_DEFAULTS", "RTL_DEFAULTS", "EXIT_SATURATED",
+           "load_rows", "check_rows", "engine_for", "dense_engine_for", "dense_matrix",
+           "InferResult", "infer_float", "infer_golden", "infer_rtl", "infer_golden_dense",
+           "infer_rtl_dense", "error_vs_float", "run_infer"]
 
 DENSE_BACKENDS = ("golden-dense", "rtl-dense")
 BACKENDS = ("float", "golden", "rtl", *DENSE_BACKENDS)
+
+#: Engine options of the fixed-point backends, and their values when not given.
+ENGINE_DEFAULTS = dict(pes=4, mults=4, batch=1, act_width=16, weight_width=16, ifft_width=16,
+                       twiddle_width=16, rounding="half_up")
+#: Options of the RTL backends, and their values when not given.
+RTL_DEFAULTS = dict(idle=0.0, stall=0.0, seed=0)
+#: Exit status of a ``--strict`` run in which a value saturated.
+EXIT_SATURATED = 3
 
 
 # --- input files ---------------------------------------------------------------
 
 def load_rows(path, label: str = "inputs") -> np.ndarray:
-    """Read a .npy file of float rows: (N, n) or one row (n,). Refuses anything else."""
+    """Read a .npy file of real rows: (N, n) or one row (n,). Refuses anything else."""
+    from .arrays import load_npy
     path = Path(path)
     what = f"{label} file {str(path)!r}"
     if path.suffix.lower() != ".npy":
         raise CircnnError(f"{what}: expected a NumPy .npy file (got suffix {path.suffix or 'none'!r})")
-    if not path.exists():
-        raise CircnnError(f"{what}: not found")
-    if not path.is_file():
-        raise CircnnError(f"{what}: not a regular file")
-    with open(path, "rb") as f:
-        magic = f.read(6)
-    if magic[:2] == b"PK":
-        raise CircnnError(f"{what}: holds an .npz archive, expected a single .npy array")
-    if magic != b"\x93NUMPY":
-        raise CircnnError(f"{what}: not a NumPy .npy file (no .npy header)")
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise CircnnError(f"{what}: not a readable .npy array ({str(exc).splitlines()[0]})") from None
+    arr = load_npy(path, label)
     if arr.dtype.kind not in "fiub":
         raise CircnnError(f"{what}: expected real numbers, got dtype {arr.dtype}")
     if arr.ndim not in (1, 2):
@@ -85,39 +85,57 @@ def check_rows(x: np.ndarray, n_in: int, label: str, who: str) -> np.ndarray:
     return rows
 
 
-# --- engine ----------------------------------------------------------------------
+# --- engines ----------------------------------------------------------------------
 
-def engine_for(layer, *, k: int | None = None, pes: int = 4, batch: int = 1, act_width: int = 16,
-               weight_width: int = 16, ifft_width: int = 16, twiddle_width: int = 16,
-               rounding: str = "half_up", name: str = "layer 0"):
-    """An engine sized for ``layer`` (max_q / max_p = its q / p); ``k`` must match its blocks."""
-    from .config import EngineConfig
-    if k is not None and k != layer.k:
-        raise ParameterError(f"--k {k} does not match the block size of {name}: "
-                             f"k={layer.k} (weight shape {layer.weight.shape})")
+def engine_for(bundle, options: dict | None = None, *, model: str = "the bundle"):
+    """An engine for every layer of ``bundle`` (``max_q`` / ``max_p`` of its largest
+    layer); ``options`` are the engine options given (``k`` must match the bundle)."""
+    from .config import EngineConfig, limits_of
+    opts = {**ENGINE_DEFAULTS, **{k: v for k, v in (options or {}).items() if v is not None}}
+    k = bundle.layers[0].k
+    if opts.get("k") is not None and opts["k"] != k:
+        raise ParameterError(f"--k {opts['k']} does not match the block size of layer 0 of "
+                             f"{model}: k={k} (weight shape {bundle.layers[0].weight.shape})")
+    for i, layer in enumerate(bundle.layers[1:], start=1):
+        if layer.k != k:
+            raise ParameterError(f"layer {i}: block size k={layer.k} differs from layer 0's "
+                                 f"k={k}; one engine runs one block size")
+    for key, blocks in (("max_q", "q"), ("max_p", "p")):
+        hi = limits_of(EngineConfig)[key][1].hi
+        for i, layer in enumerate(bundle.layers):
+            value = getattr(layer, blocks)
+            if value > hi:
+                raise ParameterError(f"layer {i} of {model} has {blocks}={value} blocks "
+                                     f"(weight shape {layer.weight.shape}); the engine takes at "
+                                     f"most {key}={hi}")
     try:
-        return EngineConfig(k=layer.k, pes=pes, batch=batch, act_width=act_width,
-                            weight_width=weight_width, ifft_width=ifft_width,
-                            twiddle_width=twiddle_width, rounding=rounding,
-                            max_q=layer.q, max_p=layer.p)
+        return EngineConfig(k=k, pes=opts["pes"], batch=opts["batch"], act_width=opts["act_width"],
+                            weight_width=opts["weight_width"], ifft_width=opts["ifft_width"],
+                            twiddle_width=opts["twiddle_width"], rounding=opts["rounding"],
+                            max_q=max(l.q for l in bundle.layers),
+                            max_p=max(l.p for l in bundle.layers))
     except ParameterError as exc:
-        raise ParameterError(f"engine option {exc}") from None
+        raise ParameterError(f"engine option --{str(exc).replace('_', '-', 1)}") from None
 
 
-def dense_engine_for(layer, *, k: int | None = None, mults: int = 4, batch: int = 1,
-                     act_width: int = 16, weight_width: int = 16, rounding: str = "half_up",
-                     name: str = "layer 0"):
+def dense_engine_for(layer, options: dict | None = None, *, model: str = "the bundle"):
     """A dense baseline engine sized for ``layer`` (max_in / max_out = its real widths)."""
-    from .config import DenseConfig
-    if k is not None and k != layer.k:
-        raise ParameterError(f"--k {k} does not match the block size of {name}: "
-                             f"k={layer.k} (weight shape {layer.weight.shape})")
+    from .config import DenseConfig, limits_of
+    opts = {**ENGINE_DEFAULTS, **{k: v for k, v in (options or {}).items() if v is not None}}
+    if opts.get("k") is not None and opts["k"] != layer.k:
+        raise ParameterError(f"--k {opts['k']} does not match the block size of layer 0 of "
+                             f"{model}: k={layer.k} (weight shape {layer.weight.shape})")
+    for key, width in (("max_in", layer.n_in), ("max_out", layer.n_out)):
+        hi = limits_of(DenseConfig)[key][1].hi
+        if width > hi:
+            raise ParameterError(f"layer 0 of {model} is {width} wide ({key[4:]}puts); the dense "
+                                 f"engine takes at most {key}={hi}")
     try:
-        return DenseConfig(act_width=act_width, weight_width=weight_width, rounding=rounding,
-                           mults=mults, batch=batch, max_in=layer.n_in, max_out=layer.n_out,
-                           k=layer.k)
+        return DenseConfig(act_width=opts["act_width"], weight_width=opts["weight_width"],
+                           rounding=opts["rounding"], mults=opts["mults"], batch=opts["batch"],
+                           max_in=layer.n_in, max_out=layer.n_out, k=layer.k)
     except ParameterError as exc:
-        raise ParameterError(f"engine option {exc}") from None
+        raise ParameterError(f"engine option --{str(exc).replace('_', '-', 1)}") from None
 
 
 def dense_matrix(layer):
@@ -134,67 +152,34 @@ def dense_matrix(layer):
 
 # --- backends --------------------------------------------------------------------
 
-def network_engine_for(bundle, *, k: int | None = None, pes: int = 4, batch: int = 1,
-                       act_width: int = 16, weight_width: int = 16, ifft_width: int = 16,
-                       twiddle_width: int = 16, rounding: str = "half_up"):
-    """An engine whose max_q / max_p cover every layer of ``bundle``."""
-    from dataclasses import replace
-    eng = engine_for(bundle.layers[0], k=k, pes=pes, batch=batch, act_width=act_width,
-                     weight_width=weight_width, ifft_width=ifft_width,
-                     twiddle_width=twiddle_width, rounding=rounding)
-    for i, layer in enumerate(bundle.layers[1:], start=1):
-        if layer.k != eng.k:
-            raise ParameterError(f"layer {i}: block size k={layer.k} differs from layer 0's "
-                                 f"k={eng.k}; one engine runs one block size")
-    return replace(eng, max_q=max(l.q for l in bundle.layers), max_p=max(l.p for l in bundle.layers))
+@dataclass
+class InferResult:
+    """What a fixed-point backend computed: float outputs (N, n_out), each layer's
+    compiler report, each layer's saturation counts in this run (``input`` of
+    layer 0, ``accumulator``, ``output``) and, for the RTL, the simulation's
+    statistics."""
+
+    y: np.ndarray
+    compiler: list[dict]
+    saturations: list[dict]
+    stats: dict = field(default_factory=dict)
+
+
+def _input_codes(x, in_frac: int, bits: int, quantize):
+    """Int codes of float rows, and how many values saturated on the way in."""
+    hi = ((1 << (bits - 1)) - 1) * 2.0 ** -in_frac
+    lo = -(1 << (bits - 1)) * 2.0 ** -in_frac
+    return quantize(x), int(np.count_nonzero((x > hi) | (x < lo)))
+
+
+def _saturations(input_clipped: int, per_layer) -> list[dict]:
+    return [{"layer": i, "input": input_clipped if i == 0 else 0, "accumulator": int(acc),
+             "output": int(out)} for i, (acc, out) in enumerate(per_layer)]
 
 
 def _compile_network(bundle, eng, calibration):
-    from .compiler import compile_network, quantize_inputs
-    programs = compile_network(bundle, eng, calibration=calibration)
-    first = programs[0]
-
-    def codes(x):
-        x = np.atleast_2d(x)
-        hi = ((1 << (eng.act_width - 1)) - 1) * 2.0 ** -first.in_frac
-        lo = -(1 << (eng.act_width - 1)) * 2.0 ** -first.in_frac
-        clipped = int(np.count_nonzero((x > hi) | (x < lo)))
-        return quantize_inputs(x, first.in_frac, eng, first.q), clipped
-    return programs, codes
-
-
-def _network_report(programs) -> dict:
-    return {f"layer {i}": prog.report for i, prog in enumerate(programs)}
-
-
-def infer_golden_network(bundle, eng, x: np.ndarray, calibration: np.ndarray | None = None):
-    """Bit-true model of a whole network, dequantised; returns (y, report, info)."""
-    from .compiler import dequantize_outputs
-    from .sim.model.network import network_forward
-    programs, codes = _compile_network(bundle, eng, x if calibration is None else calibration)
-    x_codes, clipped = codes(x)
-    y_codes = network_forward(x_codes, programs, eng)
-    info = {"input_saturations": clipped}
-    return (dequantize_outputs(y_codes, programs[-1].out_frac, bundle.layers[-1].n_out),
-            _network_report(programs), info)
-
-
-def infer_rtl_network(bundle, eng, x: np.ndarray, calibration: np.ndarray | None = None, *,
-                      name: str = "infer", idle: float = 0.0, stall: float = 0.0, seed: int = 0,
-                      progress=None, keep_files: bool = True):
-    """The whole network through the Accelerator RTL in one simulation; (y, report, stats)."""
-    from .compiler import dequantize_outputs
-    from .compiler import network_config_for
-    from .sim.harness.accelerator import simulate_network
-    programs, codes = _compile_network(bundle, eng, x if calibration is None else calibration)
-    x_codes, clipped = codes(x)
-    net = network_config_for(programs, eng)
-    y_codes, stats = simulate_network(net, programs, x_codes, name=name, idle=idle, stall=stall,
-                                      seed=seed, progress=progress, keep_files=keep_files)
-    stats["input_saturations"] = clipped
-    stats["ideal_cycles_per_inference"] = sum(-(-p.p // eng.pes) * p.q * eng.half for p in programs)
-    return (dequantize_outputs(y_codes, programs[-1].out_frac, bundle.layers[-1].n_out),
-            _network_report(programs), stats)
+    from .compiler import compile_network
+    return compile_network(bundle, eng, calibration=calibration)
 
 
 def infer_float(bundle, x: np.ndarray) -> np.ndarray:
@@ -202,44 +187,55 @@ def infer_float(bundle, x: np.ndarray) -> np.ndarray:
     return predict(bundle, np.atleast_2d(x))
 
 
-def _compile(layer, eng, calibration):
-    from .compiler import compile_layer, quantize_inputs
-    prog = compile_layer(layer, eng, calibration=calibration, name="layer 0")
-
-    def codes(x):
-        x = np.atleast_2d(x)
-        fmt_hi = ((1 << (eng.act_width - 1)) - 1) * 2.0 ** -prog.in_frac
-        fmt_lo = -(1 << (eng.act_width - 1)) * 2.0 ** -prog.in_frac
-        clipped = int(np.count_nonzero((x > fmt_hi) | (x < fmt_lo)))
-        return quantize_inputs(x, prog.in_frac, eng, prog.q), clipped
-    return prog, codes
-
-
-def infer_golden(layer, eng, x: np.ndarray, calibration: np.ndarray | None = None):
-    """Bit-true model outputs, dequantised and cropped to n_out; returns (y, program, info)."""
-    from .compiler import dequantize_outputs
-    from .sim.model.layer import layer_forward
-    prog, codes = _compile(layer, eng, x if calibration is None else calibration)
-    x_codes, clipped = codes(x)
-    y_codes, trace = layer_forward(x_codes, prog, eng, trace=True)
-    info = {"input_saturations": clipped, "acc_saturations": trace.acc_saturations,
-            "out_saturations": trace.out_saturations}
-    return dequantize_outputs(y_codes, prog.out_frac, layer.n_out), prog, info
+def infer_golden(bundle, eng, x: np.ndarray, calibration: np.ndarray, *,
+                 programs=None) -> InferResult:
+    """The bit-true model of the engine running ``bundle`` (any depth), dequantised.
+    ``programs``: the bundle already compiled for ``eng`` from ``calibration``."""
+    from .compiler import dequantize_outputs, quantize_inputs
+    from .sim.model.network import network_forward
+    programs = programs or _compile_network(bundle, eng, calibration)
+    first = programs[0]
+    codes, clipped = _input_codes(x, first.in_frac, eng.act_width,
+                                  lambda v: quantize_inputs(v, first.in_frac, eng, first.q))
+    y_codes, traces = network_forward(codes, programs, eng, trace=True)
+    return InferResult(
+        dequantize_outputs(y_codes, programs[-1].out_frac, bundle.layers[-1].n_out),
+        [p.report for p in programs],
+        _saturations(clipped, [(t.acc_saturations, t.out_saturations) for t in traces]))
 
 
-def infer_rtl(layer, eng, x: np.ndarray, calibration: np.ndarray | None = None, *,
-              name: str = "infer", idle: float = 0.0, stall: float = 0.0, seed: int = 0,
-              progress=None, keep_files: bool = True):
-    """RTL outputs (what CirculantLayer computes), dequantised and cropped; (y, program, stats)."""
-    from .compiler import dequantize_outputs
+def infer_rtl(bundle, eng, x: np.ndarray, calibration: np.ndarray, *, name: str = "infer",
+              idle: float = 0.0, stall: float = 0.0, seed: int = 0, progress=None,
+              keep_files: bool = True, programs=None) -> InferResult:
+    """The programs on the generated Verilog: ``CirculantLayer`` for one layer, the
+    whole ``Accelerator`` for more, all rows in one simulation.  The bit-true
+    model runs on the same codes: it gives the run's per-layer saturation counts
+    (the hardware counts only totals) and ``golden_mismatches``."""
+    from .compiler import dequantize_outputs, network_config_for, quantize_inputs
+    from .sim.harness.accelerator import simulate_network
     from .sim.harness.layer import simulate_layer
-    prog, codes = _compile(layer, eng, x if calibration is None else calibration)
-    x_codes, clipped = codes(x)
-    y_codes, stats = simulate_layer(eng, prog, x_codes, name=name, idle=idle, stall=stall,
-                                    seed=seed, compare=False, progress=progress,
-                                    keep_files=keep_files)
-    stats["input_saturations"] = clipped
-    return dequantize_outputs(y_codes, prog.out_frac, layer.n_out), prog, stats
+    from .sim.model.network import network_forward
+    programs = programs or _compile_network(bundle, eng, calibration)
+    first = programs[0]
+    codes, clipped = _input_codes(x, first.in_frac, eng.act_width,
+                                  lambda v: quantize_inputs(v, first.in_frac, eng, first.q))
+    expected, traces = network_forward(codes, programs, eng, trace=True)
+    if len(programs) == 1:
+        y_codes, stats = simulate_layer(eng, first, codes, name=name, idle=idle, stall=stall,
+                                        seed=seed, compare=False, progress=progress,
+                                        keep_files=keep_files)
+    else:
+        net = network_config_for(programs, eng)
+        y_codes, stats = simulate_network(net, programs, codes, name=name, idle=idle,
+                                          stall=stall, seed=seed, progress=progress,
+                                          keep_files=keep_files)
+        stats["ideal_cycles_per_inference"] = sum(-(-p.p // eng.pes) * p.q * eng.half
+                                                  for p in programs)
+    stats["golden_mismatches"] = int(np.count_nonzero(y_codes != expected))
+    return InferResult(
+        dequantize_outputs(y_codes, programs[-1].out_frac, bundle.layers[-1].n_out),
+        [p.report for p in programs],
+        _saturations(clipped, [(t.acc_saturations, t.out_saturations) for t in traces]), stats)
 
 
 def _compile_dense(layer, cfg, calibration):
@@ -247,39 +243,36 @@ def _compile_dense(layer, cfg, calibration):
     w, b = dense_matrix(layer)
     prog = compile_dense(w, b, layer.activation, cfg, calibration=calibration,
                          name="layer 0 (dense)")
-
-    def codes(x):
-        x = np.atleast_2d(x)
-        fmt_hi = ((1 << (cfg.act_width - 1)) - 1) * 2.0 ** -prog.in_frac
-        fmt_lo = -(1 << (cfg.act_width - 1)) * 2.0 ** -prog.in_frac
-        clipped = int(np.count_nonzero((x > fmt_hi) | (x < fmt_lo)))
-        return quantize_dense_inputs(x, prog.in_frac, cfg, prog.n), clipped
-    return prog, codes
+    return prog, lambda v: quantize_dense_inputs(v, prog.in_frac, cfg, prog.n)
 
 
-def infer_golden_dense(layer, cfg, x: np.ndarray, calibration: np.ndarray | None = None):
-    """Bit-true dense baseline outputs, dequantised; returns (y, program, info)."""
+def infer_golden_dense(layer, cfg, x: np.ndarray, calibration: np.ndarray, *,
+                       compiled=None) -> InferResult:
+    """The dense baseline's bit-true model, dequantised."""
     from .sim.model.dense import dense_forward
-    prog, codes = _compile_dense(layer, cfg, x if calibration is None else calibration)
-    x_codes, clipped = codes(x)
-    y_codes, trace = dense_forward(x_codes, prog, cfg, trace=True)
-    info = {"input_saturations": clipped, "acc_saturations": 0,
-            "out_saturations": trace["out_saturations"]}
-    return y_codes * 2.0 ** -prog.out_frac, prog, info
+    prog, quantize = compiled or _compile_dense(layer, cfg, calibration)
+    codes, clipped = _input_codes(x, prog.in_frac, cfg.act_width, quantize)
+    y_codes, trace = dense_forward(codes, prog, cfg, trace=True)
+    return InferResult(y_codes * 2.0 ** -prog.out_frac, [prog.report],
+                       _saturations(clipped, [(0, trace["out_saturations"])]))
 
 
-def infer_rtl_dense(layer, cfg, x: np.ndarray, calibration: np.ndarray | None = None, *,
+def infer_rtl_dense(layer, cfg, x: np.ndarray, calibration: np.ndarray, *,
                     name: str = "infer_dense", idle: float = 0.0, stall: float = 0.0,
-                    seed: int = 0, progress=None, keep_files: bool = True):
-    """RTL outputs (what DenseLayer computes), dequantised; (y, program, stats)."""
+                    seed: int = 0, progress=None, keep_files: bool = True,
+                    compiled=None) -> InferResult:
+    """The dense baseline's RTL (``DenseLayer``), dequantised."""
     from .sim.harness.dense import simulate_dense
-    prog, codes = _compile_dense(layer, cfg, x if calibration is None else calibration)
-    x_codes, clipped = codes(x)
-    y_codes, stats = simulate_dense(cfg, prog, x_codes, name=name, idle=idle, stall=stall,
+    from .sim.model.dense import dense_forward
+    prog, quantize = compiled or _compile_dense(layer, cfg, calibration)
+    codes, clipped = _input_codes(x, prog.in_frac, cfg.act_width, quantize)
+    expected, trace = dense_forward(codes, prog, cfg, trace=True)
+    y_codes, stats = simulate_dense(cfg, prog, codes, name=name, idle=idle, stall=stall,
                                     seed=seed, compare=False, progress=progress,
                                     keep_files=keep_files)
-    stats["input_saturations"] = clipped
-    return y_codes * 2.0 ** -prog.out_frac, prog, stats
+    stats["golden_mismatches"] = int(np.count_nonzero(y_codes != expected))
+    return InferResult(y_codes * 2.0 ** -prog.out_frac, [prog.report],
+                       _saturations(clipped, [(0, trace["out_saturations"])]), stats)
 
 
 def error_vs_float(y: np.ndarray, ref: np.ndarray) -> dict:
@@ -290,50 +283,67 @@ def error_vs_float(y: np.ndarray, ref: np.ndarray) -> dict:
             "max_abs_error": float(np.abs(err).max()), "float_rms": scale}
 
 
-# --- files -----------------------------------------------------------------------
-
-def _check_out_path(path: Path, flag: str) -> Path:
-    if path.is_dir():
-        raise CircnnError(f"{flag} {str(path)!r}: is a directory, expected a file name")
-    folder = path.parent
-    if not folder.is_dir():
-        raise CircnnError(f"{flag} {str(path)!r}: folder {str(folder)!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise CircnnError(f"{flag} {str(path)!r}: folder {str(folder)!r} is not writable")
-    return path
-
-
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def save_npy_atomic(path, arr: np.ndarray) -> None:
-    _atomic_write(Path(path), lambda f: np.save(f, arr, allow_pickle=False))
-
-
-def save_json_atomic(path, obj) -> None:
-    _atomic_write(Path(path), lambda f: f.write((json.dumps(obj, indent=2) + "\n").encode()))
-
-
 # --- the command -----------------------------------------------------------------
 
 def _fmt(v: float) -> str:
     return f"{v:.3g}"
 
 
+def _given(args, names) -> list[str]:
+    """The options among ``names`` that the user gave (their value is not None)."""
+    return [n for n in names if getattr(args, n, None) is not None]
+
+
+def _check_options(args) -> dict:
+    """The backend's options, with defaults; options it does not use are refused."""
+    engine_names = ["k", *ENGINE_DEFAULTS]
+    rtl_names = list(RTL_DEFAULTS)
+    backend = args.backend
+    unused = []
+    if backend == "float":
+        unused = _given(args, engine_names + rtl_names + ["calibration"])
+        if getattr(args, "strict", False):
+            unused.append("strict")
+    else:
+        if not backend.startswith("rtl"):
+            unused += _given(args, rtl_names)
+        unused += _given(args, ["mults"] if backend not in DENSE_BACKENDS else
+                         ["pes", "ifft_width", "twiddle_width"])
+    if unused:
+        flag = "--" + unused[0].replace("_", "-")
+        raise ParameterError(f"{flag} is not used by the {backend} backend"
+                             + (" (float runs the bundle in double precision)"
+                                if backend == "float" else ""))
+    options = {n: getattr(args, n, None) for n in engine_names}
+    for name, default in RTL_DEFAULTS.items():
+        value = getattr(args, name, None)
+        options[name] = default if value is None else value
+    for flag in ("idle", "stall"):
+        if not 0.0 <= options[flag] <= 0.95:
+            raise ParameterError(f"--{flag} must be a probability in 0..0.95, not {options[flag]}")
+    return options
+
+
+def _saturation_lines(run: list[dict], calibration: list[dict], rows: int,
+                      widths: list[tuple[int, int, int]]) -> tuple[list[str], int, int]:
+    """Per-layer lines "layer i: input a, accumulator b, output c (calibration ...)", the
+    values that saturated in the run, and how many values could have."""
+    lines, total, possible = [], 0, 0
+    for s, c, (n_in, n_acc, n_out) in zip(run, calibration, widths):
+        parts = []
+        for key, n in (("input", n_in), ("accumulator", n_acc), ("output", n_out)):
+            if n:
+                parts.append(f"{key} {s[key]} of {rows * n} ({c.get(key, 0)} on the calibration rows)")
+                total += s[key]
+                possible += rows * n
+        lines.append(f"layer {s['layer']}: " + ", ".join(parts))
+    return lines, total, possible
+
+
 def run_infer(args, progress=None) -> int:
     """``circnn infer`` with parsed ``args``; ``progress(msg)`` gets progress lines."""
     from .bundle import load_bundle
+    from .files import check_output_file, write_all_or_none
 
     say = progress or (lambda msg: None)
     quiet = getattr(args, "quiet", False)
@@ -342,45 +352,46 @@ def run_infer(args, progress=None) -> int:
         raise ParameterError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
 
     # -- everything checked before any work ---------------------------------------
-    out = _check_out_path(Path(args.out), "--out")
-    report = _check_out_path(Path(args.report), "--report") if args.report else None
-    if report is not None and report.resolve() == out.resolve():
-        raise CircnnError(f"--report {str(report)!r}: same file as --out")
+    options = _check_options(args)
+    inputs = [("--model", args.model), ("--inputs", args.inputs),
+              ("--calibration", args.calibration)]
+    out = check_output_file(Path(args.out), "--out", inputs=inputs)
+    report = check_output_file(Path(args.report), "--report",
+                               inputs=inputs + [("--out", args.out)]) if args.report else None
     bundle = load_bundle(args.model)
-    inputs_label = f"inputs {str(args.inputs)!r}"
+    model = f"bundle {str(args.model)!r}"
     x_raw = load_rows(args.inputs, "inputs")
     n_layers = len(bundle.layers)
     if backend in DENSE_BACKENDS and n_layers > 1:
-        raise CircnnError(f"bundle {str(args.model)!r} has {n_layers} layers: the {backend} backend "
+        raise CircnnError(f"{model} has {n_layers} layers: the {backend} backend "
                           f"runs one-layer bundles only; float, golden and rtl run any depth")
     first = bundle.layers[0]
     who = "layer 0 (in_features)" if first.in_features is not None \
         else f"layer 0 (q*k = {first.q}*{first.k})"
-    x = check_rows(x_raw, bundle.n_in, inputs_label, who)
-    calibration = None
-    eng = None
+    x = check_rows(x_raw, bundle.n_in, f"inputs {str(args.inputs)!r}", who)
+    calibration, eng = x, None
     if backend != "float":
-        layer = bundle.layers[0]
         if args.calibration is not None:
-            calibration = check_rows(load_rows(args.calibration, "calibration"), layer.n_in,
-                                     f"calibration {str(args.calibration)!r}", who)
-        if backend in DENSE_BACKENDS:
-            eng = dense_engine_for(layer, k=args.k, mults=getattr(args, "mults", 4),
-                                   batch=args.batch, act_width=args.act_width,
-                                   weight_width=args.weight_width, rounding=args.rounding)
-        elif n_layers > 1:
-            eng = network_engine_for(bundle, k=args.k, pes=args.pes, batch=args.batch,
-                                     act_width=args.act_width, weight_width=args.weight_width,
-                                     ifft_width=args.ifft_width, twiddle_width=args.twiddle_width,
-                                     rounding=args.rounding)
-        else:
-            eng = engine_for(layer, k=args.k, pes=args.pes, batch=args.batch,
-                             act_width=args.act_width, weight_width=args.weight_width,
-                             ifft_width=args.ifft_width, twiddle_width=args.twiddle_width,
-                             rounding=args.rounding)
-        for flag, v in (("--idle", args.idle), ("--stall", args.stall)):
-            if not 0.0 <= v <= 0.95:
-                raise ParameterError(f"{flag} must be a probability in 0..0.95, not {v}")
+            label = f"calibration {str(args.calibration)!r}"
+            calibration = check_rows(load_rows(args.calibration, "calibration"), first.n_in,
+                                     label, who)
+            if not np.any(calibration):
+                raise CircnnError(f"{label}: every value is 0: the rows must show the range "
+                                  f"of the inputs to choose the input format from")
+        eng = dense_engine_for(first, options, model=model) if backend in DENSE_BACKENDS \
+            else engine_for(bundle, options, model=model)
+        if backend.startswith("rtl"):
+            from .sim.harness.runner import require_simulator
+            require_simulator()
+        # compiling chooses the formats: data no format holds is refused here, before any run
+        try:
+            compiled = _compile_dense(first, eng, calibration) if backend in DENSE_BACKENDS \
+                else _compile_network(bundle, eng, calibration)
+        except CircnnError as exc:
+            if args.calibration is None and "calibration" in str(exc):
+                raise CircnnError(f"{exc} (no --calibration was given: the inputs calibrate "
+                                  f"the formats)") from None
+            raise
 
     # -- the work ----------------------------------------------------------------------
     t0 = time.monotonic()
@@ -388,111 +399,123 @@ def run_infer(args, progress=None) -> int:
                "out": str(out), "rows": int(x.shape[0]), "layers": n_layers}
     if backend == "float":
         y = infer_float(bundle, x)
+        result = None
     else:
-        from .sim.model.float_network import predict
         summary["engine"] = eng.to_dict()
-        dense = backend in DENSE_BACKENDS
-        if n_layers > 1 and backend == "golden":
-            y, compiler_report, info = infer_golden_network(bundle, eng, x, calibration)
-            summary["golden"] = info
-        elif n_layers > 1:
-            say(f"compiling {n_layers} layers for the accelerator and simulating {x.shape[0]} rows "
-                f"through the whole network in one simulation")
-            name = "infer_net_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(args.model).stem)[:40] \
-                + f"_{os.getpid()}"
-            y, compiler_report, stats = infer_rtl_network(
-                bundle, eng, x, calibration, name=name, idle=args.idle, stall=args.stall,
-                seed=args.seed, progress=say, keep_files=False)
-            summary["rtl"] = stats
-        elif backend in ("golden", "golden-dense"):
-            run = infer_golden_dense if dense else infer_golden
-            y, prog, info = run(layer, eng, x, calibration)
-            summary["golden"] = info
+        summary["calibration"] = "inputs" if args.calibration is None else str(args.calibration)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(args.model).stem)[:40] + f"_{os.getpid()}"
+        rtl = dict(idle=options["idle"], stall=options["stall"], seed=options["seed"],
+                   progress=say, keep_files=False)
+        if backend == "golden":
+            result = infer_golden(bundle, eng, x, calibration, programs=compiled)
+        elif backend == "golden-dense":
+            result = infer_golden_dense(first, eng, x, calibration, compiled=compiled)
+        elif backend == "rtl":
+            say(f"simulating {x.shape[0]} rows of {n_layers} layer(s) on the engine's RTL "
+                f"in one simulation")
+            result = infer_rtl(bundle, eng, x, calibration, name=f"infer_{name}",
+                               programs=compiled, **rtl)
         else:
-            say(f"compiling layer 0 for the {'dense ' if dense else ''}engine and simulating "
-                f"{x.shape[0]} rows")
-            name = "infer_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(args.model).stem)[:40] \
-                + f"_{os.getpid()}"
-            run = infer_rtl_dense if dense else infer_rtl
-            y, prog, stats = run(layer, eng, x, calibration, name=name, idle=args.idle,
-                                 stall=args.stall, seed=args.seed, progress=say,
-                                 keep_files=False)
-            summary["rtl"] = stats
-        summary["compiler"] = compiler_report if n_layers > 1 else prog.report
-        summary["calibration"] = "inputs" if calibration is None else str(args.calibration)
-        summary["error_vs_float"] = error_vs_float(y, predict(bundle, x))
+            say(f"simulating {x.shape[0]} rows on the dense engine's RTL")
+            result = infer_rtl_dense(first, eng, x, calibration, name=f"dense_{name}",
+                                     compiled=compiled, **rtl)
+        y = result.y
+        summary["compiler"] = {f"layer {i}": rep for i, rep in enumerate(result.compiler)}
+        if result.stats:
+            summary["rtl"] = result.stats
+        summary["error_vs_float"] = error_vs_float(y, infer_float(bundle, x))
+        summary["saturations_run"] = result.saturations
+        summary["saturations_calibration"] = [
+            {"layer": i, "input": 0, "accumulator": rep.get("acc_saturations", 0),
+             "output": rep.get("out_saturations", 0)} for i, rep in enumerate(result.compiler)]
     if x_raw.ndim == 1:
         y = y[0]
     summary["output_shape"] = list(y.shape)
     summary["elapsed_s"] = time.monotonic() - t0
 
-    save_npy_atomic(out, y)
+    saturated = 0
+    if result is not None:
+        widths = _saturation_widths(bundle, backend)
+        lines, saturated, possible = _saturation_lines(
+            summary["saturations_run"], summary["saturations_calibration"], x.shape[0], widths)
+        summary["saturated_values"] = saturated
+        summary["saturation_lines"] = lines
+    # --out and --report together or neither (a full disk at the report keeps no output)
+    writers = {out: lambda f: np.save(f, y, allow_pickle=False)}
     if report is not None:
-        save_json_atomic(report, summary)
+        text = (json.dumps(summary, indent=2) + "\n").encode()
+        writers[report] = lambda f: f.write(text)
+    write_all_or_none(writers)
     if not quiet:
         _print_summary(summary)
+    if result is not None and result.stats.get("golden_mismatches"):
+        print(f"circnn infer: warning: {result.stats['golden_mismatches']} output words of the "
+              f"RTL differ from the bit-true model", file=sys.stderr)
+    if saturated:
+        worst = max(summary["saturations_run"],
+                    key=lambda s: s["input"] + s["accumulator"] + s["output"])
+        print(f"circnn infer: warning: {saturated} of {possible} values saturated in this run "
+              f"(most in layer {worst['layer']}); outputs are clipped, not scaled: give "
+              f"--calibration rows that cover the inputs' range"
+              + ("" if getattr(args, "strict", False) else " (--strict makes this exit 3)"),
+              file=sys.stderr)
+        if getattr(args, "strict", False):
+            return EXIT_SATURATED
     return 0
 
 
-def _print_network_summary(s: dict) -> None:
-    e = s["engine"]
-    print(f"engine: k={e['k']} P={e['pes']} B={e['batch']} max_q={e['max_q']} max_p={e['max_p']} "
-          f"widths act {e['act_width']} weight {e['weight_width']} ifft {e['ifft_width']}")
-    for name, rep in s["compiler"].items():
-        print(f"{name}: {rep['p']}x{rep['q']} blocks, input {rep['input_format']}, weight "
-              f"{rep['weight_format']}, acc shift {rep['accumulator_shift']}, output "
-              f"{rep['output_format']} (shift {rep['output_shift']})")
-    err = s["error_vs_float"]
-    print(f"error vs float: rms {_fmt(err['rms_error'])} (relative {_fmt(err['relative_rms_error'])}), "
-          f"max abs {_fmt(err['max_abs_error'])}")
-    if s["backend"] == "rtl":
-        r = s["rtl"]
-        pad = f" (+{r['padded_rows'] - r['rows']} zero rows to fill the batch)" \
-            if r["padded_rows"] != r["rows"] else ""
-        print(f"rtl (accelerator, one simulation): {r['cycles']} busy clocks for {r['rows']} rows{pad}: "
-              f"{r['cycles_per_inference']:.1f} cycles per inference (MAC-bound "
-              f"{r['ideal_cycles_per_inference']}); per layer, last batch: "
-              + ", ".join(f"layer {i} {c}" for i, c in enumerate(r["layer_cycles"])))
+def _saturation_widths(bundle, backend: str) -> list[tuple[int, int, int]]:
+    """Values per row that can saturate: (inputs, accumulator words x 2, outputs) per layer."""
+    if backend in DENSE_BACKENDS:
+        layer = bundle.layers[0]
+        return [(layer.n_in, 0, layer.n_out)]
+    return [(layer.n_in if i == 0 else 0, layer.p * layer.k, layer.p * layer.k)
+            for i, layer in enumerate(bundle.layers)]
 
 
 def _print_summary(s: dict) -> None:
     print(f"infer {s['backend']}: {s['rows']} rows -> {s['out']} shape {tuple(s['output_shape'])}")
     if s["backend"] == "float":
         return
-    e, c = s["engine"], s["compiler"]
-    if s["layers"] > 1:
-        _print_network_summary(s)
-        return
+    e = s["engine"]
     dense = s["backend"] in DENSE_BACKENDS
     if dense:
+        c = s["compiler"]["layer 0"]
         print(f"engine: dense {c['m']}x{c['n']} (block-circulant layer expanded), M={e['mults']} "
               f"B={e['batch']} widths act {e['act_width']} weight {e['weight_width']} "
               f"rounding {e['rounding']}")
     else:
-        print(f"engine: k={e['k']} P={e['pes']} B={e['batch']} widths act {e['act_width']} "
-              f"weight {e['weight_width']} ifft {e['ifft_width']} twiddle {e['twiddle_width']} "
-              f"rounding {e['rounding']}")
-    acc = "" if dense else f"acc shift {c['accumulator_shift']}, "
-    print(f"formats (from {s['calibration']}): input {c['input_format']}, weight {c['weight_format']}, "
-          f"{acc}bias {c['bias_format']}, output {c['output_format']} (shift {c['output_shift']})")
+        print(f"engine: k={e['k']} P={e['pes']} B={e['batch']} max_q={e['max_q']} "
+              f"max_p={e['max_p']} widths act {e['act_width']} weight {e['weight_width']} ifft "
+              f"{e['ifft_width']} twiddle {e['twiddle_width']} rounding {e['rounding']}")
+    for name, c in s["compiler"].items():
+        acc = "" if dense else f"acc shift {c['accumulator_shift']}, "
+        print(f"{name} formats (from {s['calibration']}): input {c['input_format']}, weight "
+              f"{c['weight_format']}, {acc}bias {c['bias_format']}, output {c['output_format']} "
+              f"(shift {c['output_shift']})")
     err = s["error_vs_float"]
-    sat = s.get("golden") or s.get("rtl")
-    acc = "" if dense else f"accumulator {sat['acc_saturations']}, "
-    print(f"error vs float: rms {_fmt(err['rms_error'])} (relative {_fmt(err['relative_rms_error'])}), "
-          f"max abs {_fmt(err['max_abs_error'])}, output LSB {_fmt(c['output_lsb'])}; saturations: "
-          f"input {sat['input_saturations']}, {acc}output {sat['out_saturations']}")
-    if s["backend"] == "rtl":
-        r = s["rtl"]
-        pad = f" (+{r['padded_rows']} zero rows to fill the batch)" if r["padded_rows"] else ""
+    print(f"error vs float: rms {_fmt(err['rms_error'])} (relative "
+          f"{_fmt(err['relative_rms_error'])}), max abs {_fmt(err['max_abs_error'])}")
+    print("saturated values in this run:")
+    for line in s["saturation_lines"]:
+        print(f"  {line}")
+    r = s.get("rtl")
+    if r is None:
+        return
+    pad = f" (+{r['padded_rows']} zero rows to fill the batch)" if r.get("padded_rows") else ""
+    if s["backend"] == "rtl" and s["layers"] > 1:
+        print(f"rtl (accelerator, one simulation): {r['cycles']} busy clocks for {r['rows']} "
+              f"rows: {r['cycles_per_inference']:.1f} cycles per inference (MAC-bound "
+              f"{r['ideal_cycles_per_inference']}); per layer, last batch: "
+              + ", ".join(f"layer {i} {c}" for i, c in enumerate(r["layer_cycles"])))
+    elif s["backend"] == "rtl":
         print(f"rtl: {r['cycles']} cycles for {r['rows']} rows{pad}: {r['cycles_per_row']:.1f} "
               f"cycles per input (ideal MAC-bound ceil(p/P)*q*k/2 = {r['ideal_cycles_per_row']}), "
               f"multiplier utilisation {100 * r['pe_utilisation']:.1f}% "
               f"({r['pe_steps']} PE steps / ({e['pes']} PEs x {r['cycles']} clocks))")
-    elif s["backend"] == "rtl-dense":
-        r = s["rtl"]
-        pad = f" (+{r['padded_rows']} zero rows to fill the batch)" if r["padded_rows"] else ""
-        print(f"rtl-dense: {r['cycles']} cycles for {r['rows']} rows{pad}: {r['cycles_per_row']:.1f} "
-              f"cycles per input (ideal MAC-bound ceil(m/M)*n = {r['ideal_cycles_per_row']}), "
-              f"multiplier utilisation {100 * r['pe_utilisation']:.1f}% "
-              f"({r['pe_steps']} multiply-accumulates / ({e['mults']} multipliers x "
-              f"{r['cycles']} clocks))")
+    else:
+        print(f"rtl-dense: {r['cycles']} cycles for {r['rows']} rows{pad}: "
+              f"{r['cycles_per_row']:.1f} cycles per input (ideal MAC-bound ceil(m/M)*n = "
+              f"{r['ideal_cycles_per_row']}), multiplier utilisation "
+              f"{100 * r['pe_utilisation']:.1f}% ({r['pe_steps']} multiply-accumulates / "
+              f"({e['mults']} multipliers x {r['cycles']} clocks))")

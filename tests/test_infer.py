@@ -3,6 +3,7 @@
 every kind of bad input refused on one line with exit status 2 and no output file."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -73,7 +74,7 @@ def test_golden_backend_is_the_compiled_model(case, capsys):
     assert y.shape == (5, layer.n_out)
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["output_shape"] == [5, layer.n_out]
-    fmt = report["compiler"]["output_format"]               # e.g. sQ3.12
+    fmt = report["compiler"]["layer 0"]["output_format"]    # e.g. sQ3.12
     out_lsb = 2.0 ** -int(fmt.split(".")[1])
     check_golden(y, layer, x, out_lsb)
     out = capsys.readouterr().out
@@ -92,6 +93,7 @@ def test_rtl_equals_golden_bit_true(case, capsys):
     g, y = np.load(tmp_path / "g.npy"), np.load(tmp_path / "y.npy")
     assert y.shape == (5, layer.n_out)
     np.testing.assert_array_equal(y, g)       # two implementations, one result
+    assert json.loads((tmp_path / "r.json").read_text())["rtl"]["golden_mismatches"] == 0
     stats = json.loads((tmp_path / "r.json").read_text())["rtl"]
     assert stats["rows"] == 5 and stats["padded_rows"] == 1
     assert stats["ideal_cycles_per_row"] == 1 * Q_BLOCKS * K // 2   # ceil(2/2) * 3 * 4
@@ -196,7 +198,7 @@ def _bad(tmp_path, rng, what):
     if what == "k_mismatch":
         return ["--k", "16"], ["--k 16", "k=8"]
     if what == "act_width":
-        return ["--act-width", "40"], ["act_width", "40"]
+        return ["--act-width", "40"], ["--act-width", "40"]
     if what == "pes":
         return ["--pes", "0"], ["pes", "0"]
     if what == "rounding":
@@ -205,13 +207,62 @@ def _bad(tmp_path, rng, what):
         return ["--stall", "1.0"], ["--stall", "1.0"]
     if what == "out_folder":
         return ["--out", str(tmp_path / "nowhere" / "y.npy")], ["nowhere", "does not exist"]
+    if what == "calibration_zero":
+        np.save(tmp_path / "c.npy", np.zeros((4, n_in)))
+        return ["--calibration", str(tmp_path / "c.npy")], ["calibration", "c.npy", "every value is 0"]
+    # magnitudes no fixed-point format holds: one line naming the layer and the data
+    if what in ("inputs_huge", "inputs_tiny", "inputs_denormal"):
+        scale = {"inputs_huge": 1e30, "inputs_tiny": 1e-20, "inputs_denormal": 1e-310}[what]
+        np.save(tmp_path / "x.npy", rng.uniform(-1, 1, size=(4, n_in)) * scale)
+        return [], ["layer 0 calibration inputs", "fraction bits", "-64..64",
+                    "no --calibration was given"]
+    if what in ("weights_huge", "weights_tiny"):
+        scale = 1e300 if what == "weights_huge" else 1e-300
+        save_bundle(tmp_path / "model.npz",
+                    Bundle([Layer(layer.weight * scale, layer.bias * scale, "relu")]))
+        return [], ["layer 0 weight spectra", "fraction bits", "-64..64"]
+    if what == "q_from_bundle":
+        save_bundle(tmp_path / "model.npz",
+                    Bundle([Layer(rng.normal(size=(1, 5000, 4)) * 0.01, np.zeros(4), "none")]))
+        np.save(tmp_path / "x.npy", rng.uniform(-1, 1, size=(2, 20000)))
+        return [], ["layer 0", "model.npz", "q=5000", "max_q=4096"]
+    # outputs that would replace what they must not
+    if what == "out_is_inputs":
+        return ["--out", str(tmp_path / "x.npy")], ["--out", "same file as --inputs"]
+    if what == "out_is_model":
+        return ["--out", str(tmp_path / "model.npz")], ["--out", "same file as --model"]
+    if what == "out_is_calibration":
+        np.save(tmp_path / "c.npy", rng.uniform(-1, 1, size=(4, n_in)))
+        return ["--calibration", str(tmp_path / "c.npy"), "--out", str(tmp_path / "c.npy")], \
+            ["--out", "same file as --calibration"]
+    if what == "report_is_out":
+        return ["--report", str(tmp_path / "y.npy")], ["--report", "same file as --out"]
+    if what == "out_fifo":
+        os.mkfifo(tmp_path / "fifo")
+        return ["--out", str(tmp_path / "fifo")], ["--out", "is a FIFO"]
+    if what == "out_link_to_device":         # the link is only inspected, never followed to write
+        os.symlink("/dev/null", tmp_path / "null.npy")
+        return ["--out", str(tmp_path / "null.npy")], ["--out", "symbolic link to a character device"]
+    if what == "out_directory":
+        (tmp_path / "d.npy").mkdir()
+        return ["--out", str(tmp_path / "d.npy")], ["--out", "is a directory"]
+    if what == "report_directory":
+        (tmp_path / "r").mkdir()
+        return ["--report", str(tmp_path / "r")], ["--report", "is a directory"]
+    if what == "scales_apart":              # tiny weights, huge bias: no output shift fits
+        save_bundle(tmp_path / "model.npz",
+                    Bundle([Layer(layer.weight * 1e-6, np.full(layer.bias.shape, 1e6), "none")]))
+        return [], ["layer 0", "output shift of", "beyond the engine's", "bias (largest 1e+06)"]
     raise ValueError(what)
 
 
 BAD = ["bundle_missing", "bundle_malformed", "bundle_not_npz", "weights_nan",
        "multi_layer_golden_dense", "multi_layer_rtl_dense", "inputs_missing", "inputs_not_npy", "inputs_garbage", "inputs_object", "inputs_width",
        "inputs_nan", "calibration_nan", "k_mismatch", "act_width", "pes", "rounding", "stall",
-       "out_folder"]
+       "out_folder", "calibration_zero", "inputs_huge", "inputs_tiny", "inputs_denormal",
+       "weights_huge", "weights_tiny", "q_from_bundle", "out_is_inputs", "out_is_model",
+       "out_is_calibration", "report_is_out", "out_fifo", "out_link_to_device", "out_directory",
+       "report_directory", "scales_apart"]
 
 
 @pytest.mark.parametrize("what", BAD)
@@ -227,6 +278,7 @@ def test_bad_input_is_one_line_exit_2(what, tmp_path, capsys, monkeypatch):
                "multi_layer_rtl_dense": "rtl-dense"}.get(what, "rtl")
     argv = ["infer", "--model", str(tmp_path / "model.npz"), "--inputs", str(tmp_path / "x.npy"),
             "--backend", backend, "--out", str(tmp_path / "y.npy")]
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and not p.is_symlink()}
     # later options override earlier ones (argparse), so extra may replace --inputs / --out
     assert main(argv + extra) == 2
     cap = capsys.readouterr()
@@ -238,6 +290,8 @@ def test_bad_input_is_one_line_exit_2(what, tmp_path, capsys, monkeypatch):
     assert cap.out == ""
     assert not (tmp_path / "y.npy").exists()
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp") or p.name == "y.npy"]
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and not p.is_symlink()}
+    assert after == before, "a refused command changed or left files"
 
 
 def test_multi_layer_bundle_on_every_backend(tmp_path, seed):
@@ -254,7 +308,8 @@ def test_multi_layer_bundle_on_every_backend(tmp_path, seed):
     for backend in ("float", "golden", "rtl"):
         out = tmp_path / f"y_{backend}.npy"
         assert main(["infer", "--model", str(model), "--inputs", str(inputs), "--backend", backend,
-                     "--out", str(out), "--batch", "2", "--quiet"]) == 0
+                     "--out", str(out), "--quiet",
+                     *([] if backend == "float" else ["--batch", "2"])]) == 0
         outs[backend] = np.load(out)
     ref = dense_reference(bundle.layers, x)
     np.testing.assert_allclose(outs["float"], ref, rtol=1e-12, atol=1e-12)
@@ -275,3 +330,110 @@ def test_mixed_block_sizes_are_refused(tmp_path, capsys):
     assert code == 2
     assert "layer 1: block size k=4 differs from layer 0's k=8" in capsys.readouterr().err
     assert not (tmp_path / "y.npy").exists()
+
+
+# --- saturation is never silent ------------------------------------------------------
+
+def _two_layer_case(tmp_path, rng, scale):
+    bundle = random_bundle(rng, 8, [3, 2, 2], ["relu", "none"])
+    save_bundle(tmp_path / "net.npz", bundle)
+    calib = rng.uniform(-1, 1, (32, bundle.n_in))
+    np.save(tmp_path / "c.npy", calib)
+    np.save(tmp_path / "x.npy", rng.uniform(-1, 1, (6, bundle.n_in)) * scale)
+    return bundle
+
+
+def _infer_net(tmp_path, backend, *extra):
+    return main(["infer", "--model", str(tmp_path / "net.npz"), "--inputs", str(tmp_path / "x.npy"),
+                 "--backend", backend, "--calibration", str(tmp_path / "c.npy"),
+                 "--out", str(tmp_path / "y.npy"), "--report", str(tmp_path / "r.json"), *extra])
+
+
+@pytest.mark.parametrize("backend", ["golden", "golden-dense"])
+def test_inputs_beyond_the_calibration_saturate_loudly(backend, tmp_path, capsys, seed):
+    rng = np.random.default_rng(seed)
+    if backend == "golden-dense":
+        layer = make_layer(rng)
+        save_bundle(tmp_path / "net.npz", Bundle([layer]))
+        np.save(tmp_path / "c.npy", rng.uniform(-1, 1, (32, layer.n_in)))
+        np.save(tmp_path / "x.npy", rng.uniform(-1, 1, (6, layer.n_in)) * 1000)
+        n_in = layer.n_in
+    else:
+        n_in = _two_layer_case(tmp_path, rng, 1000).n_in
+    assert _infer_net(tmp_path, backend) == 0
+    cap = capsys.readouterr()
+    warning = [l for l in cap.err.splitlines() if "warning" in l]
+    assert len(warning) == 1 and "saturated in this run" in warning[0], cap.err
+    assert "--strict" in warning[0]
+    report = json.loads((tmp_path / "r.json").read_text())
+    run, calib = report["saturations_run"], report["saturations_calibration"]
+    # the inputs are 1000 times the calibration's range: nearly every input clips
+    assert run[0]["input"] > 0.9 * 6 * n_in
+    assert report["saturated_values"] == sum(s["input"] + s["accumulator"] + s["output"] for s in run)
+    assert all(c["input"] == 0 for c in calib)
+    assert "saturated values in this run" in cap.out and "on the calibration rows" in cap.out
+    # --strict: the same run is an error (exit 3), outputs still written
+    assert _infer_net(tmp_path, backend, "--strict") == 3
+    assert (tmp_path / "y.npy").exists()
+
+
+def test_a_run_within_the_calibration_is_quiet(tmp_path, capsys, seed):
+    rng = np.random.default_rng(seed)
+    _two_layer_case(tmp_path, rng, 0.5)
+    capsys.readouterr()                     # the seed line
+    assert _infer_net(tmp_path, "golden", "--strict", "--quiet") == 0
+    cap = capsys.readouterr()
+    assert cap.err == "" and cap.out == ""
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["saturated_values"] == 0
+
+
+def test_float_refuses_options_it_does_not_use(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    layer = make_layer(rng)
+    save_bundle(tmp_path / "model.npz", Bundle([layer]))
+    np.save(tmp_path / "x.npy", rng.uniform(-1, 1, (3, layer.n_in)))
+    c = np.zeros((3, layer.n_in))
+    c[0, 0] = np.nan
+    np.save(tmp_path / "c.npy", c)
+    for extra, flag in ((["--pes", "2"], "--pes"), (["--act-width", "12"], "--act-width"),
+                        (["--calibration", str(tmp_path / "c.npy")], "--calibration"),
+                        (["--strict"], "--strict"), (["--stall", "0.5"], "--stall")):
+        assert infer(tmp_path, "float", *extra) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"{flag} is not used by the float backend" in err[0], err
+        assert not (tmp_path / "y.npy").exists()
+
+
+def test_float_overflow_is_an_error_naming_the_layer(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    layer = make_layer(rng)
+    save_bundle(tmp_path / "model.npz", Bundle([layer]))
+    np.save(tmp_path / "x.npy", np.full((2, layer.n_in), 1e308))
+    assert infer(tmp_path, "float") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "layer 0" in err[0] and "overflows float64" in err[0], err
+    assert not (tmp_path / "y.npy").exists()
+
+
+def test_a_report_that_cannot_be_written_leaves_no_output_either(tmp_path, capsys, monkeypatch):
+    """A full disk at --report: one line naming it, exit 2, and --out is not
+    written either (a failed command leaves no partial output)."""
+    import errno
+    from circnn import files
+    _bad(tmp_path, np.random.default_rng(3), "k_mismatch")       # a valid bundle and inputs
+    report = tmp_path / "r.json"
+    real_open = os.open
+
+    def open_(path, flags, *a, **kw):
+        if os.path.basename(os.fspath(path)).startswith(".r.json.") and flags & os.O_CREAT:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_open(path, flags, *a, **kw)
+
+    monkeypatch.setattr(files.os, "open", open_)
+    assert main(["infer", "--model", str(tmp_path / "model.npz"), "--inputs",
+                 str(tmp_path / "x.npy"), "--backend", "golden", "--out", str(tmp_path / "y.npy"),
+                 "--report", str(report), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"circnn infer: error: cannot write {str(report)!r}: No space left on device"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz", "x.npy"]

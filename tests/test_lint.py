@@ -18,6 +18,7 @@ def test_registry_is_not_empty():
 def test_generic_verilog_passes_verilator_wall(name):
     design = all_designs()[name]
     out = build_root() / "lint" / f"{name}-generic"
+    out.parent.mkdir(parents=True, exist_ok=True)       # --out's parent must exist
     meta = write_design(name, design.lint_params, "generic", out, top="top")
     clean, log = verilator_lint(out / "top.v")
     assert clean, f"verilator -Wall on {name}:\n{log}"
@@ -28,6 +29,7 @@ def test_generic_verilog_passes_verilator_wall(name):
 def test_ecp5_verilog_resolves_against_cell_library(name):
     design = all_designs()[name]
     out = build_root() / "lint" / f"{name}-ecp5"
+    out.parent.mkdir(parents=True, exist_ok=True)
     write_design(name, design.lint_params, "ecp5", out, top="top")
     ok, log = ecp5_hierarchy_check(out / "top.v", out / "hierarchy.log")
     assert ok, f"yosys hierarchy -check on {name} (ecp5):\n{log[-3000:]}"

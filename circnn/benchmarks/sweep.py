@@ -130,7 +130,8 @@ def run_bench(*, out: Path, quick: bool = False, freq: float = 125.0, jobs: int 
     # partner is queued as soon as its circulant point's MULT18 count is known, and
     # the main thread simulates meanwhile.
     dense = []
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         order = sorted(circ, key=lambda p: (p.k != TARGET_K or p.m != TARGET_SIZE
                                             or p.n != TARGET_SIZE))
         futures = {pool.submit(do_synth, pt): pt for pt in order}
@@ -150,6 +151,12 @@ def run_bench(*, out: Path, quick: bool = False, freq: float = 125.0, jobs: int 
                         futures[nf] = d
                         pending.add(nf)
             simulate(sim_order(dense))
+    except BaseException:
+        # Ctrl-C, SIGTERM, a bug: queued runs are dropped and running ones not waited
+        # for (the pool's own exit would wait for every synthesis in progress)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
     points = [_point_record(pt, synth.get(pt, {}), sims, sim_fail) for pt in circ + dense]
     result = {

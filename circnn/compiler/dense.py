@@ -13,7 +13,7 @@ from circnn.errors import CircnnError, ParameterError
 from circnn.sim.model.dense import DenseProgram, dense_float_forward, dense_forward
 from circnn.sim.model.fixedpoint import FixedFormat, int_range
 
-from .formats import check_finite, error_against_float, frac_for_range
+from .formats import check_finite, check_frac, error_against_float, frac_for_range
 
 __all__ = ["compile_dense", "quantize_dense_inputs", "measure_dense_error"]
 
@@ -68,19 +68,24 @@ def compile_dense(weight, bias, activation: str, cfg: DenseConfig, calibration=N
 
     if in_frac is None:
         max_x = float(np.abs(calibration).max()) if calibration is not None else 1.0
-        in_frac = frac_for_range(max_x, cfg.act_width)
+        in_frac = frac_for_range(max_x, cfg.act_width, f"{name} calibration inputs")
 
-    w_frac = frac_for_range(float(np.abs(w).max()), cfg.weight_width)
+    w_frac = frac_for_range(float(np.abs(w).max()), cfg.weight_width, f"{name} weights")
     w_fmt = FixedFormat(cfg.weight_width, w_frac)
     wq = w_fmt.quantize(w, "half_even")
 
     fy = in_frac + w_frac                        # the accumulator's scale
     if calibration is not None:
-        max_y = float(np.abs(dense_float_forward(w, b, activation, calibration)).max()) * out_headroom
+        with np.errstate(over="ignore", invalid="ignore"):
+            y_float = dense_float_forward(w, b, activation, calibration)
+        check_finite(f"{name} float outputs on the calibration rows", y_float)
+        max_y = float(np.abs(y_float).max()) * out_headroom
     else:
         x_max = 2.0 ** (cfg.act_width - 1 - in_frac)
         max_y = float(np.abs(b).max() + np.abs(w).sum(axis=1).max() * x_max)
-    out_frac = frac_for_range(max(max_y, 2.0 ** -30), cfg.act_width)
+    check_frac(fy, cfg.bias_width, f"{name} bias",
+               f"the accumulator's scale (input {in_frac} + weight {w_frac} fraction bits)")
+    out_frac = frac_for_range(max(max_y, 2.0 ** -30), cfg.act_width, f"{name} outputs")
     out_shift = fy - out_frac
     if out_shift < -MAX_LEFT_SHIFT:
         out_shift, out_frac = -MAX_LEFT_SHIFT, fy + MAX_LEFT_SHIFT

@@ -6,20 +6,38 @@ import math
 
 import numpy as np
 
-from circnn.config import EngineConfig
+from circnn.config import MAX_FRAC, EngineConfig
 from circnn.errors import CircnnError
 from circnn.sim.model.fixedpoint import FixedFormat
 
-__all__ = ["frac_for_range", "check_finite", "quantize_inputs", "dequantize_outputs",
+__all__ = ["frac_for_range", "check_frac", "check_finite", "quantize_inputs", "dequantize_outputs",
            "error_against_float"]
 
 
-def frac_for_range(max_abs: float, bits: int) -> int:
-    """Largest fraction count at which ``max_abs`` still fits a signed ``bits`` register."""
+def frac_for_range(max_abs: float, bits: int, what: str = "values") -> int:
+    """Largest fraction count at which ``max_abs`` still fits a signed ``bits`` register.
+
+    Refuses (naming ``what``) a magnitude no format of circnn's holds: fraction
+    counts are within ``-MAX_FRAC..MAX_FRAC``.
+    """
     if not np.isfinite(max_abs) or max_abs <= 0:
         return bits - 1
     hi = (1 << (bits - 1)) - 1
-    return int(math.floor(math.log2(hi / max_abs)))
+    # log2 of each side: a denormal max_abs would overflow hi / max_abs
+    frac = math.floor(math.log2(hi) - math.log2(max_abs))
+    check_frac(frac, bits, what, f"largest magnitude {max_abs:.3g}")
+    return int(frac)
+
+
+def check_frac(frac: int, bits: int, what: str, detail: str) -> None:
+    """Refuse a format with more than ``MAX_FRAC`` fraction bits either way."""
+    if -MAX_FRAC <= frac <= MAX_FRAC:
+        return
+    hi = (1 << (bits - 1)) - 1
+    lo_mag, hi_mag = hi * 2.0 ** -MAX_FRAC, hi * 2.0 ** MAX_FRAC
+    raise CircnnError(f"{what}: {detail} needs a {bits}-bit format with {frac} fraction bits; "
+                      f"circnn's formats have -{MAX_FRAC}..{MAX_FRAC}, for largest magnitudes "
+                      f"from {lo_mag:.3g} to {hi_mag:.3g}: scale the data into that range")
 
 
 def check_finite(name: str, values) -> None:

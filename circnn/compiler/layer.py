@@ -31,8 +31,8 @@ from circnn.sim.model.fixedpoint import FixedFormat, int_range
 from circnn.sim.model.float_network import layer_forward as float_layer_forward
 from circnn.sim.model.layer import LayerProgram, input_spectra, layer_forward, spectrum_mac
 
-from .formats import (check_finite, dequantize_outputs, error_against_float, frac_for_range,
-                      quantize_inputs)
+from .formats import (check_finite, check_frac, dequantize_outputs, error_against_float,
+                      frac_for_range, quantize_inputs)
 
 __all__ = ["compile_layer", "compile_network", "measure_error", "pack_weight_spectra"]
 
@@ -70,12 +70,12 @@ def compile_layer(layer: Layer, eng: EngineConfig, *, in_frac: int | None = None
     # input format: given (the previous layer's output) or from the data
     if in_frac is None:
         max_x = float(np.abs(calibration).max()) if calibration is not None else 1.0
-        in_frac = frac_for_range(max_x, eng.act_width)
+        in_frac = frac_for_range(max_x, eng.act_width, f"{name} calibration inputs")
 
     # weights: the largest packed component sets the format
     w_re, w_im = pack_weight_spectra(layer.weight)
     max_w = float(max(np.abs(w_re).max(), np.abs(w_im).max()))
-    w_frac = frac_for_range(max_w, eng.weight_width)
+    w_frac = frac_for_range(max_w, eng.weight_width, f"{name} weight spectra")
     w_fmt = FixedFormat(eng.weight_width, w_frac)
     wq_re, wq_im = w_fmt.quantize(w_re, "half_even"), w_fmt.quantize(w_im, "half_even")
 
@@ -94,6 +94,8 @@ def compile_layer(layer: Layer, eng: EngineConfig, *, in_frac: int | None = None
 
     log2k = eng.k.bit_length() - 1
     fy = in_frac + w_frac - acc_shift - 1 - log2k
+    check_frac(fy, eng.bias_width, f"{name} bias",
+               f"the accumulator's scale (input {in_frac} + weight {w_frac} fraction bits)")
 
     # output format: measured float output range, else weights and bias
     if calibration is not None:
@@ -102,10 +104,17 @@ def compile_layer(layer: Layer, eng: EngineConfig, *, in_frac: int | None = None
     else:
         max_y = float(np.abs(layer.bias).max() + np.abs(layer.weight).sum(axis=(1, 2)).max()
                       * 2.0 ** (eng.act_width - 1 - in_frac))
-    out_frac = frac_for_range(max(max_y, 2.0 ** -30), eng.act_width)
+    out_frac = frac_for_range(max(max_y, 2.0 ** -30), eng.act_width, f"{name} outputs")
     out_shift = fy - out_frac
     if out_shift < -MAX_LEFT_SHIFT:
         out_shift, out_frac = -MAX_LEFT_SHIFT, fy + MAX_LEFT_SHIFT
+    lo, hi = eng.out_shift_range
+    if out_shift > hi:
+        raise CircnnError(
+            f"{name}: its outputs (up to {max_y:.3g}) need an output shift of {out_shift}, "
+            f"beyond the engine's {lo}..{hi}: the bias (largest {np.abs(layer.bias).max():.3g}) "
+            f"and the weights (largest spectrum component {max_w:.3g}) are too far apart in "
+            f"scale for a {eng.act_width}-bit datapath")
 
     bias_fmt = FixedFormat(eng.bias_width, fy)
     b_codes = bias_fmt.quantize(np.pad(layer.bias, (0, p * k - layer.bias.size)), "half_even")

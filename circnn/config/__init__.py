@@ -12,7 +12,7 @@ from .dense import MAX_FEATURES, DenseConfig, DenseField, DenseMemoryImage, Dens
 from .engine import (MAX_LEFT_SHIFT, EngineConfig, LayerField, LayerRegisters, LoadTarget,
                      MemoryImage)
 from .fft import REORDER_ORDERS, FFTConfig, bit_reverse, twiddle_table
-from .fixedpoint import MAX_MODEL_BITS, MAX_OPERAND_BITS, ROUNDINGS, Rounding, int_range
+from .fixedpoint import MAX_FRAC, MAX_MODEL_BITS, MAX_OPERAND_BITS, ROUNDINGS, Rounding, int_range
 from .network import (DESCRIPTOR_FIELDS, DESCRIPTOR_SLOT, REGION_SHIFT, STATUS_LAYOUT, Buffer,
                       ErrorCode, HostRegister, NetworkConfig, Region, decode_status,
                       descriptor_address, region_address)
@@ -26,7 +26,7 @@ __all__ = [
     "MAX_FEATURES", "DenseConfig", "DenseField", "DenseMemoryImage", "DenseRegisters",
     "MAX_LEFT_SHIFT", "EngineConfig", "LayerField", "LayerRegisters", "LoadTarget", "MemoryImage",
     "REORDER_ORDERS", "FFTConfig", "bit_reverse", "twiddle_table",
-    "MAX_MODEL_BITS", "MAX_OPERAND_BITS", "ROUNDINGS", "Rounding", "int_range",
+    "MAX_FRAC", "MAX_MODEL_BITS", "MAX_OPERAND_BITS", "ROUNDINGS", "Rounding", "int_range",
     "DESCRIPTOR_FIELDS", "DESCRIPTOR_SLOT", "REGION_SHIFT", "STATUS_LAYOUT", "Buffer", "ErrorCode",
     "HostRegister", "NetworkConfig", "Region", "decode_status", "descriptor_address",
     "region_address",

@@ -19,11 +19,16 @@ from __future__ import annotations
 import numbers
 from enum import Enum
 
-__all__ = ["Rounding", "ROUNDINGS", "int_range", "MAX_MODEL_BITS", "MAX_OPERAND_BITS"]
+__all__ = ["Rounding", "ROUNDINGS", "int_range", "MAX_MODEL_BITS", "MAX_OPERAND_BITS", "MAX_FRAC"]
 
 #: Largest register width the int64 models accept (products of two 18-bit
 #: words plus accumulation headroom stay far below it).
 MAX_MODEL_BITS = 62
+
+#: Fraction bits of a fixed-point format are within -MAX_FRAC..MAX_FRAC: a
+#: 16-bit format then holds magnitudes from about 2e-15 (all bits below the
+#: point) to about 6e23 (the LSB worth 2**64).
+MAX_FRAC = 64
 
 #: Widest signed operand of one ECP5 MULT18X18D: every multiplier operand in
 #: the datapath is at most this wide, so that a product costs one DSP block.

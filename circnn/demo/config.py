@@ -2,21 +2,25 @@
 
 :func:`config_from_args` turns the command-line options into a
 :class:`DemoConfig` and refuses a bad one (one line naming the option)
-before anything is written; :func:`check_block_size` does the same for the
-block size once the data set's input width is known.
+before anything is written, ``--out`` included (:func:`check_output_folder`);
+:func:`check_block_size` does the same for the block size once the data
+set's input width is known.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from circnn.config import check_int
 from circnn.errors import CircnnError, ParameterError
+from circnn.files import check_output_dir, write_error
 
-__all__ = ["DemoConfig", "config_from_args", "check_block_size", "DEFAULTS", "N_CLASSES", "WIDTH",
-           "DEVICE", "PACKAGE", "SPEED"]
+__all__ = ["DemoConfig", "config_from_args", "check_block_size", "check_output_folder",
+           "make_parents", "DEFAULTS", "N_CLASSES", "WIDTH", "DEVICE", "PACKAGE", "SPEED",
+           "OUTPUT_NAMES"]
 
 #: Training recipe shared by the dense baseline, the circulant network and the sweep.
 DEFAULTS = dict(k=8, hidden=128, seed=0, lr=5e-3, batch_size=32, optimizer="adam",
@@ -26,6 +30,11 @@ DEFAULTS = dict(k=8, hidden=128, seed=0, lr=5e-3, batch_size=32, optimizer="adam
 N_CLASSES = 10
 WIDTH = 16          # activations, weight spectra, IFFT input, twiddles
 DEVICE, PACKAGE, SPEED = "LFE5U-85F", "CABGA381", 6
+
+#: What a run writes to ``--out``: the bundle, the reports, the pictures and the
+#: ECP5 build's folder.  A run replaces the whole folder.
+OUTPUT_NAMES = frozenset({"model.npz", "report.json", "report.md", "accuracy_vs_k.png",
+                          "confusion_rtl.png", "synth"})
 
 
 @dataclass
@@ -94,8 +103,7 @@ def config_from_args(args) -> DemoConfig:
     if k < 4 or k > 256 or k & (k - 1):
         raise ParameterError(f"--k {k}: the accelerator runs block sizes that are powers of two "
                              f"in 4..256")
-    if cfg.out.exists() and not cfg.out.is_dir():
-        raise CircnnError(f"{cfg.out}: exists and is not a directory (--out)")
+    check_output_folder(cfg.out)
     if cfg.mnist is not None:
         if not cfg.mnist.exists():
             raise CircnnError(f"{cfg.mnist}: MNIST directory does not exist (--mnist)")
@@ -103,6 +111,39 @@ def config_from_args(args) -> DemoConfig:
             raise CircnnError(f"{cfg.mnist}: not a directory (--mnist needs the directory "
                               f"holding the four MNIST IDX files)")
     return cfg
+
+
+def check_output_folder(out: Path) -> None:
+    """``--out`` is replaced as a whole at the end of a run, so it must be a new
+    folder, an empty one, or a previous demo output (nothing but :data:`OUTPUT_NAMES`).
+
+    Unlike other commands' output folders, its parents may be missing (the default,
+    ``build/demo``, in a fresh clone): then the first of them must be creatable,
+    and :func:`make_parents` creates them once the run's input has been checked.
+    """
+    missing = Path(os.path.abspath(out))
+    while not os.path.lexists(missing.parent):
+        missing = missing.parent
+    if missing != Path(os.path.abspath(out)):
+        check_output_dir(missing, "--out")
+        return
+    check_output_dir(out, "--out", whole=True)
+    if not out.is_dir():
+        return
+    foreign = sorted(name for name in os.listdir(out) if name not in OUTPUT_NAMES)
+    if foreign:
+        listed = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise CircnnError(f"--out {str(out)!r}: holds files circnn demo did not write ({listed}); "
+                          f"a run replaces the whole folder, so name a new or empty folder or a "
+                          f"previous demo output")
+
+
+def make_parents(out: Path) -> None:
+    """Create the missing parent folders of ``--out``."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(out.parent, exc) from None
 
 
 def check_block_size(cfg: DemoConfig, n_in: int) -> None:

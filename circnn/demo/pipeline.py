@@ -6,7 +6,9 @@ test split in float, in the bit-true model and in RTL simulation
 (:func:`.rtl.run_network_rtl`), sweeps the block size, synthesises the
 ``accelerator`` design sized for the network, and hands the figures to
 :mod:`.report` and :mod:`.plots`.  The package docstring describes the
-steps and what each one measures.
+steps and what each one measures.  A run writes into a fresh folder beside
+``--out`` that replaces ``--out`` when the run is complete
+(:class:`circnn.files.write_folder_atomic`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -23,12 +26,13 @@ from circnn.compiler import (compile_network, dequantize_outputs, network_config
                              quantize_inputs)
 from circnn.config import EngineConfig
 from circnn.errors import CircnnError, ParameterError
+from circnn.files import write_folder_atomic
 from circnn.sim.model.float_network import predict
 from circnn.sim.model.network import network_forward
 from circnn.training import circulant_network, dense_network, to_bundle, train
 
 from .config import (DEFAULTS, DEVICE, N_CLASSES, PACKAGE, SPEED, WIDTH, DemoConfig,
-                     check_block_size, config_from_args)
+                     check_block_size, config_from_args, make_parents)
 from .data import load_data
 from .plots import plot_confusion, plot_sweep
 from .progress import Steps
@@ -106,17 +110,19 @@ def synthesis_params(eng, programs) -> dict:
             "max_layers": net.max_layers}
 
 
-def _synthesise(cfg: DemoConfig, eng, programs, steps: Steps) -> dict:
-    """The ECP5 build's report, or ``{"design", "params", "error"}`` when it failed."""
+def _synthesise(cfg: DemoConfig, out: Path, eng, programs, steps: Steps) -> dict:
+    """The ECP5 build's report (in ``out/synth``), or ``{"design", "params", "error"}``
+    when it failed."""
     from circnn.synth.flow import synthesize
 
     params = synthesis_params(eng, programs)
+    (out / "synth").mkdir(exist_ok=True)
     with steps.step("synthesis", f"ECP5 build of `{SYNTH_DESIGN}` ({DEVICE}-{SPEED} {PACKAGE}, "
                                  f"yosys + nextpnr)"):
         with steps.ticker("synth") as note:
             try:
                 return synthesize(SYNTH_DESIGN, {k: str(v) for k, v in params.items()},
-                                  report=cfg.out / "synth" / f"{SYNTH_DESIGN}.json", device=DEVICE,
+                                  report=out / "synth" / f"{SYNTH_DESIGN}.json", device=DEVICE,
                                   package=PACKAGE, speed=SPEED, freq=cfg.freq, progress=note)
             except (CircnnError, RuntimeError, OSError, ValueError) as exc:
                 failed = {"design": SYNTH_DESIGN, "params": params,
@@ -144,9 +150,33 @@ def _run_demo(args) -> int:
 
     # ---- data (errors name the file; nothing written yet)
     with steps.step("data", "loading the data set"):
-        xtr, ytr, xte, yte, data_desc = load_data(cfg)
+        loaded = load_data(cfg)
+    check_block_size(cfg, loaded[0].shape[1])
+
+    # Every file of the run goes to a fresh folder beside --out, which takes the place
+    # of --out only when the run is complete: report.json always belongs to the
+    # model.npz beside it, and a failed or interrupted run leaves --out as it was.
+    make_parents(cfg.out)
+    with write_folder_atomic(cfg.out, writes_only=False) as out:
+        report = _run_into(out, cfg, steps, loaded, t_start)
+    print_summary(cfg.out, report)
+    failed = False
+    mismatches = report["rtl_golden_mismatches"]
+    synth = report["synthesis"]
+    if mismatches:
+        print(f"error: the RTL differs from the golden model on {mismatches} output words",
+              file=sys.stderr)
+        failed = True
+    if synth is not None and synth.get("error"):
+        print(f"error: synthesis failed: {synth['error']}", file=sys.stderr)
+        failed = True
+    return 1 if failed else 0
+
+
+def _run_into(out: Path, cfg: DemoConfig, steps: Steps, loaded, t_start: float) -> dict:
+    """The steps after loading the data, every file written into ``out``; the report."""
+    xtr, ytr, xte, yte, data_desc = loaded
     n_in = xtr.shape[1]
-    check_block_size(cfg, n_in)
     sweep_ks = sorted({k for k in DEFAULTS["sweep_ks"] if k <= min(n_in, cfg.hidden)} | {cfg.k})
     n_test = len(yte)
     rtl_rows = cfg.rtl_rows if cfg.rtl_rows is not None else (
@@ -154,9 +184,6 @@ def _run_demo(args) -> int:
     rtl_rows = min(rtl_rows, n_test)
     sizes = [n_in, cfg.hidden, N_CLASSES]
     data = (xtr, ytr, xte, yte)
-
-    out = cfg.out
-    out.mkdir(parents=True, exist_ok=True)
     notes = []
 
     # ---- training
@@ -231,7 +258,7 @@ def _run_demo(args) -> int:
         cycles = float(rtl_stats["cycles_per_inference"])
 
     # ---- synthesis
-    synth = None if cfg.skip_synth else _synthesise(cfg, eng, programs, steps)
+    synth = None if cfg.skip_synth else _synthesise(cfg, out, eng, programs, steps)
     synth_ok = synth is not None and not synth.get("error")
     fmax = synth.get("fmax_mhz") if synth_ok else None
     ips = fmax * 1e6 / cycles if fmax and cycles else None
@@ -364,13 +391,4 @@ def _run_demo(args) -> int:
     steps.times["total"] = total
     targets[-1].update(value=f"{total:.0f} s", met=total < TARGET_DEMO_S)
     write_report(out, report)
-    print_summary(out, report)
-    failed = False
-    if mismatches:
-        print(f"error: the RTL differs from the golden model on {mismatches} output words",
-              file=sys.stderr)
-        failed = True
-    if synth is not None and synth.get("error"):
-        print(f"error: synthesis failed: {synth['error']}", file=sys.stderr)
-        failed = True
-    return 1 if failed else 0
+    return report

@@ -21,7 +21,8 @@ from circnn.sim.model.accelerator import build_image, host_writes
 from circnn.sim.model.layer import LayerProgram
 from circnn.sim.model.network import network_forward
 
-from .runner import build_root, run_bench
+from .layer import remove_run_files
+from .runner import build_root, require_simulator, run_bench, slug
 
 __all__ = ["simulate_network"]
 
@@ -38,7 +39,16 @@ def simulate_network(net: NetworkConfig, programs: list[LayerProgram], x_codes, 
     did), ``layer_cycles`` (each layer's clocks in the last batch), and the
     stream-measured cycles.  With ``compare`` the bench also checks every
     output word against :func:`network_forward`.
+
+    ``name`` identifies the run's files, ``build_root()/network_runs/<name>/``
+    and ``build_root()/sim/network_<name>/`` (unique per concurrent run;
+    those of an earlier run of the same name are replaced).  With
+    ``keep_files`` false both are removed when the run ends, however it ends
+    (success, failure, ``KeyboardInterrupt``, SIGTERM under the command
+    line); with ``keep_files`` true they stay.  A missing simulator is
+    refused before anything is computed or written.
     """
+    require_simulator()
     eng = net.engine
     x = np.asarray(x_codes, dtype=np.int64)
     rows = x.shape[0]
@@ -49,30 +59,33 @@ def simulate_network(net: NetworkConfig, programs: list[LayerProgram], x_codes, 
     writes = np.array(host_writes(image, weights=False, n_batches=padded // eng.batch), dtype=np.int64)
     expected = network_forward(x, programs, eng) if compare else np.zeros(
         (padded, programs[-1].p * eng.k), dtype=np.int64)
-    work = build_root() / "network_runs" / name
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    data = work / "data.npz"
-    np.savez(data, run_writes=writes, run_x=x, run_expected=expected)
-    outputs = work / "outputs.npy"
-    stats_path = work / "stats.json"
-    run = dict(name="run", batch=eng.batch, k=eng.k, p=programs[-1].p, max_p=eng.max_p,
-               layers=len(programs), compare=compare, outputs=str(outputs))
-    t0 = time.monotonic()
-    if progress:
-        progress(f"simulating the accelerator: {len(programs)} layers, {rows} rows "
-                 f"(batch {eng.batch}) in one simulation")
-    run_bench(Accelerator(net, memory=image.memory, descriptors=image.descriptors), name=f"network_{name}",
-              test_module="circnn.sim.benches.accelerator_bench",
-              config=dict(data=str(data), runs=[run], idle=idle, stall=stall, burst=burst, seed=seed,
-                          stats=str(stats_path)))
-    y = np.load(outputs)[:rows]
-    stats = json.loads(stats_path.read_text())["run"]
+    work = build_root() / "network_runs" / slug(name)
+    bench_name = f"network_{name}"
+    try:
+        if work.exists():                       # an earlier run's
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        data = work / "data.npz"
+        np.savez(data, run_writes=writes, run_x=x, run_expected=expected)
+        outputs = work / "outputs.npy"
+        stats_path = work / "stats.json"
+        run = dict(name="run", batch=eng.batch, k=eng.k, p=programs[-1].p, max_p=eng.max_p,
+                   layers=len(programs), compare=compare, outputs=str(outputs))
+        t0 = time.monotonic()
+        if progress:
+            progress(f"simulating the accelerator: {len(programs)} layers, {rows} rows "
+                     f"(batch {eng.batch}) in one simulation")
+        run_bench(Accelerator(net, memory=image.memory, descriptors=image.descriptors),
+                  name=bench_name, test_module="circnn.sim.benches.accelerator_bench",
+                  config=dict(data=str(data), runs=[run], idle=idle, stall=stall, burst=burst,
+                              seed=seed, stats=str(stats_path)))
+        y = np.load(outputs)[:rows]
+        stats = json.loads(stats_path.read_text())["run"]
+    finally:
+        if not keep_files:
+            remove_run_files(work, build_root() / "sim" / slug(bench_name))
     stats.update(rows=rows, padded_rows=padded, seconds=round(time.monotonic() - t0, 1),
                  layer_cycles=stats.pop("layer_cycles_last_batch"))
     if progress:
         progress(f"simulation finished in {stats['seconds']} s")
-    if not keep_files:
-        shutil.rmtree(work, ignore_errors=True)
     return y, stats

@@ -18,6 +18,7 @@ from circnn.sim.model.dense import DenseProgram, ideal_dense_cycles_per_row
 
 from .layer import run_program_bench
 from .program_files import save_dense_program
+from .runner import require_simulator
 
 __all__ = ["simulate_dense"]
 
@@ -41,6 +42,7 @@ def simulate_dense(cfg: DenseConfig, prog: DenseProgram, x_codes, *, name: str,
     memories empty, its registers at their maximum shape) and the bench
     writes the program through the ``load`` port before the first input.
     """
+    require_simulator()
     return run_program_bench(
         (DenseLayer(cfg) if via_load else
          DenseLayer(cfg, registers=prog.registers(), memory=prog.memory_image(cfg))),

@@ -25,14 +25,23 @@ from circnn.sim.model.fixedpoint import int_range
 from circnn.sim.model.layer import LayerProgram
 
 from .program_files import save_program
-from .runner import build_root, run_bench, slug
+from .runner import build_root, require_simulator, run_bench, slug
 
-__all__ = ["simulate_layer", "ideal_cycles_per_row"]
+__all__ = ["simulate_layer", "ideal_cycles_per_row", "remove_run_files"]
 
 
 def ideal_cycles_per_row(eng: EngineConfig, prog: LayerProgram) -> int:
     """MAC-bound clocks per input vector: ``ceil(p/P) * q * k/2``."""
     return -(-prog.p // eng.pes) * prog.q * eng.half
+
+
+def remove_run_files(*paths: Path) -> None:
+    """Remove the files and folders of a simulation run (missing ones are fine)."""
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 class _PhaseWatcher:
@@ -95,8 +104,13 @@ def simulate_layer(eng: EngineConfig, prog: LayerProgram, x_codes, *, name: str,
     (and the run fails on a difference); without it the outputs are only
     recorded.  ``progress`` (optional) receives one-line progress messages.
     ``name`` identifies the run's files under ``build_root()`` (unique per
-    concurrent run); with ``keep_files`` false they are removed after a
-    successful run (a failed run keeps them, with the simulation log).
+    concurrent run; files of an earlier run of the same name are replaced).
+    With ``keep_files`` false they are removed when the run ends, however it
+    ends (success, failure, ``KeyboardInterrupt``, SIGTERM under the command
+    line); with ``keep_files`` true they stay, and a failed run's error
+    names its simulation log.  A missing simulator is refused
+    (:func:`~circnn.sim.harness.runner.require_simulator`) before anything
+    is built or written.
 
     Returns the output codes (N, p*k) as the RTL produced them and the
     bench's statistics: ``cycles`` (first input accepted to last output),
@@ -104,6 +118,7 @@ def simulate_layer(eng: EngineConfig, prog: LayerProgram, x_codes, *, name: str,
     saturation counts, plus ``rows``, ``padded_rows``, ``cycles_per_row``
     and ``ideal_cycles_per_row``.
     """
+    require_simulator()
     return run_program_bench(
         CirculantLayer(eng, registers=prog.registers(), memory=prog.memory_image(eng)),
         bench_name=f"layer_{name}",
@@ -127,8 +142,11 @@ def run_program_bench(component, *, bench_name: str, test_module: str, x_codes, 
     zero rows, writes the program (``save(path, padded_codes)``), runs the
     bench on ``component`` and returns the outputs of the real rows and the
     bench's statistics with ``rows``, ``padded_rows``, ``cycles_per_row``,
-    ``ideal_cycles_per_row`` and ``wall_time_s`` added.
+    ``ideal_cycles_per_row`` and ``wall_time_s`` added.  The files of the run
+    (``build_root()/programs/<bench_name>.*`` and ``build_root()/sim/<bench_name>/``)
+    are removed at the end, however the run ends, unless ``keep_files``.
     """
+    require_simulator()
     x = np.asarray(x_codes)
     if x.ndim != 2 or x.shape[1] != n_in or x.shape[0] == 0:
         raise ValueError(f"expected input codes of shape (N >= 1, {n_in}), got {x.shape}")
@@ -147,32 +165,32 @@ def run_program_bench(component, *, bench_name: str, test_module: str, x_codes, 
 
     say = progress or (lambda msg: None)
     folder = build_root() / "programs"
-    folder.mkdir(parents=True, exist_ok=True)
     program_path = folder / f"{bench_name}.npz"
     stats_path = folder / f"{bench_name}.stats.json"
     outputs_path = folder / f"{bench_name}.y.npy"
-    for stale in (stats_path, outputs_path):
-        stale.unlink(missing_ok=True)
-    save(program_path, x_run)
+    sim_dir = build_root() / "sim" / slug(bench_name)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in (program_path, stats_path, outputs_path):   # an earlier run's
+            stale.unlink(missing_ok=True)
+        save(program_path, x_run)
 
-    say(f"elaborating {describe}")
-    t0 = time.monotonic()
-    watcher = (_PhaseWatcher(build_root() / "sim" / slug(bench_name), say, padded) if progress
-               else contextlib.nullcontext())
-    with watcher:
-        run_bench(component, name=bench_name, test_module=test_module,
-                  config=dict(program=str(program_path), idle=idle, stall=stall, burst=burst,
-                              seed=seed,
-                              stats=str(stats_path), outputs=str(outputs_path), compare=compare,
-                              **(extra_config or {})))
-    say(f"simulation finished ({time.monotonic() - t0:.1f} s for elaboration, build and run)")
+        say(f"elaborating {describe}")
+        t0 = time.monotonic()
+        watcher = _PhaseWatcher(sim_dir, say, padded) if progress else contextlib.nullcontext()
+        with watcher:
+            run_bench(component, name=bench_name, test_module=test_module,
+                      config=dict(program=str(program_path), idle=idle, stall=stall, burst=burst,
+                                  seed=seed,
+                                  stats=str(stats_path), outputs=str(outputs_path),
+                                  compare=compare, **(extra_config or {})))
+        say(f"simulation finished ({time.monotonic() - t0:.1f} s for elaboration, build and run)")
 
-    y = np.load(outputs_path, allow_pickle=False)[:rows]
-    stats = json.loads(stats_path.read_text())
-    if not keep_files:
-        for f in (program_path, stats_path, outputs_path):
-            f.unlink(missing_ok=True)
-        shutil.rmtree(build_root() / "sim" / slug(bench_name), ignore_errors=True)
+        y = np.load(outputs_path, allow_pickle=False)[:rows]
+        stats = json.loads(stats_path.read_text())
+    finally:
+        if not keep_files:
+            remove_run_files(program_path, stats_path, outputs_path, sim_dir)
     stats.update(rows=rows, padded_rows=padded - rows,
                  cycles_per_row=stats["cycles"] / rows,
                  ideal_cycles_per_row=ideal_per_row,

@@ -6,6 +6,8 @@ and runs a cocotb test module (from :mod:`circnn.sim.benches`) on it.  The
 bench receives its configuration as JSON in the ``CIRCNN_BENCH`` environment
 variable (read it with :func:`bench_config`).  ``WAVES=1`` in the
 environment records an FST waveform in the build directory.
+:func:`require_simulator` refuses, in one line, when Icarus Verilog is
+missing; the simulation entry points call it before they write anything.
 """
 
 from __future__ import annotations
@@ -16,13 +18,32 @@ import re
 import shutil
 from pathlib import Path
 
+from circnn.errors import CircnnError
 from circnn.verilog import elaborate_verilog
 
-__all__ = ["run_bench", "bench_config", "build_root", "slug", "PRIMITIVES_DIR", "BENCH_ENV"]
+__all__ = ["run_bench", "bench_config", "build_root", "slug", "require_simulator",
+           "PRIMITIVES_DIR", "BENCH_ENV", "SIMULATOR_EXECUTABLES"]
 
 BENCH_ENV = "CIRCNN_BENCH"
 #: Behavioural Verilog models of the ECP5 primitives (for ``target="ecp5"`` runs).
 PRIMITIVES_DIR = Path(__file__).resolve().parent.parent / "primitives"
+
+
+#: What cocotb's Icarus runner executes: the compiler and the simulation runtime
+#: (both in the Debian/Ubuntu package ``iverilog``).
+SIMULATOR_EXECUTABLES = ("iverilog", "vvp")
+
+
+def require_simulator() -> None:
+    """Raise :class:`~circnn.errors.CircnnError` (one line) unless Icarus Verilog is on ``PATH``.
+
+    The message names the missing executable and the command that installs
+    it.  Cheap (a ``PATH`` look-up): call it before any file is written.
+    """
+    for exe in SIMULATOR_EXECUTABLES:
+        if shutil.which(exe) is None:
+            raise CircnnError(f"the RTL simulation needs Icarus Verilog, but `{exe}` is not on "
+                              f"PATH; install it with: sudo apt-get install iverilog")
 
 
 def build_root() -> Path:
@@ -87,8 +108,7 @@ def run_bench(component, *, name: str, test_module: str, config: dict | None = N
     build directory.  ``name`` identifies the run (one build directory per
     name, so parallel pytest workers never share one).
     """
-    if shutil.which("iverilog") is None:
-        raise RuntimeError("iverilog is not on PATH: run `make test` (it installs Icarus Verilog)")
+    require_simulator()
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from circnn.config import MAX_MODEL_BITS, Rounding, int_range
+from circnn.config import MAX_FRAC, MAX_MODEL_BITS, Rounding, int_range
 
 __all__ = [
     "Rounding", "FixedFormat", "round_shift", "saturate", "wrap", "fits",
@@ -106,8 +106,9 @@ class FixedFormat:
 
     def __post_init__(self):
         _check_bits(self.bits)
-        if not isinstance(self.frac, (int, np.integer)) or not -64 <= self.frac <= 64:
-            raise ValueError(f"frac must be an integer in -64..64, not {self.frac!r}")
+        if not isinstance(self.frac, (int, np.integer)) or not -MAX_FRAC <= self.frac <= MAX_FRAC:
+            raise ValueError(f"frac must be an integer in -{MAX_FRAC}..{MAX_FRAC}, "
+                             f"not {self.frac!r}")
 
     @property
     def min_int(self) -> int:

@@ -57,10 +57,15 @@ def layer_forward(layer: Layer, x, *, name: str = "layer") -> np.ndarray:
     width = layer.q * layer.k
     if layer.n_in < width:
         xb = np.concatenate([xb, np.zeros((xb.shape[0], width - layer.n_in))], axis=1)
-    y = bc_matvec(layer.weight, xb) + layer.bias
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = bc_matvec(layer.weight, xb) + layer.bias
     if layer.activation == "relu":
         y = np.maximum(y, 0.0)
     y = y[:, : layer.n_out]
+    if not np.all(np.isfinite(y)):
+        row, col = (int(i) for i in np.argwhere(~np.isfinite(y))[0])
+        raise InputError(f"{name}: output {col} of row {row} overflows float64 ({y[row, col]}); "
+                         f"the inputs or the weights are too large")
     return y[0] if single else y
 
 

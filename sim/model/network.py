@@ -33,11 +33,15 @@ def check_chain(programs: list[LayerProgram], eng: EngineConfig) -> None:
 
 def network_forward(x_codes: np.ndarray, programs: list[LayerProgram], eng: EngineConfig,
                     trace: bool = False):
-    """Output codes of the last layer (N, p_last * k); with ``trace`` also every layer's."""
+    """Output codes of the last layer (N, p_last * k); with ``trace`` also each layer's
+    :class:`~circnn.sim.model.layer.LayerTrace` (its outputs and saturation counts)."""
     check_chain(programs, eng)
     x = np.asarray(x_codes, dtype=np.int64)
-    outputs = []
+    traces = []
     for prog in programs:
-        x = layer_forward(x, prog, eng)
-        outputs.append(x)
-    return (x, outputs) if trace else x
+        if trace:
+            x, layer_trace = layer_forward(x, prog, eng, trace=True)
+            traces.append(layer_trace)
+        else:
+            x = layer_forward(x, prog, eng)
+    return (x, traces) if trace else x
