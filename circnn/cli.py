@@ -69,14 +69,36 @@ def cmd_perf_layer(args) -> int:
     from .benchmarks.options import check_benchmark_options
     check_benchmark_options(freq=args.freq, synth_timeout=args.synth_timeout,
                             max_sim_clocks=args.max_sim_clocks)
+    simulator = _checked_simulator(args.simulator)
     say = _progress(args.quiet)
     result = run_perf_layer(out=Path(args.out), quick=args.quick, freq=args.freq,
                             skip_synth=args.skip_synth, synth=args.synth,
                             synth_timeout=args.synth_timeout, max_sim_clocks=args.max_sim_clocks,
-                            say=say)
+                            simulator=simulator, say=say)
     print(render_markdown(result))
     print(f"written: {Path(args.out) / 'layer.md'}, {Path(args.out) / 'layer.json'}")
     return 0 if not result["failures"] else 1
+
+
+def cmd_perf_sim(args) -> int:
+    from .benchmarks.sim_perf import TEST_ROWS, render_markdown, run_perf_sim
+    from .files import check_output_dir
+    from circnn.sim.harness.simulators import check_simulator
+    simulators = tuple(dict.fromkeys(s.strip() for s in args.simulators.split(",") if s.strip()))
+    if not simulators:
+        raise CircnnError("--simulators needs at least one of verilator, icarus")
+    for name in simulators:
+        check_simulator(name, "--simulators")
+    if args.rows is not None and not 1 <= args.rows <= TEST_ROWS:
+        raise CircnnError(f"--rows {args.rows}: must be 1..{TEST_ROWS} (the digits test split)")
+    check_output_dir(args.out, "--out")
+    for name in simulators:
+        _checked_simulator(name)
+    result = run_perf_sim(out=Path(args.out), quick=args.quick, rows=args.rows,
+                          simulators=simulators, say=_progress(args.quiet))
+    print(render_markdown(result))
+    print(f"written: {Path(args.out) / 'sim.md'}, {Path(args.out) / 'sim.json'}")
+    return 0
 
 
 def _int_list(text: str, name: str) -> tuple[int, ...] | None:
@@ -101,10 +123,11 @@ def cmd_bench(args) -> int:
     ks = _int_list(args.ks, "--ks")
     pes = _int_list(args.pes, "--pes")
     check_bench_args(freq=args.freq, jobs=args.jobs, sizes=sizes, ks=ks, pes=pes)
+    simulator = _checked_simulator(args.simulator)
     result = run_bench(out=Path(args.out), quick=args.quick, freq=args.freq, jobs=args.jobs,
                        synth_timeout=args.synth_timeout, max_sim_clocks=args.max_sim_clocks,
                        fresh=args.fresh, skip_synth=args.skip_synth, sizes=sizes, ks=ks, pes=pes,
-                       seed=args.seed, say=_progress(args.quiet))
+                       seed=args.seed, simulator=simulator, say=_progress(args.quiet))
     failed = [p["name"] for p in result["points"] if p.get("synth_error") or p.get("sim_error")]
     if failed and not args.skip_synth:
         print(f"failed points: {', '.join(failed)}", file=sys.stderr)
@@ -122,6 +145,22 @@ def cmd_infer(args) -> int:
     return run_infer(args, progress=_progress(args.quiet))
 
 
+SIMULATOR_HELP = ("RTL simulator: verilator (compiled once per engine configuration, then fast) "
+                  "or icarus (default verilator)")
+
+
+def _simulator_option(p, default="verilator") -> None:
+    p.add_argument("--simulator", default=default, metavar="{verilator,icarus}",
+                   help=SIMULATOR_HELP)
+
+
+def _checked_simulator(name: str) -> str:
+    """``--simulator``: a known one (one line otherwise) that can run here."""
+    from circnn.sim.harness.simulators import require_simulator
+    require_simulator(name)
+    return name
+
+
 def _benchmark_options(p, *, quick_help: str, out_default: str, timeout: float, timeout_help: str,
                        max_sim_clocks: int, max_sim_help: str, skip_synth_help: str) -> None:
     """The options every benchmark command shares (each with its own defaults)."""
@@ -136,6 +175,7 @@ def _benchmark_options(p, *, quick_help: str, out_default: str, timeout: float, 
     p.add_argument("--max-sim-clocks", type=int, default=max_sim_clocks, metavar="N",
                    help=f"{max_sim_help} (default {max_sim_clocks})")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
+    _simulator_option(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -228,12 +268,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the random layers (default 0)")
     p.set_defaults(func=cmd_bench)
 
+    p = sub.add_parser("perf-sim", help="RTL simulation speed: Verilator against Icarus, cold and cached",
+                       description="Train a 64-256-128-10 network at k = 16 on the digits, then run "
+                                   "`circnn infer --backend rtl` on the test split (450 rows) on each "
+                                   "simulator twice, with an empty build cache and with the build "
+                                   "cached. Prints a Markdown table (wall, build and simulation "
+                                   "times, simulated clocks, clocks per second) and writes sim.md "
+                                   "and sim.json.")
+    p.add_argument("--out", default="build/perf-sim", metavar="DIR",
+                   help="output directory (default build/perf-sim)")
+    p.add_argument("--quick", action="store_true", help="45 rows instead of 450")
+    p.add_argument("--rows", type=int, default=None, metavar="N",
+                   help="rows of the test split to simulate (1..450)")
+    p.add_argument("--simulators", default="verilator,icarus", metavar="NAMES",
+                   help="comma-separated, of verilator, icarus (default both)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(func=cmd_perf_sim)
+
     p = sub.add_parser("demo", help="the main job: train, compile, golden model, RTL and ECP5 build, summarised",
                        description="Train a dense baseline and a block-circulant network (block "
                                    "size k, default 8) on scikit-learn's 8x8 digits (or MNIST with "
                                    "--mnist), export and compile the circulant one for the engine "
                                    "(16-bit datapath), evaluate the test split in float, in the "
-                                   "bit-true golden model and in RTL simulation (cocotb + Icarus), "
+                                   "bit-true golden model and in RTL simulation (cocotb on "
+                                   "Verilator or Icarus), "
                                    "synthesise the accelerator for LFE5U-85F-6, and write "
                                    "report.json, report.md and two plots to --out.")
     p.add_argument("--out", default="build/demo", metavar="DIR", help="output directory (default build/demo)")
@@ -262,22 +320,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the RTL simulation (float and golden models only)")
     p.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)  # tests: first N test rows
     p.add_argument("--quiet", action="store_true", help="no progress messages")
+    _simulator_option(p, default=None)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("infer", help="run a model bundle on input rows (float, golden or RTL)",
                        description="Run a model bundle on the rows of a .npy file and write the "
                                    "outputs as a .npy file. float: the double-precision forward "
                                    "pass (any depth). golden: the compiler's fixed-point formats "
-                                   "and the bit-true layer model. rtl: the compiled layer on "
-                                   "CirculantLayer under cocotb on Icarus Verilog, all rows in "
-                                   "one simulation, with cycles and multiplier utilisation. "
+                                   "and the bit-true layer model. rtl: the compiled network on "
+                                   "the generated Verilog under cocotb (Verilator or Icarus "
+                                   "Verilog), all rows in one simulation, with cycles and "
+                                   "multiplier utilisation. "
                                    "golden and rtl run bundles of any depth.")
     p.add_argument("--model", required=True, metavar="BUNDLE.npz", help="model bundle (circnn-bundle/1)")
     p.add_argument("--inputs", required=True, metavar="X.npy", help="float rows (N, n_in) or one row (n_in,)")
     p.add_argument("--backend", choices=("float", "golden", "rtl", "golden-dense", "rtl-dense"),
                    required=True,
                    help="float (double precision), golden (bit-true model), rtl (the generated "
-                        "Verilog, cocotb on Icarus; multi-layer bundles run through the "
+                        "Verilog under cocotb, see --simulator; multi-layer bundles run through the "
                         "accelerator's controller in one simulation), golden-dense / rtl-dense "
                         "(the dense baseline engine on the same function, one-layer bundles)")
     p.add_argument("--out", required=True, metavar="Y.npy", help="output rows, written atomically")
@@ -300,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="exit with status 3 when any value saturated in the run (the outputs "
                          "are still written)")
     rg = p.add_argument_group("RTL simulation (rtl, rtl-dense)")
+    rg.add_argument("--simulator", default=None, metavar="{verilator,icarus}",
+                    help=SIMULATOR_HELP)
     rg.add_argument("--idle", type=float, default=None,
                     help="probability of an idle input clock (default 0)")
     rg.add_argument("--stall", type=float, default=None,

@@ -46,7 +46,7 @@ BACKENDS = ("float", "golden", "rtl", *DENSE_BACKENDS)
 ENGINE_DEFAULTS = dict(pes=4, mults=4, batch=1, act_width=16, weight_width=16, ifft_width=16,
                        twiddle_width=16, rounding="half_up")
 #: Options of the RTL backends, and their values when not given.
-RTL_DEFAULTS = dict(idle=0.0, stall=0.0, seed=0)
+RTL_DEFAULTS = dict(idle=0.0, stall=0.0, seed=0, simulator="verilator")
 #: Exit status of a ``--strict`` run in which a value saturated.
 EXIT_SATURATED = 3
 
@@ -206,7 +206,8 @@ def infer_golden(bundle, eng, x: np.ndarray, calibration: np.ndarray, *,
 
 def infer_rtl(bundle, eng, x: np.ndarray, calibration: np.ndarray, *, name: str = "infer",
               idle: float = 0.0, stall: float = 0.0, seed: int = 0, progress=None,
-              keep_files: bool = True, programs=None) -> InferResult:
+              simulator: str = "verilator", keep_files: bool = True,
+              programs=None) -> InferResult:
     """The programs on the generated Verilog: ``CirculantLayer`` for one layer, the
     whole ``Accelerator`` for more, all rows in one simulation.  The bit-true
     model runs on the same codes: it gives the run's per-layer saturation counts
@@ -223,12 +224,12 @@ def infer_rtl(bundle, eng, x: np.ndarray, calibration: np.ndarray, *, name: str 
     if len(programs) == 1:
         y_codes, stats = simulate_layer(eng, first, codes, name=name, idle=idle, stall=stall,
                                         seed=seed, compare=False, progress=progress,
-                                        keep_files=keep_files)
+                                        keep_files=keep_files, simulator=simulator)
     else:
         net = network_config_for(programs, eng)
         y_codes, stats = simulate_network(net, programs, codes, name=name, idle=idle,
                                           stall=stall, seed=seed, progress=progress,
-                                          keep_files=keep_files)
+                                          keep_files=keep_files, simulator=simulator)
         stats["ideal_cycles_per_inference"] = sum(-(-p.p // eng.pes) * p.q * eng.half
                                                   for p in programs)
     stats["golden_mismatches"] = int(np.count_nonzero(y_codes != expected))
@@ -260,7 +261,7 @@ def infer_golden_dense(layer, cfg, x: np.ndarray, calibration: np.ndarray, *,
 def infer_rtl_dense(layer, cfg, x: np.ndarray, calibration: np.ndarray, *,
                     name: str = "infer_dense", idle: float = 0.0, stall: float = 0.0,
                     seed: int = 0, progress=None, keep_files: bool = True,
-                    compiled=None) -> InferResult:
+                    simulator: str = "verilator", compiled=None) -> InferResult:
     """The dense baseline's RTL (``DenseLayer``), dequantised."""
     from .sim.harness.dense import simulate_dense
     from .sim.model.dense import dense_forward
@@ -269,7 +270,7 @@ def infer_rtl_dense(layer, cfg, x: np.ndarray, calibration: np.ndarray, *,
     expected, trace = dense_forward(codes, prog, cfg, trace=True)
     y_codes, stats = simulate_dense(cfg, prog, codes, name=name, idle=idle, stall=stall,
                                     seed=seed, compare=False, progress=progress,
-                                    keep_files=keep_files)
+                                    keep_files=keep_files, simulator=simulator)
     stats["golden_mismatches"] = int(np.count_nonzero(y_codes != expected))
     return InferResult(y_codes * 2.0 ** -prog.out_frac, [prog.report],
                        _saturations(clipped, [(0, trace["out_saturations"])]), stats)
@@ -321,6 +322,8 @@ def _check_options(args) -> dict:
     for flag in ("idle", "stall"):
         if not 0.0 <= options[flag] <= 0.95:
             raise ParameterError(f"--{flag} must be a probability in 0..0.95, not {options[flag]}")
+    from .sim.harness.simulators import check_simulator
+    check_simulator(options["simulator"])
     return options
 
 
@@ -381,8 +384,8 @@ def run_infer(args, progress=None) -> int:
         eng = dense_engine_for(first, options, model=model) if backend in DENSE_BACKENDS \
             else engine_for(bundle, options, model=model)
         if backend.startswith("rtl"):
-            from .sim.harness.runner import require_simulator
-            require_simulator()
+            from .sim.harness.simulators import require_simulator
+            require_simulator(options["simulator"])
         # compiling chooses the formats: data no format holds is refused here, before any run
         try:
             compiled = _compile_dense(first, eng, calibration) if backend in DENSE_BACKENDS \
@@ -405,7 +408,7 @@ def run_infer(args, progress=None) -> int:
         summary["calibration"] = "inputs" if args.calibration is None else str(args.calibration)
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(args.model).stem)[:40] + f"_{os.getpid()}"
         rtl = dict(idle=options["idle"], stall=options["stall"], seed=options["seed"],
-                   progress=say, keep_files=False)
+                   simulator=options["simulator"], progress=say, keep_files=False)
         if backend == "golden":
             result = infer_golden(bundle, eng, x, calibration, programs=compiled)
         elif backend == "golden-dense":
@@ -423,6 +426,8 @@ def run_infer(args, progress=None) -> int:
         summary["compiler"] = {f"layer {i}": rep for i, rep in enumerate(result.compiler)}
         if result.stats:
             summary["rtl"] = result.stats
+            for key in ("simulator", "sim_clocks", "sim_wall_s", "build_wall_s"):
+                summary[key] = result.stats[key]
         summary["error_vs_float"] = error_vs_float(y, infer_float(bundle, x))
         summary["saturations_run"] = result.saturations
         summary["saturations_calibration"] = [
@@ -519,3 +524,6 @@ def _print_summary(s: dict) -> None:
               f"{r['ideal_cycles_per_row']}), multiplier utilisation "
               f"{100 * r['pe_utilisation']:.1f}% ({r['pe_steps']} multiply-accumulates / "
               f"({e['mults']} multipliers x {r['cycles']} clocks))")
+    build = "build cached" if r["build_cached"] else f"build {r['build_wall_s']:.1f} s"
+    print(f"simulation: {s['simulator']}, {s['sim_clocks']} clocks in {s['sim_wall_s']:.1f} s "
+          f"({s['sim_clocks'] / max(s['sim_wall_s'], 1e-9):,.0f} clocks/s; {build})")

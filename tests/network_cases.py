@@ -1,10 +1,17 @@
-"""Random block-circulant networks, compiled and laid out for the accelerator."""
+"""Random block-circulant networks, compiled and laid out for the accelerator, and the
+accelerator bench run on them (several networks in one simulation)."""
+
+import json
 
 import numpy as np
 
 from circnn.compiler import compile_network, quantize_inputs
+from circnn.config import EngineConfig, NetworkConfig
 from circnn.bundle import Bundle, Layer
 from circnn.sim.model.network import network_forward
+from circnn.rtl.accelerator import Accelerator
+from circnn.sim.harness.runner import build_root, run_bench
+from circnn.sim.harness.stream_shell import StreamShell, shell_addr_bits
 from circnn.sim.model.accelerator import build_image, host_writes
 
 
@@ -33,3 +40,38 @@ def network_case(rng, net, blocks, activations, vectors, in_features=None, out_f
     expected = network_forward(x, programs, eng)
     writes = host_writes(image, n_batches=vectors // eng.batch)
     return bundle, programs, image, x, expected, np.array(writes, dtype=np.int64)
+
+
+#: the stream shell's address bits in every accelerator test, so that the tests of
+#: one configuration share one simulator build (16k pair words in and out)
+SHELL_BITS = 14
+#: the accelerator configuration most tests share (one simulator build for all of them)
+NET = NetworkConfig(EngineConfig(k=8, pes=2, batch=2, max_q=4, max_p=4, weight_depth=96,
+                                 bias_depth=64), max_layers=5)
+
+
+def run_accelerator(name, runs, arrays, seed, idle=0.15, stall=0.15, burst=1, net=NET,
+                    image=None, simulator=None):
+    """The accelerator bench on ``runs`` (``run_entry`` dicts; ``arrays`` holds each
+    run's ``{name}_writes``, ``_x``, ``_expected``) in one simulation; its stats.
+    ``image``: a network elaborated into the memories.  ``simulator``: None, the
+    suite's choice, Verilator unless ``$SIM`` says otherwise."""
+    path = build_root() / "programs" / f"acc_{name}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
+    stats_path = path.with_suffix(".stats.json")
+    preload = {} if image is None else dict(memory=image.memory, descriptors=image.descriptors)
+    # pair words in and out of the largest run: the depth of the shell's memories
+    words = max([1] + [max(arrays[f"{r['name']}_x"].size, arrays[f"{r['name']}_expected"].size) // 2
+                       for r in runs if f"{r['name']}_x" in arrays])
+    shell = StreamShell(Accelerator(net, **preload), addr_bits=shell_addr_bits(words, SHELL_BITS))
+    run_bench(shell, name=f"accelerator_{name}", simulator=simulator,
+              test_module="circnn.sim.benches.accelerator_bench", prefer="verilator",
+              config=dict(data=str(path), runs=runs, idle=idle, stall=stall, burst=burst, seed=seed,
+                          stats=str(stats_path)))
+    return json.loads(stats_path.read_text())
+
+
+def run_entry(name, programs, net=NET, **extra):
+    return dict(name=name, batch=net.engine.batch, k=net.engine.k, p=programs[-1].p,
+                max_p=net.engine.max_p, layers=len(programs), **extra)

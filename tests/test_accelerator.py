@@ -2,40 +2,14 @@
 """The whole accelerator (controller, buffers, host port, layer core) == the bit-true
 network model, word for word; networks loaded at run time; reset; bad descriptors."""
 
-import json
-
 import numpy as np
 import pytest
 
 from circnn.errors import CircnnError
-from circnn.rtl.accelerator import Accelerator
-from circnn.sim.harness.runner import build_root, run_bench
 from circnn.config import EngineConfig, ErrorCode, NetworkConfig, descriptor_address
 from circnn.sim.model.accelerator import host_writes
 
-from network_cases import network_case
-
-NET = NetworkConfig(EngineConfig(k=8, pes=2, batch=2, max_q=4, max_p=4, weight_depth=96,
-                                 bias_depth=64), max_layers=5)
-
-
-def run_accelerator(name, runs, arrays, seed, idle=0.15, stall=0.15, burst=1, net=NET,
-                    image=None):
-    path = build_root() / "programs" / f"acc_{name}.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **arrays)
-    stats_path = path.with_suffix(".stats.json")
-    preload = {} if image is None else dict(memory=image.memory, descriptors=image.descriptors)
-    run_bench(Accelerator(net, **preload), name=f"accelerator_{name}",
-              test_module="circnn.sim.benches.accelerator_bench",
-              config=dict(data=str(path), runs=runs, idle=idle, stall=stall, burst=burst, seed=seed,
-                          stats=str(stats_path)))
-    return json.loads(stats_path.read_text())
-
-
-def run_entry(name, programs, net=NET, **extra):
-    return dict(name=name, batch=net.engine.batch, k=net.engine.k, p=programs[-1].p,
-                max_p=net.engine.max_p, layers=len(programs), **extra)
+from network_cases import NET, network_case, run_accelerator, run_entry
 
 
 @pytest.mark.parametrize("blocks,activations", [
@@ -70,7 +44,7 @@ def test_network_given_at_elaboration_needs_no_loading(seed):
     only_batches = host_writes(image, weights=False, n_batches=2)[-1:]
     run_accelerator("elaborated", [run_entry("run", programs)],
                     {"run_writes": np.array(only_batches), "run_x": x, "run_expected": expected},
-                    seed, image=image)
+                    seed, image=image, simulator="icarus")   # its own build: short, on Icarus
 
 
 @pytest.mark.parametrize("burst", [1, 40])

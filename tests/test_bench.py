@@ -156,12 +156,14 @@ def test_points_that_do_not_fit_are_reported_and_the_sweep_goes_on(tmp_path, mon
 
 
 def test_quick_cycles_match_the_formula_in_rtl(tmp_path, capsys):
-    code = main(["bench", "--quick", "--skip-synth", "--quiet", "--out", str(tmp_path / "q")])
+    code = main(["bench", "--quick", "--skip-synth", "--quiet", "--simulator", "icarus",
+                 "--out", str(tmp_path / "q")])
     capsys.readouterr()
     assert code == 0
     data = json.loads((tmp_path / "q" / "bench.json").read_text())
     (pt,) = data["points"]
     assert pt["engine"] == "circulant" and pt["cycles_source"] == "rtl"
+    assert data["simulator"] == "icarus"
     assert pt["formula_cycles"] == 512
     assert abs(pt["cycles"] - 512) / 512 <= 0.02
 

@@ -68,13 +68,13 @@ def check_report(out):
 def test_demo_pipeline_digits_rtl(build, capsys):
     """Train, export, compile, float/golden/RTL on 12 test rows; RTL equals golden word for word."""
     out = build / "demo"
-    assert main(["demo", "--out", str(out), *TINY]) == 0
+    assert main(["demo", "--out", str(out), *TINY, "--simulator", "icarus"]) == 0
     report = check_report(out)
     # the exported model, run by an independent float reference on the same rows
     _, _, x_test, y_test = load_digits_split(seed=0)
     logits = dense_reference(load_bundle(out / "model.npz").layers, x_test[:12])
     assert report["accuracy_float"] == np.mean(np.argmax(logits, axis=1) == y_test[:12])
-    assert report["rtl_golden_mismatches"] == 0
+    assert report["rtl_golden_mismatches"] == 0 and report["simulator"] == "icarus"
     assert report["rtl_output_words"] == 12 * 16           # 10 classes padded to p*k = 16
     assert report["accuracy_rtl"] == report["accuracy_golden"]
     assert report["k"] == 8 and report["n_test"] == 12 and report["rtl_rows"] == 12
@@ -99,8 +99,9 @@ def test_demo_mnist_idx(build):
     data = tiny_mnist(build / "mnist")
     out = build / "demo-mnist"
     assert main(["demo", "--mnist", str(data), "--out", str(out), "--k", "4", "--hidden", "16",
-                 "--epochs", "3", "--skip-synth", "--quiet"]) == 0
+                 "--epochs", "3", "--skip-synth", "--quiet", "--simulator", "icarus"]) == 0
     report = check_report(out)
+    assert report["simulator"] == "icarus"
     assert report["dataset"] == "mnist" and report["n_train"] == 60 and report["n_test"] == 12
     assert report["network"] == "64 -> 16 -> 10" and report["k"] == 4
     assert report["rtl_rows"] == 12 and report["rtl_golden_mismatches"] == 0

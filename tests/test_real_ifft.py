@@ -28,7 +28,7 @@ from circnn.sim.model.fixedpoint import int_range
 from circnn.sim.model.real_fft import (real_fft, real_ifft, real_ifft_sqnr_floor_db,
                                        real_spectrum_pre, reorder_permutation, unpack_spectrum)
 
-from fft_cases import random_frame_count
+from fft_cases import run_transform_bench
 
 
 RTL = [
@@ -175,13 +175,11 @@ def test_components_reject_bad_arguments():
 @pytest.mark.parametrize("points,width,twiddle_width,rounding", RTL)
 def test_real_ifft_matches_model(points, width, twiddle_width, rounding, seed):
     cfg = RealIFFTConfig(points, width, twiddle_width, rounding)
-    run_bench(RealIFFT(cfg), name=f"real_ifft_{points}_{width}_{twiddle_width}_{rounding}",
-              test_module="circnn.sim.benches.real_ifft_bench",
-              testcase="real_ifft_matches_model",
-              config=dict(points=points, width=width, twiddle_width=twiddle_width,
-                          rounding=rounding, random=random_frame_count(points),
-                          idle=0.15, stall=0.15,
-                          seed=seed))
+    run_transform_bench(RealIFFT(cfg), name=f"real_ifft_{points}_{width}_{twiddle_width}_{rounding}",
+                        test_module="circnn.sim.benches.real_ifft_bench", points=points,
+                        testcase="real_ifft_matches_model",
+                        config=dict(points=points, width=width, twiddle_width=twiddle_width,
+                                    rounding=rounding, idle=0.15, stall=0.15, seed=seed))
 
 
 @pytest.mark.parametrize("burst", [1, 24])
@@ -189,11 +187,11 @@ def test_real_ifft_heavy_backpressure_loses_nothing(burst, seed):
     # mostly idle source, mostly stalled sink: three buffers with their own
     # flow control in a row must neither drop, duplicate nor reorder words
     cfg = RealIFFTConfig(16, 10, 12, "half_up")
-    run_bench(RealIFFT(cfg), name=f"real_ifft_16_backpressure_{burst}",
-              test_module="circnn.sim.benches.real_ifft_bench",
-              testcase="real_ifft_matches_model",
-              config=dict(points=16, width=10, twiddle_width=12, rounding="half_up",
-                          random=40, idle=0.6, stall=0.8, burst=burst, seed=seed))
+    run_transform_bench(RealIFFT(cfg), name=f"real_ifft_16_backpressure_{burst}",
+                        test_module="circnn.sim.benches.real_ifft_bench", points=16, random=40,
+                        testcase="real_ifft_matches_model",
+                        config=dict(points=16, width=10, twiddle_width=12, rounding="half_up",
+                                    idle=0.6, stall=0.8, burst=burst, seed=seed))
 
 
 @pytest.mark.parametrize("depth,order,idle,stall,burst", [

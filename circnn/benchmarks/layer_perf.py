@@ -3,7 +3,7 @@
 Two measurements of the ``layer`` design (``rtl/layer.py``) at k = 16,
 16-bit datapaths:
 
-1. **Cycles**, in RTL simulation (cocotb on Icarus Verilog, the same bench
+1. **Cycles**, in RTL simulation (cocotb on Verilator or Icarus, the same bench
    that checks the layer word for word against the bit-true model):
    square block-circulant layers n x n (n = 128, 256, 512, 1024, i.e.
    q = p = n/k blocks) on P = 1, 4, 8 PEs and batch B = 1, 4, a few vectors
@@ -150,18 +150,18 @@ def random_layer_program(rng, eng, p: int, q: int, n_vectors: int):
     return prog, x
 
 
-def _simulate(eng, prog, x, name: str, say=None) -> dict:
+def _simulate(eng, prog, x, name: str, say=None, simulator: str = "verilator") -> dict:
     """One RTL run at full rate (no idle, no stall), outputs checked against the
     bit-true model; returns the bench's stats."""
     from circnn.sim.harness.layer import simulate_layer
 
     progress = (lambda msg: say(f"    {msg}")) if say else None
     _, stats = simulate_layer(eng, prog, x, name=name, idle=0.0, stall=0.0, seed=0,
-                              progress=progress)
+                              progress=progress, simulator=simulator)
     return dict(stats)
 
 
-def measure_point(pt: Point, say, seed: int = 0) -> dict:
+def measure_point(pt: Point, say, seed: int = 0, simulator: str = "verilator") -> dict:
     from circnn.config import EngineConfig
 
     eng = EngineConfig(k=K, act_width=WIDTH, weight_width=WIDTH, ifft_width=WIDTH,
@@ -175,7 +175,7 @@ def measure_point(pt: Point, say, seed: int = 0) -> dict:
         t = time.monotonic()
         say(f"  simulate {pt.n}x{pt.n} P={pt.pes} B={pt.batch}: {count} vector(s) "
             f"(~{pt.ideal * count + pt.q * K // 2 * pt.batch} clocks)")
-        stats = _simulate(eng, prog, x[:count], f"perf_{pt.name}_v{count}", say)
+        stats = _simulate(eng, prog, x[:count], f"perf_{pt.name}_v{count}", say, simulator)
         dt = time.monotonic() - t
         runs[count] = dict(stats, wall_s=round(dt, 1))
         say(f"  ... {stats['cycles']} cycles, {stats['cycles'] / count:.1f}/vector, "
@@ -281,7 +281,8 @@ def render_markdown(result: dict) -> str:
         f"simulated engine max_q = max_p = {ENGINE_MAX}; random compiled layers (ReLU), "
         "outputs checked word for word against the bit-true model in every run.",
         "",
-        "## Cycles (RTL: cocotb 2 + Icarus Verilog, no idle input, no output back-pressure)",
+        f"## Cycles (RTL: cocotb 2 on {result['config'].get('simulator', 'icarus')}, no idle "
+        "input, no output back-pressure)",
         "",
         "ideal MAC-bound cycles per vector = ceil(p/P) * q * k/2 "
         "(packed spectra: k/2 words per block, bins 0 and k/2 share word 0), independent of B.",
@@ -369,7 +370,8 @@ def _goals(result: dict) -> list[str]:
 def run_perf_layer(*, out: Path, quick: bool = False, freq: float = 125.0, skip_synth: bool = False,
                    synth: bool = False, synth_timeout: float = 600.0,
                    max_sim_clocks: int = 2_000_000, sizes=None, pes=None, batches=None,
-                   device: str = "LFE5U-85F-6 CABGA381", say=print) -> dict:
+                   device: str = "LFE5U-85F-6 CABGA381", simulator: str = "verilator",
+                   say=print) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     do_synth = (synth or not quick) and not skip_synth
@@ -378,7 +380,8 @@ def run_perf_layer(*, out: Path, quick: bool = False, freq: float = 125.0, skip_
     result = {
         "config": {"k": K, "width": WIDTH, "engine_max_q": ENGINE_MAX, "engine_max_p": ENGINE_MAX,
                    "quick": quick, "freq": freq, "device": device,
-                   "skip_synth": not do_synth, "max_sim_clocks": max_sim_clocks},
+                   "skip_synth": not do_synth, "max_sim_clocks": max_sim_clocks,
+                   "simulator": simulator},
         "formula": "ideal MAC-bound cycles per vector = ceil(p/P) * q * k/2, independent of B",
         "points": [], "failures": [],
     }
@@ -397,7 +400,7 @@ def run_perf_layer(*, out: Path, quick: bool = False, freq: float = 125.0, skip_
         say(f"point {pt.n}x{pt.n} (q=p={pt.q}) P={pt.pes} B={pt.batch} N={pt.vectors}: "
             f"ideal {pt.ideal} cycles/vector, ~{est} clocks to simulate")
         try:
-            r = measure_point(pt, say)
+            r = measure_point(pt, say, simulator=simulator)
         except Exception as exc:  # report it and carry on with the other points
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             say(f"  ... FAILED: {msg}")

@@ -73,7 +73,7 @@ __all__ = ["run_bench", "dense_partners"]
 def run_bench(*, out: Path, quick: bool = False, freq: float = 125.0, jobs: int = 2,
               synth_timeout: float = 3600.0, max_sim_clocks: int = 150_000, fresh: bool = False,
               skip_synth: bool = False, sizes=None, ks=None, pes=None, seed: int = 0,
-              say=print) -> dict:
+              simulator: str = "verilator", say=print) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     synth_dir, t_start = out / "synth", time.monotonic()
@@ -101,7 +101,7 @@ def run_bench(*, out: Path, quick: bool = False, freq: float = 125.0, jobs: int 
             say(f"{pt.name}: RTL simulation, {SIM_VECTORS} vectors "
                 f"(formula {formula_cycles(pt)} cycles/vector)")
             try:
-                sims[pt] = simulate_point(pt, say, seed)
+                sims[pt] = simulate_point(pt, say, seed, simulator)
             except Exception as exc:   # reported; the sweep goes on
                 msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 sim_fail[pt] = msg
@@ -161,7 +161,7 @@ def run_bench(*, out: Path, quick: bool = False, freq: float = 125.0, jobs: int 
     points = [_point_record(pt, synth.get(pt, {}), sims, sim_fail) for pt in circ + dense]
     result = {
         "device": DEVICE_LABEL, "freq_target_mhz": freq, "width": WIDTH, "batch": 1,
-        "quick": quick, "seed": seed,
+        "quick": quick, "seed": seed, "simulator": simulator,
         "formulas": {
             "circulant_cycles": "ceil(p/P) * q * k/2 per vector (p = m/k, q = n/k)",
             "dense_cycles": "ceil(m/M) * n per vector",

@@ -19,7 +19,8 @@ def render_markdown(result: dict) -> str:
     L = ["# circnn bench: block-circulant engine against the dense baseline", "",
          f"{result['device']}, yosys synth_ecp5 + nextpnr-ecp5 --out-of-context, target "
          f"{result['freq_target_mhz']} MHz; {result['width']}-bit activations and weights, B = 1.", "",
-         "cycles: steady-state clocks per input vector; *rtl* = simulated (cocotb + Icarus, every "
+         "cycles: steady-state clocks per input vector; *rtl* = simulated (cocotb on "
+         f"{result.get('simulator', 'icarus')}, every "
          "output word checked against the bit-true model), *formula* = "
          f"{result['formulas']['circulant_cycles']} (circulant) or "
          f"{result['formulas']['dense_cycles']} (dense), used once checked within "

@@ -17,7 +17,7 @@
    forward pass of the bundle), ``golden`` (the bit-true model:
    quantise, :func:`~circnn.sim.model.network.network_forward`, dequantise,
    arg-max) and ``rtl`` (:func:`circnn.demo.rtl.run_network_rtl`: the
-   generated Verilog under cocotb on Icarus).  ``rtl_golden_mismatches``
+   generated Verilog under cocotb on Verilator or Icarus).  ``rtl_golden_mismatches``
    counts the output words on which RTL and golden model differ.
 4. **Synthesise** the accelerator for LFE5U-85F-6 (yosys + nextpnr): the
    network-level design ``accelerator``, its memories sized for the

@@ -25,7 +25,7 @@ __all__ = ["DemoConfig", "config_from_args", "check_block_size", "check_output_f
 #: Training recipe shared by the dense baseline, the circulant network and the sweep.
 DEFAULTS = dict(k=8, hidden=128, seed=0, lr=5e-3, batch_size=32, optimizer="adam",
                 epochs_digits=20, epochs_mnist=5, pes=4, batch=4, freq=100.0,
-                calibration_rows=256, rtl_rows_mnist=200, sweep_ks=(4, 8, 16))
+                calibration_rows=256, rtl_rows_mnist_icarus=200, sweep_ks=(4, 8, 16))
 
 N_CLASSES = 10
 WIDTH = 16          # activations, weight spectra, IFFT input, twiddles
@@ -54,6 +54,7 @@ class DemoConfig:
     quiet: bool
     limit: int | None
     rtl_rows: int | None
+    simulator: str
 
     @property
     def dataset(self) -> str:
@@ -85,6 +86,7 @@ def config_from_args(args) -> DemoConfig:
         quiet=bool(_get(args, "quiet", False)),
         limit=_get(args, "limit"),
         rtl_rows=_get(args, "rtl_rows"),
+        simulator=_get(args, "simulator", "verilator"),
     )
     check_int("--epochs", cfg.epochs, 1, 10_000)
     check_int("--hidden", cfg.hidden, 4, 4096)
@@ -99,6 +101,9 @@ def config_from_args(args) -> DemoConfig:
         check_int("--limit", cfg.limit, 1)
     if cfg.rtl_rows is not None:
         check_int("--rtl-rows", cfg.rtl_rows, 1)
+    if not cfg.skip_rtl:
+        from circnn.sim.harness.simulators import require_simulator
+        require_simulator(cfg.simulator)
     k = check_int("--k", cfg.k)
     if k < 4 or k > 256 or k & (k - 1):
         raise ParameterError(f"--k {k}: the accelerator runs block sizes that are powers of two "

@@ -179,8 +179,10 @@ def _run_into(out: Path, cfg: DemoConfig, steps: Steps, loaded, t_start: float) 
     n_in = xtr.shape[1]
     sweep_ks = sorted({k for k in DEFAULTS["sweep_ks"] if k <= min(n_in, cfg.hidden)} | {cfg.k})
     n_test = len(yte)
+    # every test row, but MNIST's 10,000 on Icarus (about an hour): its first 200
     rtl_rows = cfg.rtl_rows if cfg.rtl_rows is not None else (
-        DEFAULTS["rtl_rows_mnist"] if cfg.mnist is not None else n_test)
+        DEFAULTS["rtl_rows_mnist_icarus"] if cfg.mnist is not None and cfg.simulator == "icarus"
+        else n_test)
     rtl_rows = min(rtl_rows, n_test)
     sizes = [n_in, cfg.hidden, N_CLASSES]
     data = (xtr, ytr, xte, yte)
@@ -247,9 +249,11 @@ def _run_into(out: Path, cfg: DemoConfig, steps: Steps, loaded, t_start: float) 
         rtl_stats = {"method": "skipped", "layers": [], "ideal_cycles_per_inference": None}
     else:
         from .rtl import run_network_rtl
-        with steps.step("rtl", f"RTL simulation (cocotb + Icarus) of {rtl_rows} test rows"):
+        with steps.step("rtl", f"RTL simulation (cocotb on {cfg.simulator}) of {rtl_rows} "
+                               f"test rows"):
             with steps.ticker("rtl") as note:
-                y_rtl, rtl_stats = run_network_rtl(programs, eng, x_codes[:rtl_rows], note)
+                y_rtl, rtl_stats = run_network_rtl(programs, eng, x_codes[:rtl_rows], note,
+                                                   simulator=cfg.simulator)
         mismatches = int(np.count_nonzero(y_rtl != y_golden[:rtl_rows]))
         logits_rtl = dequantize_outputs(y_rtl, programs[-1].out_frac, N_CLASSES)
         acc_rtl = _accuracy(logits_rtl, yte[:rtl_rows])
@@ -365,6 +369,7 @@ def _run_into(out: Path, cfg: DemoConfig, steps: Steps, loaded, t_start: float) 
         "weight_bits_dense": weight_bits_dense,
         "ideal_cycles_per_inference": rtl_stats.get("ideal_cycles_per_inference"),
         "rtl_method": rtl_stats.get("method"),
+        "simulator": None if cfg.skip_rtl else cfg.simulator,
         "rtl": rtl_stats,
         "engine": eng.to_dict(),
         "width_plan": eng.width_plan(),

@@ -37,13 +37,17 @@ def summary_rows(r: dict) -> list[tuple[str, str]]:
     synth = r.get("synthesis") or {}
     design = synth.get("design", "skipped")
     if r["rtl_rows"] == 0:
-        rtl_label, words, cycles = "accuracy, RTL (skipped)", "n/a", "n/a"
+        rtl_label, words, cycles, sim = "accuracy, RTL (skipped)", "n/a", "n/a", "skipped"
     else:
-        rtl_label = "accuracy, RTL (Icarus)" + (
+        rtl_label = f"accuracy, RTL ({r.get('simulator') or 'icarus'})" + (
             "" if r["rtl_rows"] == r["n_test"] else f", first {r['rtl_rows']} rows")
         words = f"{r['rtl_golden_mismatches']} of {r['rtl_output_words']}"
         cycles = (f"{r['cycles_per_inference']:.1f} (ideal {r['ideal_cycles_per_inference']}, "
                   f"{r['rtl_method']})")
+        rtl = r["rtl"]
+        build = "build cached" if rtl["build_cached"] else f"build {rtl['build_wall_s']:.1f} s"
+        sim = (f"{rtl['simulator']}: {rtl['sim_clocks']:,} clocks in {rtl['sim_wall_s']:.1f} s "
+               f"({build})")
     return [
         ("data set", f"{r['dataset']}: {r['n_train']} train / {r['n_test']} test rows"),
         ("network", f"{r['network']}, block size k = {r['k']}"),
@@ -58,6 +62,7 @@ def summary_rows(r: dict) -> list[tuple[str, str]]:
          f"({r['compression_ratio_vs_dense_baseline']:.2f}x vs the dense baseline's weights)"),
         ("weight storage, engine / dense", f"{r['weight_bits']} / {r['weight_bits_dense']} bits"),
         ("cycles per inference (RTL)", cycles),
+        ("RTL simulation", sim),
         (f"Fmax post-route ({design}, {DEVICE}-{SPEED})", _fmt(r["fmax_mhz"], ".1f", " MHz")),
         ("inferences per second", _fmt(r["inferences_per_second"], ",.0f")),
         ("LUT4 / FF / MULT18X18D / DP16KD",

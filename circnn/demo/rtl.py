@@ -16,7 +16,7 @@ contract is what the demo relies on, whatever the body does:
   and ``layers`` (one dict per layer).
 
 The body runs the whole network through the ``accelerator`` design in one
-cocotb + Icarus simulation (:func:`circnn.sim.harness.accelerator.simulate_network`):
+cocotb simulation on Verilator or Icarus (:func:`circnn.sim.harness.accelerator.simulate_network`):
 ``network_config_for`` sizes the memories for every layer, the descriptors
 and batch count are written through the host bus, every row streams in, and
 ``cycles_per_inference`` is the accelerator's own busy-clock counter over the
@@ -36,7 +36,8 @@ __all__ = ["run_network_rtl", "METHOD"]
 METHOD = "accelerator (one whole-network simulation)"
 
 
-def run_network_rtl(programs, eng, x_codes, progress=None) -> tuple[np.ndarray, dict]:
+def run_network_rtl(programs, eng, x_codes, progress=None,
+                    simulator: str = "verilator") -> tuple[np.ndarray, dict]:
     """RTL output codes of the whole network for input codes ``x_codes``; ``(y_codes, stats)``.
 
     The simulation's files go to ``demo`` under ``build/`` (or
@@ -54,7 +55,8 @@ def run_network_rtl(programs, eng, x_codes, progress=None) -> tuple[np.ndarray, 
                          f"got {x.shape}")
     t0 = time.monotonic()
     net = network_config_for(programs, eng)
-    y, st = simulate_network(net, programs, x, name="demo", progress=progress)
+    y, st = simulate_network(net, programs, x, name="demo", progress=progress,
+                             simulator=simulator)
     B, N, P = eng.batch, eng.half, eng.pes
     layers = []
     for i, prog in enumerate(programs):
@@ -71,6 +73,8 @@ def run_network_rtl(programs, eng, x_codes, progress=None) -> tuple[np.ndarray, 
         "ideal_cycles_per_inference": int(sum(l["ideal_cycles_per_row"] for l in layers)),
         "accelerator_cycles": int(st["cycles"]),
         "wall_time_s": round(time.monotonic() - t0, 1),
+        **{key: st[key] for key in ("simulator", "sim_clocks", "sim_wall_s", "build_wall_s",
+                                    "build_cached")},
         "layers": layers,
     }
     return y, stats

@@ -1,5 +1,9 @@
 """cocotb bench: the whole Accelerator against the multi-layer bit-true model.
 
+The accelerator runs inside a :class:`~circnn.sim.harness.stream_shell.StreamShell`
+(configuration key ``shell``): its input and output streams are driven in
+hardware, the host bus from here.
+
 Configuration (``CIRCNN_BENCH``): ``data`` (an .npz written by the test),
 ``runs`` (a list of runs, each ``{"name", "batch", "p", "k", "reset_after"?,
 "expect_error"?}``), idle / stall probabilities, seed, ``stats`` (a path).
@@ -15,10 +19,12 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, Timer
 
 from circnn.sim.benches.layer_bench import reassemble
-from circnn.sim.benches.streams import pair_words, reset, start_clock_and_reset, transfer
+from circnn.sim.benches.shell_driver import (shell_reset, shell_start, shell_transfer,
+                                             start_shell_clock_and_reset)
+from circnn.sim.benches.streams import pair_words
 from circnn.sim.harness.runner import bench_config
 from circnn.config import ErrorCode, HostRegister, decode_status
 
@@ -65,8 +71,10 @@ async def accelerator_matches_model(dut):
     data = np.load(c["data"], allow_pickle=False)
     py = random.Random(seed)
     host = Host(dut)
-    await start_clock_and_reset(dut)
-    act = len(dut.i__payload) // 2
+    await start_shell_clock_and_reset(dut)
+    shell = c["shell"]
+    act = shell["in_width"] // 2
+    patterns = dict(idle=c["idle"], stall=c["stall"], burst=c.get("burst", 1))
     stats = {}
     for run in c["runs"]:
         name = run["name"]
@@ -93,21 +101,16 @@ async def accelerator_matches_model(dut):
         n_out = expected.size // 2
         if run.get("reset_after"):
             # start, let it run a while, then reset in the middle of the inference
-            async def abort():
-                await ClockCycles(dut.clk, run["reset_after"])
-            feed = cocotb.start_soon(transfer(dut, dut.clk, words, n_out, idle=c["idle"],
-                                              stall=c["stall"], burst=c.get("burst", 1), rng=py))
-            await abort()
-            feed.cancel()
-            await reset(dut)
+            await shell_start(dut, words, n_out, shell=shell, seed=py.getrandbits(32), **patterns)
+            await Timer(10 * run["reset_after"], "ns")
+            await shell_reset(dut)
             dut._log.info(f"{name}: reset after {run['reset_after']} clocks; reloading the registers")
             await host.write_all(writes.tolist())
             await host.write(HostRegister.CTRL, 1)
-        budget = 10 * (40 * (len(words) + n_out) + 20000)
+        budget = 10 * (40 * (len(words) + n_out) + 20000) / max(0.05, 1 - max(c["idle"], c["stall"]))
         transfer_stats = {}
-        got = await with_timeout(transfer(dut, dut.clk, words, n_out, idle=c["idle"], stall=c["stall"],
-                                      burst=c.get("burst", 1),
-                                          rng=py, stats=transfer_stats), int(budget), "ns")
+        got = await shell_transfer(dut, words, n_out, shell=shell, seed=py.getrandbits(32),
+                                   timeout_ns=budget, stats=transfer_stats, **patterns)
         await ClockCycles(dut.clk, 5)
         status = decode_status(await host.read(HostRegister.STATUS))
         assert status["done"] and not status["busy"] and not status["error"], \

@@ -1,5 +1,8 @@
 """cocotb bench: one DenseLayer against the bit-true dense model, word for word.
 
+The layer runs inside a :class:`~circnn.sim.harness.stream_shell.StreamShell`
+(configuration key ``shell``), which streams its inputs and outputs in
+hardware.
 Configuration (``CIRCNN_BENCH``): ``program`` (a .npz written by
 :func:`circnn.sim.harness.program_files.save_dense_program`, holding the engine, the
 layer and the input codes ``x``), idle / stall probabilities, seed;
@@ -12,20 +15,19 @@ elaborated without a program).  Writes ``stats.json`` (key
 """
 
 import json
-import random
 from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.triggers import ClockCycles, with_timeout
+from cocotb.triggers import ClockCycles
 
-from circnn.config import DenseField, LoadTarget
-from circnn.rtl.load import dense_load_layout
 from circnn.sim.benches.layer_bench import output_fields
-from circnn.sim.benches.streams import pair_words, start_clock_and_reset, transfer, unpack_fields
+from circnn.sim.benches.load_port import dense_load_words, drive_load
+from circnn.sim.benches.shell_driver import shell_transfer, start_shell_clock_and_reset
+from circnn.sim.benches.streams import pair_words, unpack_fields
 from circnn.sim.harness.program_files import load_dense_program
 from circnn.sim.harness.runner import bench_config
-from circnn.sim.model.dense import dense_forward, dense_weight_images, ideal_dense_cycles_per_row
+from circnn.sim.model.dense import dense_forward, ideal_dense_cycles_per_row
 
 
 def output_word_count(cfg, m, n_vectors):
@@ -55,29 +57,6 @@ def reassemble(words, cfg, m, n_vectors):
     return y, seen
 
 
-def load_words(cfg, prog):
-    """Every ``load`` write that programs the layer: weights, biases, registers."""
-    layout = dense_load_layout(cfg)
-    fields = {name: (f.offset, f.width) for name, f in layout}
-
-    def word(**values):
-        w = 0
-        for name, v in values.items():
-            off, width = fields[name]
-            w |= (int(v) & ((1 << width) - 1)) << off
-        return w
-    words = []
-    for mult, image in enumerate(dense_weight_images(prog, cfg)):
-        words += [word(en=1, target=LoadTarget.WEIGHTS, pe=mult, addr=a, data=v)
-                  for a, v in enumerate(image)]
-    words += [word(en=1, target=LoadTarget.BIASES, addr=row, data=v)
-              for row, v in enumerate(prog.bias)]
-    regs = prog.registers()
-    words += [word(en=1, target=LoadTarget.REGISTERS, addr=field, data=int(getattr(regs, field.key)))
-              for field in DenseField]
-    return words
-
-
 @cocotb.test()
 async def dense_matches_model(dut):
     c = bench_config()
@@ -89,20 +68,15 @@ async def dense_matches_model(dut):
 
     words = pair_words(x, cfg.act_width)
     n_out = output_word_count(cfg, prog.m, len(x))
-    rng = random.Random(seed)
-    await start_clock_and_reset(dut)
+    await start_shell_clock_and_reset(dut)
     if c.get("via_load"):
-        for w in load_words(cfg, prog):
-            dut.load.value = w
-            await ClockCycles(dut.clk, 1)
-        dut.load.value = 0
-        await ClockCycles(dut.clk, 3)   # the registers derived from n and m settle
+        await drive_load(dut, dense_load_words(cfg, prog))
     stats = {}
     ideal = ideal_dense_cycles_per_row(cfg, prog) * len(x)
     budget = 10 * (4 * (len(words) + n_out + ideal) + 5000) / max(0.05, 1 - max(c["idle"], c["stall"]))
-    got = await with_timeout(transfer(dut, dut.clk, words, n_out, idle=c["idle"], stall=c["stall"],
-                                      burst=c.get("burst", 1),
-                                      rng=rng, stats=stats), int(budget), "ns")
+    got = await shell_transfer(dut, words, n_out, shell=c["shell"], idle=c["idle"],
+                               stall=c["stall"], burst=c.get("burst", 1), seed=seed,
+                               timeout_ns=budget, stats=stats)
     await ClockCycles(dut.clk, 2)
 
     y_full, seen = reassemble(got, cfg, prog.m, len(x))

@@ -2,16 +2,15 @@
 
 Configuration (``CIRCNN_BENCH``): points, width, twiddle_width, rounding,
 mode (``forward`` | ``inverse`` | ``mixed``: a random mode per frame),
-random (number of random frames), idle / stall probabilities, seed.
+random (number of random frames), idle / stall probabilities, seed.  The
+top is the FFT in a :class:`~circnn.sim.harness.stream_shell.StreamShell`.
 """
-
-import random
 
 import cocotb
 import numpy as np
-from cocotb.triggers import with_timeout
 
-from circnn.sim.benches.streams import start_clock_and_reset, pack_fields, transfer, unpack_fields
+from circnn.sim.benches.shell_driver import shell_stream
+from circnn.sim.benches.streams import pack_fields, unpack_fields
 from circnn.sim.harness.runner import bench_config
 from circnn.config import FFTConfig
 from circnn.sim.model.fft import fft
@@ -39,12 +38,7 @@ async def fft_matches_model(dut):
 
     words = [pack_fields((re[f, n], im[f, n], int(inverse[f])), (W, W, 1))
              for f in range(F) for n in range(N)]
-    py = random.Random(seed)
-    await start_clock_and_reset(dut)
-    budget_ns = 10 * (len(words) * 4 + 2000) / max(0.05, 1 - max(c["idle"], c["stall"]))
-    got = await with_timeout(transfer(dut, dut.clk, words, len(words), idle=c["idle"],
-                                      stall=c["stall"], burst=c.get("burst", 1), rng=py),
-                             int(budget_ns), "ns")
+    got = await shell_stream(dut, words, len(words), c)
 
     fields = np.array([unpack_fields(w, (OW, OW, 1, 1), (True, True, False, False)) for w in got])
     g_re = fields[:, 0].reshape(F, N)

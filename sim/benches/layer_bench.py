@@ -1,23 +1,28 @@
 """cocotb bench: one CirculantLayer against the bit-true layer model, word for word.
 
-Configuration (``CIRCNN_BENCH``): ``program`` (a .npz written by
+The layer runs inside a :class:`~circnn.sim.harness.stream_shell.StreamShell`
+(configuration key ``shell``), which streams its inputs and outputs in
+hardware.  Configuration (``CIRCNN_BENCH``): ``program`` (a .npz written by
 save_program, holding the engine, the layer and the input codes ``x``),
-idle / stall probabilities, seed; ``compare`` (default true): check the
-outputs, saturation counts and MAC steps against the model (false: only
-record what the RTL computed).  Writes ``stats.json`` (cycles, MAC steps,
-PE utilisation; key ``stats``) and, with key ``outputs``, the reassembled
-output codes (N, p*k) as a .npy file.
+idle / stall probabilities, seed; ``via_load``: first write the program
+through the ``load`` port (the layer was elaborated without it);
+``compare`` (default true): check the outputs, saturation counts and MAC
+steps against the model (false: only record what the RTL computed).
+Writes ``stats.json`` (cycles, MAC steps, PE utilisation; key ``stats``)
+and, with key ``outputs``, the reassembled output codes (N, p*k) as a .npy
+file.
 """
 
 import json
-import random
 from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.triggers import ClockCycles, with_timeout
+from cocotb.triggers import ClockCycles
 
-from circnn.sim.benches.streams import pair_words, start_clock_and_reset, transfer, unpack_fields
+from circnn.sim.benches.load_port import drive_load, layer_load_words
+from circnn.sim.benches.shell_driver import shell_transfer, start_shell_clock_and_reset
+from circnn.sim.benches.streams import pair_words, unpack_fields
 from circnn.sim.harness.program_files import load_program
 from circnn.sim.harness.runner import bench_config
 from circnn.sim.model.layer import layer_forward
@@ -84,16 +89,17 @@ async def layer_matches_model(dut):
 
     words = pair_words(x, eng.act_width)
     n_out = len(x) * prog.p * eng.half
-    py = random.Random(seed)
-    await start_clock_and_reset(dut)
+    await start_shell_clock_and_reset(dut)
+    if c.get("via_load"):
+        await drive_load(dut, layer_load_words(eng, prog))
     if c.get("debug"):
         cocotb.start_soon(monitor(dut, c["debug"], c.get("debug_every", 10)))
     stats = {}
     ideal = -(-prog.p // eng.pes) * prog.q * eng.half * len(x)
     budget = 10 * (4 * (len(words) + n_out + ideal) + 5000) / max(0.05, 1 - max(c["idle"], c["stall"]))
-    got = await with_timeout(transfer(dut, dut.clk, words, n_out, idle=c["idle"], stall=c["stall"],
-                                      burst=c.get("burst", 1),
-                                      rng=py, stats=stats), int(budget), "ns")
+    got = await shell_transfer(dut, words, n_out, shell=c["shell"], idle=c["idle"],
+                               stall=c["stall"], burst=c.get("burst", 1), seed=seed,
+                               timeout_ns=budget, stats=stats)
     await ClockCycles(dut.clk, 2)
 
     y, seen = reassemble(got, eng, prog.p, len(x))

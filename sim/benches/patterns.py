@@ -30,17 +30,30 @@ class StallPattern:
         self.rng = rng or random.Random(0)
         self._stalling = False
 
+    @property
+    def probabilities(self) -> tuple[float, float]:
+        """(enter, stay): the chance that a clock stalls after one that did not, and
+        after one that did.  ``burst == 1``: both ``rate`` (independent draws);
+        else runs last ``burst`` clocks on average (stay ``1 - 1/burst``) and are
+        entered so that the long-run fraction of stalled clocks is ``rate``."""
+        if not self.rate:
+            return 0.0, 0.0
+        if self.burst == 1.0:
+            return self.rate, self.rate
+        return self.rate / (self.burst * (1.0 - self.rate)), 1.0 - 1.0 / self.burst
+
+    def thresholds(self, bits: int = 16) -> tuple[int, int]:
+        """:attr:`probabilities` as ``bits``-bit thresholds for a hardware pattern
+        (a clock stalls when a uniform ``bits``-bit draw is below the threshold),
+        as :class:`circnn.sim.harness.stream_shell.StreamShell` draws them."""
+        full = 1 << bits
+        return tuple(min(full - 1, round(p * full)) for p in self.probabilities)
+
     def next(self) -> bool:
         if not self.rate:
             return False
-        if self.burst == 1.0:
-            return self.rng.random() < self.rate
-        if self._stalling:
-            # leave a run with probability 1/burst: runs last `burst` clocks on average
-            self._stalling = self.rng.random() >= 1.0 / self.burst
-        else:
-            # enter one so that the long-run fraction of stalled clocks is `rate`
-            self._stalling = self.rng.random() < self.rate / (self.burst * (1.0 - self.rate))
+        enter, stay = self.probabilities
+        self._stalling = self.rng.random() < (stay if self._stalling else enter)
         return self._stalling
 
     def __repr__(self) -> str:

@@ -1,12 +1,11 @@
-"""cocotb bench: the real-input FFT against its bit-true model, word for word."""
-
-import random
+"""cocotb bench: the real-input FFT (in a stream shell) against its bit-true model, word
+for word."""
 
 import cocotb
 import numpy as np
-from cocotb.triggers import with_timeout
 
-from circnn.sim.benches.streams import start_clock_and_reset, pack_fields, transfer, unpack_fields
+from circnn.sim.benches.shell_driver import shell_stream
+from circnn.sim.benches.streams import pack_fields, unpack_fields
 from circnn.sim.harness.runner import bench_config
 from circnn.sim.benches.stimulus import random_frames, structured_frames
 from circnn.config import RealFFTConfig
@@ -27,12 +26,7 @@ async def real_fft_matches_model(dut):
     exp_re, exp_im = real_fft(x, cfg)
 
     words = [pack_fields((x[f, 2 * n], x[f, 2 * n + 1]), (W, W)) for f in range(F) for n in range(N)]
-    py = random.Random(seed)
-    await start_clock_and_reset(dut)
-    budget_ns = 10 * (len(words) * 4 + 2000) / max(0.05, 1 - max(c["idle"], c["stall"]))
-    got = await with_timeout(transfer(dut, dut.clk, words, len(words), idle=c["idle"],
-                                      stall=c["stall"], burst=c.get("burst", 1), rng=py),
-                             int(budget_ns), "ns")
+    got = await shell_stream(dut, words, len(words), c)
 
     fields = np.array([unpack_fields(w, (OW, OW, 1), (True, True, False)) for w in got])
     g_re, g_im, g_last = (fields[:, i].reshape(F, N) for i in range(3))

@@ -1,6 +1,6 @@
 """cocotb benches: the inverse real FFT and the frame reorder buffer against their models.
 
-``real_ifft_matches_model`` (top: ``RealIFFT``) streams the structured
+``real_ifft_matches_model`` (top: ``RealIFFT`` in a stream shell) streams the structured
 spectra of :func:`structured_spectra` plus ``random`` random full-range
 packed frames and compares every output pair with
 :func:`circnn.sim.model.real_fft.real_ifft`.
@@ -22,6 +22,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import with_timeout
 
+from circnn.sim.benches.shell_driver import shell_stream
 from circnn.sim.benches.streams import start_clock_and_reset, pack_fields, transfer, unpack_fields
 from circnn.sim.harness.runner import bench_config
 from circnn.sim.benches.stimulus import structured_frames
@@ -118,11 +119,7 @@ async def real_ifft_matches_model(dut):
     exp0, exp1 = expected[:, 0::2], expected[:, 1::2]
 
     words = [pack_fields((re[f, n], im[f, n]), (W, W)) for f in range(F) for n in range(N)]
-    await _start(dut)
-    got = await with_timeout(transfer(dut, dut.clk, words, len(words), idle=c["idle"],
-                                      stall=c["stall"], burst=c.get("burst", 1),
-                                      rng=random.Random(seed)),
-                             _budget_ns(len(words), c), "ns")
+    got = await shell_stream(dut, words, len(words), c)
 
     fields = np.array([unpack_fields(w, (OW, OW, 1), (True, True, False)) for w in got])
     g0, g1, g_last = (fields[:, i].reshape(F, N) for i in range(3))

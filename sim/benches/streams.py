@@ -59,11 +59,15 @@ def pair_words(x, width: int) -> list[int]:
             for row in x for i in range(x.shape[1] // 2)]
 
 
-async def reset(dut, cycles: int = 3) -> None:
-    """Hold ``rst`` for ``cycles`` clocks with both streams (and ``load``, if any) idle."""
+#: the inputs a reset holds low: both streams idle
+STREAM_CONTROLS = ("i__valid", "o__ready")
+
+
+async def reset(dut, cycles: int = 3, controls=STREAM_CONTROLS) -> None:
+    """Hold ``rst`` for ``cycles`` clocks with ``controls`` (and ``load``, if any) low."""
     dut.rst.value = 1
-    dut.i__valid.value = 0
-    dut.o__ready.value = 0
+    for name in controls:
+        getattr(dut, name).value = 0
     if hasattr(dut, "load"):
         dut.load.value = 0
     await ClockCycles(dut.clk, cycles)
@@ -71,11 +75,11 @@ async def reset(dut, cycles: int = 3) -> None:
     await ClockCycles(dut.clk, 1)
 
 
-async def start_clock_and_reset(dut) -> None:
+async def start_clock_and_reset(dut, controls=STREAM_CONTROLS) -> None:
     """Start a 100 MHz clock on ``dut.clk`` and reset the design."""
     import cocotb
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    await reset(dut)
+    await reset(dut, controls=controls)
 
 
 async def transfer(dut, clk, words, count: int, *, src: str = "i", sink: str = "o",

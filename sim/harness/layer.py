@@ -1,19 +1,20 @@
-"""Run one compiled layer on the RTL: ``CirculantLayer`` under cocotb on Icarus.
+"""Run one compiled layer on the RTL: ``CirculantLayer`` under cocotb, on Verilator or Icarus.
 
 :func:`simulate_layer` is the reusable entry point (``circnn infer --backend
 rtl`` and the layer regressions use it): it writes the program and the input
 codes for the bench (:mod:`circnn.sim.benches.layer_bench`), elaborates the
-layer with the program as its initial memory and register contents, runs
-every input row through it in one simulation, and reads back the output
-codes the RTL produced, with the bench's cycle and activity counts.
+layer inside a :class:`~.stream_shell.StreamShell` (which streams the rows in
+and the outputs out in hardware), loads the program through the layer's
+``load`` port (or elaborates it in, ``via_load=False``), runs every input
+row through it in one simulation, and reads back the output codes the RTL
+produced, with the bench's cycle and activity counts and the simulation's
+own figures (:class:`~.runner.BenchRun`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
-import threading
 import time
 from pathlib import Path
 
@@ -25,9 +26,11 @@ from circnn.sim.model.fixedpoint import int_range
 from circnn.sim.model.layer import LayerProgram
 
 from .program_files import save_program
-from .runner import build_root, require_simulator, run_bench, slug
+from .runner import build_root, run_bench, slug
+from .simulators import require_simulator, suite_simulator
+from .stream_shell import StreamShell, shell_addr_bits
 
-__all__ = ["simulate_layer", "ideal_cycles_per_row", "remove_run_files"]
+__all__ = ["simulate_layer", "ideal_cycles_per_row", "remove_run_files", "run_figures"]
 
 
 def ideal_cycles_per_row(eng: EngineConfig, prog: LayerProgram) -> int:
@@ -44,55 +47,12 @@ def remove_run_files(*paths: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-class _PhaseWatcher:
-    """Report the phases of a run_bench call (elaboration, Icarus build,
-    simulation) from the files it writes, with a heartbeat during long ones."""
-
-    def __init__(self, build_dir: Path, progress, rows: int, heartbeat_s: float = 15.0):
-        self.build_dir = build_dir
-        self.progress = progress
-        self.rows = rows
-        self.heartbeat_s = heartbeat_s
-        self.start = time.time()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _fresh(self, name: str) -> bool:
-        try:
-            return (self.build_dir / name).stat().st_mtime >= self.start - 1
-        except OSError:
-            return False
-
-    def _run(self):
-        phases = [("top.v", "Verilog written; compiling with Icarus Verilog"),
-                  ("sim.log", f"simulating {self.rows} rows under cocotb")]
-        last = time.monotonic()
-        current = "elaborating"
-        while not self._stop.wait(0.25):
-            try:
-                if phases and self._fresh(phases[0][0]):
-                    current = phases.pop(0)[1]
-                    self.progress(current)
-                    last = time.monotonic()
-                elif time.monotonic() - last >= self.heartbeat_s:
-                    self.progress(f"... still {current.split(';')[-1].strip()}")
-                    last = time.monotonic()
-            except Exception:  # progress reporting must never break a run
-                pass
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-
 def simulate_layer(eng: EngineConfig, prog: LayerProgram, x_codes, *, name: str,
                    idle: float = 0.0, stall: float = 0.0, burst: float = 1.0, seed: int = 0,
-                   compare: bool = True, progress=None,
-                   keep_files: bool = True) -> tuple[np.ndarray, dict]:
+                   compare: bool = True, progress=None, keep_files: bool = True,
+                   simulator: str | None = None, via_load: bool = True,
+                   prefer: str = "icarus", addr_bits: int | None = None
+                   ) -> tuple[np.ndarray, dict]:
     """Simulate ``CirculantLayer(eng, prog)`` on integer inputs ``x_codes`` (N, q*k).
 
     All rows go through one simulation; the row count is padded with zero
@@ -112,14 +72,24 @@ def simulate_layer(eng: EngineConfig, prog: LayerProgram, x_codes, *, name: str,
     (:func:`~circnn.sim.harness.runner.require_simulator`) before anything
     is built or written.
 
+    ``simulator``: ``verilator`` or ``icarus`` (None: ``$SIM``, else ``prefer``).
+    ``via_load``: the layer is elaborated without the program, which the
+    bench writes through the ``load`` port, so that one simulator build
+    serves every program of the engine; false: the program is elaborated in.
+    ``addr_bits``: the stream shell's memory depth (None: the least for these
+    rows); runs that give the same value (and engine) share one build.
+
     Returns the output codes (N, p*k) as the RTL produced them and the
     bench's statistics: ``cycles`` (first input accepted to last output),
     ``mac_steps``, ``pe_steps``, ``pe_utilisation`` (pe_steps / (P*cycles)),
-    saturation counts, plus ``rows``, ``padded_rows``, ``cycles_per_row``
-    and ``ideal_cycles_per_row``.
+    saturation counts, plus ``rows``, ``padded_rows``, ``cycles_per_row``,
+    ``ideal_cycles_per_row`` and the simulation's ``simulator``,
+    ``sim_clocks``, ``sim_wall_s``, ``build_wall_s``, ``build_cached``.
     """
-    require_simulator()
+    simulator = simulator or suite_simulator(prefer)
+    require_simulator(simulator)
     return run_program_bench(
+        CirculantLayer(eng) if via_load else
         CirculantLayer(eng, registers=prog.registers(), memory=prog.memory_image(eng)),
         bench_name=f"layer_{name}",
         test_module="circnn.sim.benches.layer_bench", x_codes=x_codes, n_in=prog.q * eng.k,
@@ -127,26 +97,31 @@ def simulate_layer(eng: EngineConfig, prog: LayerProgram, x_codes, *, name: str,
         save=lambda path, x_run: save_program(path, eng, prog, x=x_run),
         describe=f"CirculantLayer (k={eng.k}, P={eng.pes}, B={eng.batch}, p={prog.p}, q={prog.q})",
         ideal_per_row=ideal_cycles_per_row(eng, prog), idle=idle, stall=stall, burst=burst,
-        seed=seed,
-        compare=compare, progress=progress, keep_files=keep_files)
+        seed=seed, compare=compare, progress=progress, keep_files=keep_files,
+        simulator=simulator, extra_config={"via_load": via_load}, addr_bits=addr_bits,
+        words_out=len(np.asarray(x_codes)) * prog.p * eng.half)
 
 
 def run_program_bench(component, *, bench_name: str, test_module: str, x_codes, n_in: int,
                       act_width: int, batch: int, save, describe: str, ideal_per_row: int,
                       idle: float = 0.0, stall: float = 0.0, burst: float = 1.0, seed: int = 0,
-                      compare: bool = True,
-                      progress=None, keep_files: bool = True, extra_config: dict | None = None):
+                      compare: bool = True, progress=None, keep_files: bool = True,
+                      extra_config: dict | None = None, simulator: str = "verilator",
+                      words_out: int = 0, addr_bits: int | None = None):
     """The shared body of the one-layer simulations (circulant and dense engines).
 
     Checks the input codes, pads the rows to a multiple of ``batch`` with
     zero rows, writes the program (``save(path, padded_codes)``), runs the
-    bench on ``component`` and returns the outputs of the real rows and the
-    bench's statistics with ``rows``, ``padded_rows``, ``cycles_per_row``,
-    ``ideal_cycles_per_row`` and ``wall_time_s`` added.  The files of the run
-    (``build_root()/programs/<bench_name>.*`` and ``build_root()/sim/<bench_name>/``)
-    are removed at the end, however the run ends, unless ``keep_files``.
+    bench on ``component`` inside a stream shell deep enough for the rows'
+    words in and the ``words_out`` words out (counted before padding) and
+    returns the outputs of the real rows and the bench's statistics with
+    ``rows``, ``padded_rows``, ``cycles_per_row``, ``ideal_cycles_per_row``,
+    ``wall_time_s`` and the run's figures (:func:`run_figures`) added.  The
+    files of the run (``build_root()/programs/<bench_name>.*`` and
+    ``build_root()/sim/<bench_name>/``) are removed at the end, however the
+    run ends, unless ``keep_files``.
     """
-    require_simulator()
+    require_simulator(simulator)
     x = np.asarray(x_codes)
     if x.ndim != 2 or x.shape[1] != n_in or x.shape[0] == 0:
         raise ValueError(f"expected input codes of shape (N >= 1, {n_in}), got {x.shape}")
@@ -175,16 +150,20 @@ def run_program_bench(component, *, bench_name: str, test_module: str, x_codes, 
             stale.unlink(missing_ok=True)
         save(program_path, x_run)
 
-        say(f"elaborating {describe}")
+        say(f"simulating {describe} on {simulator}: {padded} rows")
         t0 = time.monotonic()
-        watcher = _PhaseWatcher(sim_dir, say, padded) if progress else contextlib.nullcontext()
-        with watcher:
-            run_bench(component, name=bench_name, test_module=test_module,
-                      config=dict(program=str(program_path), idle=idle, stall=stall, burst=burst,
-                                  seed=seed,
-                                  stats=str(stats_path), outputs=str(outputs_path),
-                                  compare=compare, **(extra_config or {})))
-        say(f"simulation finished ({time.monotonic() - t0:.1f} s for elaboration, build and run)")
+        words_in = padded * -(-n_in // 2)
+        words_out = -(-words_out * padded // rows)
+        shell = StreamShell(component, addr_bits=shell_addr_bits(max(words_in, words_out),
+                                                                 addr_bits))
+        run = run_bench(shell, name=bench_name, test_module=test_module, simulator=simulator,
+                        progress=say,
+                        config=dict(program=str(program_path), idle=idle, stall=stall,
+                                    burst=burst, seed=seed, stats=str(stats_path),
+                                    outputs=str(outputs_path), compare=compare,
+                                    **(extra_config or {})))
+        say(f"simulation finished: {run.clocks} clocks in {run.sim_s:.1f} s on {simulator} "
+            f"({time.monotonic() - t0:.1f} s with elaboration and build)")
 
         y = np.load(outputs_path, allow_pickle=False)[:rows]
         stats = json.loads(stats_path.read_text())
@@ -194,5 +173,12 @@ def run_program_bench(component, *, bench_name: str, test_module: str, x_codes, 
     stats.update(rows=rows, padded_rows=padded - rows,
                  cycles_per_row=stats["cycles"] / rows,
                  ideal_cycles_per_row=ideal_per_row,
-                 wall_time_s=time.monotonic() - t0)
+                 wall_time_s=time.monotonic() - t0, **run_figures(run))
     return y, stats
+
+
+def run_figures(run) -> dict:
+    """A :class:`~.runner.BenchRun`'s figures as a simulation's statistics report them."""
+    return {"simulator": run.simulator, "sim_clocks": run.clocks, "sim_wall_s": run.sim_s,
+            "build_wall_s": run.build_s, "build_cached": run.build_cached,
+            "elaborate_wall_s": run.elaborate_s}
