@@ -47,11 +47,19 @@ from circnn.arrays import check_dtype, check_size, open_npz
 from circnn.errors import BundleError, CircnnError
 
 from circnn.sim.model.circulant import is_power_of_two
+from circnn.sim.model.conv import output_side as conv_output_size
 
 __all__ = [
     "FORMAT",
+    "FORMAT_1",
+    "FORMAT_2",
+    "FORMATS",
+    "LAYER_TYPES",
     "ACTIVATIONS",
     "Layer",
+    "Conv2d",
+    "MaxPool2d",
+    "conv_output_size",
     "Bundle",
     "load_bundle",
     "save_bundle",
@@ -62,12 +70,32 @@ __all__ = [
     "MAX_BUNDLE_BYTES",
 ]
 
-FORMAT = "circnn-bundle/1"
+FORMAT_1 = "circnn-bundle/1"
+FORMAT_2 = "circnn-bundle/2"
+FORMATS = (FORMAT_1, FORMAT_2)
+#: what save_bundle writes for a network of dense layers only (readers of format 1 read it)
+FORMAT = FORMAT_1
 ACTIVATIONS = ("relu", "none")
+LAYER_TYPES = ("dense", "conv2d", "maxpool2d")
 
 _REQUIRED_SUFFIXES = ("weight", "bias", "activation")
 _OPTIONAL_SUFFIXES = ("in_features", "out_features")
-_LAYER_SUFFIXES = _REQUIRED_SUFFIXES + _OPTIONAL_SUFFIXES
+#: keys format 2 adds: the layer type and a feature map's geometry
+_FORMAT2_SUFFIXES = ("type", "in_shape", "kernel", "stride", "padding")
+_LAYER_SUFFIXES = _REQUIRED_SUFFIXES + _OPTIONAL_SUFFIXES + _FORMAT2_SUFFIXES
+#: which layer keys each type has: required, optional (absent ones are refused otherwise)
+_TYPE_KEYS = {
+    "dense": (_REQUIRED_SUFFIXES, _OPTIONAL_SUFFIXES + ("type",)),
+    "conv2d": (_REQUIRED_SUFFIXES + ("type", "in_shape", "kernel"),
+               _OPTIONAL_SUFFIXES + ("stride", "padding")),
+    "maxpool2d": (("type", "in_shape", "kernel", "stride"), ()),
+}
+#: the shape of a geometry key's integer vector
+_GEOMETRY_LENGTH = {"in_shape": 3, "kernel": 2, "stride": 2, "padding": 2}
+#: largest feature-map side, channel count and kernel side a bundle may declare
+MAX_MAP_SIDE = 4096
+MAX_CHANNELS = 65536
+MAX_KERNEL = 64
 _TOP_KEYS = ("format", "layers")
 
 #: Most layers a bundle may declare in ``layers``.
@@ -83,7 +111,8 @@ MAX_BUNDLE_BYTES = 2**30
 _MAX_SCALAR_BYTES = 1024
 
 _KNOWN_KEYS = ("known keys: format, layers, l<i>_weight, l<i>_bias, l<i>_activation, "
-               "l<i>_in_features, l<i>_out_features, in lower case with i = 0, 1, ... "
+               "l<i>_in_features, l<i>_out_features, and in format 2 l<i>_type, l<i>_in_shape, "
+               "l<i>_kernel, l<i>_stride, l<i>_padding, in lower case with i = 0, 1, ... "
                "written without leading zeros")
 # The exact spelling of a layer key ...
 _CANONICAL_RE = re.compile(r"^l(0|[1-9][0-9]*)_(" + "|".join(_LAYER_SUFFIXES) + r")$")
@@ -281,10 +310,194 @@ class Layer:
         return self.out_features if self.out_features is not None else self.p * self.k
 
 
-def _check_chain(layers: list[Layer]) -> None:
-    """Consecutive layers must fit: same padded width and same real width."""
+    #: what the bundle format calls this layer
+    kind = "dense"
+    #: a dense layer reads and writes vectors, no feature map
+    in_shape = None
+    out_shape = None
+
+
+def _check_vector(label: str, value, length: int, lo: int, hi: int, what: str) -> tuple:
+    arr = np.asarray(value)
+    if arr.shape != (length,) or arr.dtype.kind not in "iu":
+        raise _fail(label, f"expected {length} integers ({what}), got {arr.dtype} array of "
+                           f"shape {arr.shape}")
+    values = tuple(int(v) for v in arr)
+    for v in values:
+        if not lo <= v <= hi:
+            raise _fail(label, f"expected {what} in {lo}..{hi}, got {values}")
+    return values
+
+
+def _check_in_shape(label: str, value) -> tuple[int, int, int]:
+    arr = np.asarray(value)
+    h, w, c = _check_vector(label, arr, 3, 1, max(MAX_MAP_SIDE, MAX_CHANNELS), "(H, W, C)")
+    if h > MAX_MAP_SIDE or w > MAX_MAP_SIDE or c > MAX_CHANNELS:
+        raise _fail(label, f"expected H, W in 1..{MAX_MAP_SIDE} and C in 1..{MAX_CHANNELS}, "
+                           f"got {(h, w, c)}")
+    return h, w, c
+
+
+def _check_window(prefix: str, in_shape, kernel, stride, padding=(0, 0)):
+    """Kernel, stride and padding of a window over ``in_shape``: each in range, the
+    window no larger than the (padded) input, so the output is at least 1x1."""
+    kernel = _check_vector(f"{prefix}kernel", kernel, 2, 1, MAX_KERNEL, "(KH, KW)")
+    stride = _check_vector(f"{prefix}stride", stride, 2, 1, MAX_KERNEL, "(SH, SW), each >= 1")
+    padding = _check_vector(f"{prefix}padding", padding, 2, 0, MAX_KERNEL - 1,
+                            "(PH, PW), each >= 0")
+    for side, pad, k, name in ((0, padding[0], kernel[0], "PH"), (1, padding[1], kernel[1], "PW")):
+        if pad >= k:
+            raise _fail(f"{prefix}padding", f"{name} = {pad} must be below the kernel side "
+                                            f"{k} (rows of padding alone)")
+    h, w, _ = in_shape
+    if kernel[0] > h + 2 * padding[0] or kernel[1] > w + 2 * padding[1]:
+        what = "padded input" if any(padding) else "input"
+        raise _fail(f"{prefix}kernel", f"{kernel} is larger than the {what} "
+                                       f"({h + 2 * padding[0]}, {w + 2 * padding[1]})")
+    return kernel, stride, padding
+
+
+@dataclass
+class Conv2d:
+    """A block-circulant convolution: ``W`` (p, q, k blocks) applied to every im2col
+    patch of a channel-last feature map ``in_shape`` = (H, W, C_in).
+
+    The patch of output pixel (oy, ox) has ``KH*KW*C_in`` values, index
+    ``(kh*KW + kw)*C_in + c`` holding input (oy*SH + kh - PH, ox*SW + kw - PW),
+    channel c, or 0 outside the map; it is zero-padded to q*k
+    (``in_features`` = KH*KW*C_in says so when q*k is larger).  Output channels:
+    the block-circulant product plus ``bias``, the activation, then the first
+    ``out_features`` (C_out, default p*k).  Invalid values raise
+    :class:`BundleError`.
+    """
+
+    weight: np.ndarray
+    bias: np.ndarray
+    activation: str
+    in_shape: tuple
+    kernel: tuple
+    stride: tuple = (1, 1)
+    padding: tuple = (0, 0)
+    in_features: int | None = None
+    out_features: int | None = None
+
+    kind = "conv2d"
+
+    def __post_init__(self) -> None:
+        self.check("Conv2d.")
+
+    def check(self, prefix: str) -> None:
+        """Every rule of one conv2d layer; ``prefix`` starts each message (a key's)."""
+        self.weight = _check_weight(f"{prefix}weight", self.weight)
+        p, q, k = self.weight.shape
+        self.bias = _check_bias(f"{prefix}bias", self.bias, p, k)
+        self.activation = _check_activation(f"{prefix}activation", self.activation)
+        self.in_shape = _check_in_shape(f"{prefix}in_shape", self.in_shape)
+        self.kernel, self.stride, self.padding = _check_window(
+            prefix, self.in_shape, self.kernel, self.stride, self.padding)
+        patch = self.patch
+        if patch > q * k:
+            raise _fail(f"{prefix}weight", f"q*k = {q}*{k} = {q * k} is less than the patch of "
+                                           f"KH*KW*C_in = {patch} values")
+        self.in_features = _check_width(f"{prefix}in_features", self.in_features, q * k, "q*k")
+        if self.in_features is None and patch != q * k:
+            raise _fail(f"{prefix}in_features", f"missing: the patch of KH*KW*C_in = {patch} "
+                                                f"values is padded to q*k = {q * k}, so it must "
+                                                f"say {patch}")
+        if self.in_features is not None and self.in_features != patch:
+            raise _fail(f"{prefix}in_features", f"must be KH*KW*C_in = {patch}, got "
+                                                f"{self.in_features}")
+        self.out_features = _check_width(f"{prefix}out_features", self.out_features, p * k, "p*k")
+
+    p = Layer.p
+    q = Layer.q
+    k = Layer.k
+
+    @property
+    def patch(self) -> int:
+        """Values of one im2col patch, KH*KW*C_in."""
+        return self.kernel[0] * self.kernel[1] * self.in_shape[2]
+
+    @property
+    def n_in(self) -> int:
+        """Values one patch row holds (KH*KW*C_in), as a dense layer's ``n_in``."""
+        return self.patch
+
+    @property
+    def channels_out(self) -> int:
+        return self.out_features if self.out_features is not None else self.p * self.k
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        h, w, _ = self.in_shape
+        return (conv_output_size(h, self.kernel[0], self.stride[0], self.padding[0]),
+                conv_output_size(w, self.kernel[1], self.stride[1], self.padding[1]),
+                self.channels_out)
+
+    @property
+    def n_out(self) -> int:
+        return int(np.prod(self.out_shape))
+
+
+@dataclass
+class MaxPool2d:
+    """The maximum over each KH x KW window of a channel-last feature map, channel by
+    channel, windows every (SH, SW) pixels, no padding."""
+
+    in_shape: tuple
+    kernel: tuple
+    stride: tuple
+
+    kind = "maxpool2d"
+
+    def __post_init__(self) -> None:
+        self.check("MaxPool2d.")
+
+    def check(self, prefix: str) -> None:
+        self.in_shape = _check_in_shape(f"{prefix}in_shape", self.in_shape)
+        self.kernel, self.stride, _ = _check_window(prefix, self.in_shape, self.kernel,
+                                                    self.stride)
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        h, w, c = self.in_shape
+        return (conv_output_size(h, self.kernel[0], self.stride[0]),
+                conv_output_size(w, self.kernel[1], self.stride[1]), c)
+
+    @property
+    def n_in(self) -> int:
+        return int(np.prod(self.in_shape))
+
+    @property
+    def n_out(self) -> int:
+        return int(np.prod(self.out_shape))
+
+
+BundleLayer = Layer | Conv2d | MaxPool2d
+
+
+def _check_chain(layers: list) -> None:
+    """Consecutive layers must fit: a layer reads exactly what the one before it
+    writes (features, or a feature map of the same shape)."""
     for i in range(1, len(layers)):
         prev, cur = layers[i - 1], layers[i]
+        if cur.kind != "dense":
+            if prev.out_shape is not None and tuple(cur.in_shape) != tuple(prev.out_shape):
+                raise _fail(f"bundle key l{i}_in_shape",
+                            f"must be layer {i - 1}'s output feature map {prev.out_shape}, "
+                            f"got {cur.in_shape}")
+            if prev.out_shape is None and int(np.prod(cur.in_shape)) != prev.n_out:
+                raise _fail(f"bundle key l{i}_in_shape",
+                            f"holds {int(np.prod(cur.in_shape))} values but layer {i - 1} "
+                            f"produces {prev.n_out}")
+            continue
+        if prev.out_shape is not None:            # a feature map, flattened in (h, w, c) order
+            if cur.n_in != prev.n_out:
+                key = "in_features" if cur.in_features is not None else "weight"
+                raise _fail(f"bundle key l{i}_{key}",
+                            f"layer {i} reads {cur.n_in} features but layer {i - 1} produces "
+                            f"a {prev.out_shape} feature map of {prev.n_out} values")
+            continue
         if cur.q * cur.k != prev.p * prev.k:
             raise _fail(
                 f"bundle key l{i}_weight",
@@ -327,8 +540,9 @@ class Bundle:
         if not self.layers:
             raise _fail("bundle key layers", "a bundle needs at least one layer")
         for i, layer in enumerate(self.layers):
-            if not isinstance(layer, Layer):
-                raise _fail(f"bundle key l{i}_weight", f"layer {i} is {type(layer).__name__}, not a Layer")
+            if not isinstance(layer, (Layer, Conv2d, MaxPool2d)):
+                raise _fail(f"bundle key l{i}_weight", f"layer {i} is {type(layer).__name__}, "
+                                                       f"not a Layer, Conv2d or MaxPool2d")
         _check_chain(self.layers)
         extra: dict[str, np.ndarray] = {}
         for key, value in dict(self.extra).items():
@@ -356,22 +570,48 @@ class Bundle:
 
     @property
     def n_in(self) -> int:
-        """Real input width of the network."""
-        return self.layers[0].n_in
+        """Real input width of the network (values of its input feature map, if any)."""
+        first = self.layers[0]
+        return int(np.prod(first.in_shape)) if first.in_shape is not None else first.n_in
 
     @property
     def n_out(self) -> int:
-        """Real output width of the network."""
+        """Real output width of the network (values of its output feature map, if any)."""
         return self.layers[-1].n_out
+
+    @property
+    def in_shape(self) -> tuple | None:
+        """The input feature map (H, W, C) when the first layer reads one, else None."""
+        return self.layers[0].in_shape
+
+    @property
+    def out_shape(self) -> tuple | None:
+        """The output feature map (H, W, C) when the last layer writes one, else None."""
+        return self.layers[-1].out_shape
+
+    @property
+    def format(self) -> str:
+        """``circnn-bundle/1`` for dense layers only, else ``circnn-bundle/2``."""
+        return FORMAT_1 if all(layer.kind == "dense" for layer in self.layers) else FORMAT_2
 
 
 def bundle_arrays(bundle: Bundle) -> dict[str, np.ndarray]:
     """The flat key -> array mapping that :func:`save_bundle` writes."""
     out: dict[str, np.ndarray] = {
-        "format": np.array(FORMAT),
+        "format": np.array(bundle.format),
         "layers": np.array(len(bundle.layers), dtype=np.int64),
     }
     for i, layer in enumerate(bundle.layers):
+        if bundle.format == FORMAT_2:
+            out[f"l{i}_type"] = np.array(layer.kind)
+        if layer.kind != "dense":
+            out[f"l{i}_in_shape"] = np.array(layer.in_shape, dtype=np.int64)
+            out[f"l{i}_kernel"] = np.array(layer.kernel, dtype=np.int64)
+            out[f"l{i}_stride"] = np.array(layer.stride, dtype=np.int64)
+        if layer.kind == "maxpool2d":
+            continue
+        if layer.kind == "conv2d":
+            out[f"l{i}_padding"] = np.array(layer.padding, dtype=np.int64)
         out[f"l{i}_weight"] = np.asarray(layer.weight)
         out[f"l{i}_bias"] = np.asarray(layer.bias)
         out[f"l{i}_activation"] = np.array(layer.activation)
@@ -491,10 +731,17 @@ def _validate(src) -> Bundle:
 
     # 3. format and layers, two small scalars.
     if "format" not in present:
-        raise _fail("bundle key format", f"missing (expected {FORMAT!r})")
+        raise _fail("bundle key format", f"missing (expected one of {', '.join(FORMATS)})")
     fmt = _check_string("bundle key format", _load_scalar(src, "format", "US", "a string"))
-    if fmt != FORMAT:
-        raise _fail("bundle key format", f"expected {FORMAT!r}, got {fmt!r}")
+    if fmt not in FORMATS:
+        raise _fail("bundle key format", f"expected one of {', '.join(map(repr, FORMATS))}, "
+                                         f"got {fmt!r}")
+    if fmt == FORMAT_1:
+        for key, (_digits, suffix) in layer_keys.items():
+            if suffix in _FORMAT2_SUFFIXES:
+                raise _fail(f"bundle key {_show(key)}",
+                            f"a format-2 key in a {FORMAT_1} bundle (a bundle with "
+                            f"l<i>_{suffix} keys must say format = {FORMAT_2!r})")
 
     if "layers" not in present:
         raise _fail("bundle key layers", "missing")
@@ -505,24 +752,25 @@ def _validate(src) -> Bundle:
         raise _fail("bundle key layers", f"{n_layers} layers, more than the maximum of "
                                          f"{MAX_LAYERS} (circnn.bundle.MAX_LAYERS)")
 
-    # 4. every layer key within range, and a weight for every layer: checked on
-    #    the names present, before any per-layer name is built.
+    # 4. every layer key within range, and every layer present (its weight or its
+    #    type): checked on the names present, before any per-layer name is built.
     for key, (digits, _suffix) in layer_keys.items():
         if len(digits) > len(str(MAX_LAYERS)) or int(digits) >= n_layers:
             raise _fail(f"bundle key {_show(key)}",
                         f"layer {_show(digits)} does not exist (layers = {n_layers})")
-    weights = {int(digits) for digits, suffix in layer_keys.values() if suffix == "weight"}
-    if len(weights) < n_layers:
-        first = min(set(range(n_layers)) - weights)
+    named = {int(digits) for digits, suffix in layer_keys.values() if suffix in ("weight", "type")}
+    if len(named) < n_layers:
+        first = min(set(range(n_layers)) - named)
         raise _fail("bundle key layers",
-                    f"says {n_layers} layers but the bundle holds {len(weights)} "
-                    f"l<i>_weight keys (l{first}_weight is missing)")
+                    f"says {n_layers} layers but the bundle holds {len(named)} layers with an "
+                    f"l<i>_weight or l<i>_type key (l{first}_weight is missing)")
 
-    # 5. declared dtype and shape of every entry (headers only), then the
-    #    total declared size.
+    # 5. each layer's type, then the declared dtype and shape of every entry
+    #    (headers only), then the total declared size.
     total = 0
     largest = ("format", 0)
-    shapes: list[tuple[int, int, int]] = []
+    types: list[str] = []
+    shapes: list[tuple[int, int, int] | None] = []
 
     def count(key: str, spec: _Spec) -> None:
         nonlocal total, largest
@@ -531,9 +779,35 @@ def _validate(src) -> Bundle:
             largest = (key, spec.nbytes)
 
     for i in range(n_layers):
-        for s in _REQUIRED_SUFFIXES:
+        kind = "dense"
+        if f"l{i}_type" in present:
+            key = f"l{i}_type"
+            kind = _check_string(f"bundle key {key}", _load_scalar(src, key, "US", "a string"))
+            if kind not in LAYER_TYPES:
+                raise _fail(f"bundle key {key}", f"expected one of "
+                                                 f"{', '.join(map(repr, LAYER_TYPES))}, got {kind!r}")
+        types.append(kind)
+        required, optional = _TYPE_KEYS[kind]
+        for s in required:
             if f"l{i}_{s}" not in present:
-                raise _fail(f"bundle key l{i}_{s}", "missing")
+                raise _fail(f"bundle key l{i}_{s}", f"missing (a {kind} layer needs "
+                                                    f"{', '.join('l%d_%s' % (i, r) for r in required)})")
+        for s in _LAYER_SUFFIXES:
+            if f"l{i}_{s}" in present and s not in required + optional:
+                raise _fail(f"bundle key l{i}_{s}", f"not a key of a {kind} layer (its keys: "
+                                                    f"{', '.join(required + optional)})")
+        for s in _GEOMETRY_LENGTH:
+            key = f"l{i}_{s}"
+            if key in present:
+                spec = src.spec(key)
+                n = _GEOMETRY_LENGTH[s]
+                if spec.shape != (n,) or spec.dtype.kind not in "iu":
+                    raise _fail(f"bundle key {key}", f"expected {n} integers, got {spec.dtype} "
+                                                     f"array of shape {spec.shape}")
+                count(key, spec)
+        if kind == "maxpool2d":
+            shapes.append(None)
+            continue
         key = f"l{i}_weight"
         spec = src.spec(key)
         _check_weight_shape(f"bundle key {key}", spec.shape)
@@ -564,17 +838,37 @@ def _validate(src) -> Bundle:
                                f"largest: bundle key {_show(largest[0])} ({largest[1]} bytes)")
 
     # 6. the data, value by value.
-    layers: list[Layer] = []
-    for i, (p, q, k) in enumerate(shapes):
-        weight = _check_weight(f"bundle key l{i}_weight", src.load(f"l{i}_weight"))
-        bias = _check_bias(f"bundle key l{i}_bias", src.load(f"l{i}_bias"), p, k)
-        act = _check_activation(f"bundle key l{i}_activation", src.load(f"l{i}_activation"))
-        widths = []
-        for s, upper, what in (("in_features", q * k, "q*k"), ("out_features", p * k, "p*k")):
-            key = f"l{i}_{s}"
-            value = src.load(key) if key in present else None
-            widths.append(_check_width(f"bundle key {key}", value, upper, what))
-        layers.append(Layer(weight, bias, act, *widths))
+    layers: list = []
+    for i, (kind, shape) in enumerate(zip(types, shapes)):
+        prefix = f"bundle key l{i}_"
+
+        def value(s, default=None):
+            return src.load(f"l{i}_{s}") if f"l{i}_{s}" in present else default
+        if kind == "maxpool2d":
+            layer = MaxPool2d.__new__(MaxPool2d)
+            layer.in_shape, layer.kernel, layer.stride = (value("in_shape"), value("kernel"),
+                                                          value("stride"))
+            layer.check(prefix)
+            layers.append(layer)
+            continue
+        p, q, k = shape
+        weight = _check_weight(f"{prefix}weight", value("weight"))
+        bias = _check_bias(f"{prefix}bias", value("bias"), p, k)
+        act = _check_activation(f"{prefix}activation", value("activation"))
+        widths = [None if value(s) is None else _check_int(f"{prefix}{s}", value(s))
+                  for s in _OPTIONAL_SUFFIXES]
+        if kind == "conv2d":
+            layer = Conv2d.__new__(Conv2d)
+            (layer.weight, layer.bias, layer.activation, layer.in_shape, layer.kernel,
+             layer.stride, layer.padding, layer.in_features, layer.out_features) = (
+                weight, bias, act, value("in_shape"), value("kernel"),
+                value("stride", np.array([1, 1])), value("padding", np.array([0, 0])), *widths)
+            layer.check(prefix)
+            layers.append(layer)
+            continue
+        checked = [_check_width(f"{prefix}{s}", w, upper, what) for s, w, upper, what in
+                   zip(_OPTIONAL_SUFFIXES, widths, (q * k, p * k), ("q*k", "p*k"))]
+        layers.append(Layer(weight, bias, act, *checked))
 
     extra = {key: src.load(key) for key in extras}
     return Bundle(layers, extra)

@@ -53,8 +53,9 @@ EXIT_SATURATED = 3
 
 # --- input files ---------------------------------------------------------------
 
-def load_rows(path, label: str = "inputs") -> np.ndarray:
-    """Read a .npy file of real rows: (N, n) or one row (n,). Refuses anything else."""
+def load_rows(path, label: str = "inputs", max_ndim: int = 2) -> np.ndarray:
+    """Read a .npy file of real rows: (N, n) or one row (n,), or with ``max_ndim`` 4
+    also feature maps (N, H, W, C) or one (H, W, C). Refuses anything else."""
     from .arrays import load_npy
     path = Path(path)
     what = f"{label} file {str(path)!r}"
@@ -63,8 +64,10 @@ def load_rows(path, label: str = "inputs") -> np.ndarray:
     arr = load_npy(path, label)
     if arr.dtype.kind not in "fiub":
         raise CircnnError(f"{what}: expected real numbers, got dtype {arr.dtype}")
-    if arr.ndim not in (1, 2):
-        raise CircnnError(f"{what}: expected shape (rows, features) or (features,), got {arr.shape}")
+    if not 1 <= arr.ndim <= max_ndim:
+        maps = " or feature maps (N, H, W, C) / (H, W, C)" if max_ndim == 4 else ""
+        raise CircnnError(f"{what}: expected shape (rows, features) or (features,){maps}, got "
+                          f"{arr.shape}")
     return arr.astype(np.float64)
 
 
@@ -83,6 +86,20 @@ def check_rows(x: np.ndarray, n_in: int, label: str, who: str) -> np.ndarray:
         raise CircnnError(f"{label}: row {r}, column {c} is {rows[r, c]} "
                           f"(inputs must be finite){more}")
     return rows
+
+
+def cnn_rows(x: np.ndarray, bundle, label: str) -> tuple[np.ndarray, bool]:
+    """Inputs of a network that starts with a feature map (H, W, C): (N, H, W, C),
+    (N, H*W*C) or one sample, finite; returns them as rows (N, H*W*C) in (h, w, c)
+    order, and whether a single sample was given."""
+    from .sim.model.float_network import InputError, network_input
+    try:
+        maps, single = network_input(bundle, x, name=label)
+    except InputError as exc:
+        raise CircnnError(str(exc).replace(f"{label} input: ", f"{label}: ", 1)) from None
+    if maps.shape[0] == 0:
+        raise CircnnError(f"{label}: no rows (shape {np.shape(x)})")
+    return maps.reshape(maps.shape[0], -1), single
 
 
 # --- engines ----------------------------------------------------------------------
@@ -363,15 +380,25 @@ def run_infer(args, progress=None) -> int:
                                inputs=inputs + [("--out", args.out)]) if args.report else None
     bundle = load_bundle(args.model)
     model = f"bundle {str(args.model)!r}"
-    x_raw = load_rows(args.inputs, "inputs")
+    x_raw = load_rows(args.inputs, "inputs", max_ndim=2 if bundle.in_shape is None else 4)
     n_layers = len(bundle.layers)
     if backend in DENSE_BACKENDS and n_layers > 1:
         raise CircnnError(f"{model} has {n_layers} layers: the {backend} backend "
                           f"runs one-layer bundles only; float, golden and rtl run any depth")
     first = bundle.layers[0]
-    who = "layer 0 (in_features)" if first.in_features is not None \
-        else f"layer 0 (q*k = {first.q}*{first.k})"
-    x = check_rows(x_raw, bundle.n_in, f"inputs {str(args.inputs)!r}", who)
+    mapped = [(i, layer.kind) for i, layer in enumerate(bundle.layers) if layer.kind != "dense"]
+    if mapped and backend != "float":
+        i, kind = mapped[0]
+        raise CircnnError(f"{model}: layer {i} is a {kind} layer; the {backend} backend runs "
+                          f"dense layers only so far (the float backend runs convolutional "
+                          f"bundles)")
+    if bundle.in_shape is not None:
+        x, single = cnn_rows(x_raw, bundle, f"inputs {str(args.inputs)!r}")
+    else:
+        who = "layer 0 (in_features)" if first.in_features is not None \
+            else f"layer 0 (q*k = {first.q}*{first.k})"
+        x = check_rows(x_raw, bundle.n_in, f"inputs {str(args.inputs)!r}", who)
+        single = x_raw.ndim == 1
     calibration, eng = x, None
     if backend != "float":
         if args.calibration is not None:
@@ -433,7 +460,7 @@ def run_infer(args, progress=None) -> int:
         summary["saturations_calibration"] = [
             {"layer": i, "input": 0, "accumulator": rep.get("acc_saturations", 0),
              "output": rep.get("out_saturations", 0)} for i, rep in enumerate(result.compiler)]
-    if x_raw.ndim == 1:
+    if single:
         y = y[0]
     summary["output_shape"] = list(y.shape)
     summary["elapsed_s"] = time.monotonic() - t0

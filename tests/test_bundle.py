@@ -197,7 +197,7 @@ def test_refuses_missing_format():
     refuses(without("format"), "format", "missing")
 
 
-@pytest.mark.parametrize("value", [np.array("circnn-bundle/2"), np.array(""), np.array(1), np.array(["circnn-bundle/1"])])
+@pytest.mark.parametrize("value", [np.array("circnn-bundle/3"), np.array(""), np.array(1), np.array(["circnn-bundle/1"])])
 def test_refuses_wrong_format(value):
     refuses(with_("format", value), "format")
 
@@ -530,8 +530,9 @@ def test_capital_L0_weight_refused_from_file_without_reading_it(tmp_path, monkey
                           "expected l0_weight", "known keys: format, layers, l<i>_weight")
     assert msg == ("bundle key L0_weight: not a canonical layer key (expected l0_weight; known "
                    "keys: format, layers, l<i>_weight, l<i>_bias, l<i>_activation, "
-                   "l<i>_in_features, l<i>_out_features, in lower case with i = 0, 1, ... "
-                   "written without leading zeros)")
+                   "l<i>_in_features, l<i>_out_features, and in format 2 l<i>_type, "
+                   "l<i>_in_shape, l<i>_kernel, l<i>_stride, l<i>_padding, in lower case with "
+                   "i = 0, 1, ... written without leading zeros)")
     assert opened == [] and loaded == []
 
 
@@ -567,7 +568,7 @@ def test_refuses_layers_beyond_the_weights_present(tmp_path, monkeypatch):
     opened, loaded = spy_reads(monkeypatch)
     msg = refused_quickly(lambda: load_bundle(path), "bundle key layers")
     assert msg == (f"bundle key layers: says {bundle_mod.MAX_LAYERS} layers but the bundle "
-                   "holds 1 l<i>_weight keys (l1_weight is missing)")
+                   "holds 1 layers with an l<i>_weight or l<i>_type key (l1_weight is missing)")
     assert set(loaded) == {"format", "layers"}
 
 

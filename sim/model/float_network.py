@@ -1,11 +1,16 @@
 """Float forward pass of a whole bundle: the golden model of the accelerator.
 
-Each layer computes ``act(W x + bias)`` with W block-circulant, using the
-frequency-domain product of :func:`circnn.sim.model.circulant.bc_matvec` (the
-same dataflow as the hardware, in double precision).  Padding follows the
-bundle format: inputs beyond ``in_features`` are zero, outputs beyond
-``out_features`` are dropped, and each layer's real outputs are the next
-layer's real inputs.
+Each dense layer computes ``act(W x + bias)`` with W block-circulant, using
+the frequency-domain product of :func:`circnn.sim.model.circulant.bc_matvec`
+(the same dataflow as the hardware, in double precision: the rfft of each
+input block, accumulation over input blocks in the frequency domain, one
+irfft per output block).  Padding follows the bundle format: inputs beyond
+``in_features`` are zero, outputs beyond ``out_features`` are dropped, and
+each layer's real outputs are the next layer's real inputs.  A ``conv2d``
+layer is the same product applied to every im2col patch of its channel-last
+input map (:func:`circnn.sim.model.conv.im2col`); ``maxpool2d`` takes window
+maxima; a dense layer after a feature map reads it flattened in (h, w, c)
+order.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ import numpy as np
 
 from circnn.errors import CircnnError
 
-from circnn.bundle import Bundle, Layer
+from circnn.bundle import Bundle, Conv2d, Layer, MaxPool2d
 from .circulant import bc_matvec
+from .conv import im2col, maxpool
 
-__all__ = ["InputError", "layer_forward", "predict"]
+__all__ = ["InputError", "layer_forward", "conv_forward", "pool_forward", "predict",
+           "network_input"]
 
 
 class InputError(CircnnError, ValueError):
@@ -69,17 +76,64 @@ def layer_forward(layer: Layer, x, *, name: str = "layer") -> np.ndarray:
     return y[0] if single else y
 
 
-def predict(bundle: Bundle, x) -> np.ndarray:
-    """Run the whole network on ``x`` of shape (N, n_in) or (n_in,).
+def conv_forward(layer: Conv2d, x: np.ndarray, *, name: str = "layer") -> np.ndarray:
+    """A ``conv2d`` layer on maps (N, H, W, C_in): (N, H_out, W_out, C_out)."""
+    patches = im2col(x, layer.kernel, layer.stride, layer.padding)
+    n, ho, wo, width = patches.shape
+    rows = Layer(layer.weight, layer.bias, layer.activation, layer.in_features,
+                 layer.out_features)
+    y = layer_forward(rows, patches.reshape(n * ho * wo, width), name=name)
+    return y.reshape(n, ho, wo, layer.channels_out)
 
-    Returns (N, n_out) or (n_out,), where ``n_in``/``n_out`` are the real
-    widths of the first and last layer.  Every layer's input is checked, so
-    a value that overflows to inf inside the network is reported with the
-    layer it reached.
+
+def pool_forward(layer: MaxPool2d, x: np.ndarray) -> np.ndarray:
+    """A ``maxpool2d`` layer on maps (N, H, W, C): (N, H_out, W_out, C)."""
+    return maxpool(x, layer.kernel, layer.stride)
+
+
+def network_input(bundle: Bundle, x, *, name: str = "network") -> tuple[np.ndarray, bool]:
+    """``x`` as the first layer reads it, and whether it was a single sample.
+
+    A network that starts with a feature map (H, W, C) takes (N, H, W, C) or
+    (N, H*W*C) in (h, w, c) order, or one sample (H, W, C) / (H*W*C,); a
+    dense one (N, n_in) or (n_in,).  Anything else is an :class:`InputError`
+    naming the shapes allowed.
+    """
+    shape = bundle.in_shape
+    if shape is None:
+        arr = _check_input(x, bundle.n_in, name)
+        return (arr[None, :], True) if arr.ndim == 1 else (arr, False)
+    arr = np.asarray(x)
+    size = int(np.prod(shape))
+    layouts = {4: tuple(shape), 2: (size,), 3: tuple(shape), 1: (size,)}
+    if arr.ndim not in layouts or tuple(arr.shape[-len(layouts[arr.ndim]):]) != layouts[arr.ndim] \
+            or (arr.ndim == 3 and arr.shape != tuple(shape)):
+        h, w, c = shape
+        raise InputError(f"{name} input: the first layer reads a ({h}, {w}, {c}) feature map: "
+                         f"expected shape (N, {h}, {w}, {c}), (N, {size}), ({h}, {w}, {c}) or "
+                         f"({size},), got {arr.shape}")
+    single = arr.ndim in (1, 3)
+    flat = _check_input(arr.reshape(-1, size), size, name)
+    return flat.reshape(-1, *shape), single
+
+
+def predict(bundle: Bundle, x) -> np.ndarray:
+    """Run the whole network on ``x`` (see :func:`network_input` for its shapes).
+
+    Returns (N, n_out) when the last layer is dense, (N, H, W, C) when it
+    writes a feature map; without N for a single sample.  Every layer's
+    input is checked, so a value that overflows to inf inside the network
+    is reported with the layer it reached.
     """
     if not isinstance(bundle, Bundle):
         raise TypeError(f"predict expects a Bundle, got {type(bundle).__name__}")
-    y = x
+    y, single = network_input(bundle, x, name="layer 0")
     for i, layer in enumerate(bundle.layers):
-        y = layer_forward(layer, y, name=f"layer {i}")
-    return y
+        name = f"layer {i}"
+        if layer.kind == "conv2d":
+            y = conv_forward(layer, y.reshape(-1, *layer.in_shape), name=name)
+        elif layer.kind == "maxpool2d":
+            y = pool_forward(layer, y.reshape(-1, *layer.in_shape))
+        else:
+            y = layer_forward(layer, y.reshape(y.shape[0], int(np.prod(y.shape[1:]))), name=name)
+    return y[0] if single else y

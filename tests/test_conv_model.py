@@ -1,0 +1,185 @@
+"""The float model of ``conv2d`` and ``maxpool2d`` layers (FFT-based, as the engine
+computes them) against independent references: SciPy's 2-D correlation with the
+dense kernels expanded from the circulant blocks, and NumPy loops for pooling."""
+
+import numpy as np
+import pytest
+from scipy.signal import correlate2d
+
+from circnn.bundle import Bundle, Conv2d, Layer, MaxPool2d
+from circnn.sim.model.circulant import block_circulant_dense
+from circnn.sim.model.conv import im2col, maxpool
+from circnn.sim.model.float_network import InputError, predict
+
+REL = 1e-9
+
+
+def random_conv(rng, k, c_in, kernel, stride, padding, in_hw, c_out, activation="relu"):
+    patch = kernel[0] * kernel[1] * c_in
+    q, p = -(-patch // k), -(-c_out // k)
+    return Conv2d(rng.normal(size=(p, q, k)) / np.sqrt(patch), rng.normal(size=p * k) * 0.1,
+                  activation, (*in_hw, c_in), kernel, stride, padding,
+                  in_features=patch if q * k != patch else None,
+                  out_features=c_out if p * k != c_out else None)
+
+
+def reference_conv(layer: Conv2d, x):
+    """Dense kernels from the circulant matrix, correlated channel by channel with SciPy."""
+    kh, kw = layer.kernel
+    (sh, sw), (ph, pw) = layer.stride, layer.padding
+    c_in = layer.in_shape[2]
+    dense = block_circulant_dense(layer.weight)[:layer.channels_out, :layer.patch]
+    kernels = dense.reshape(layer.channels_out, kh, kw, c_in)
+    xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    ho, wo = layer.out_shape[:2]
+    out = np.zeros((x.shape[0], ho, wo, layer.channels_out))
+    for n in range(x.shape[0]):
+        for o in range(layer.channels_out):
+            acc = sum(correlate2d(xp[n, :, :, c], kernels[o, :, :, c], mode="valid")
+                      for c in range(c_in))
+            out[n, :, :, o] = acc[::sh, ::sw][:ho, :wo] + layer.bias[o]
+    return np.maximum(out, 0) if layer.activation == "relu" else out
+
+
+def _cases(count, seed=2026):
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(count):
+        k = int(rng.choice([4, 8, 16, 32]))
+        c_in = int(rng.choice([1, 3, k, 2 * k]))
+        kernel = tuple(int(v) for v in rng.integers(1, 6, size=2))
+        stride = tuple(int(v) for v in rng.integers(1, 3, size=2))
+        padding = tuple(int(rng.integers(0, min(2, kk - 1) + 1)) for kk in kernel)
+        in_hw = tuple(int(max(kk, rng.integers(4, 9))) for kk in kernel)
+        c_out = int(rng.integers(1, 2 * k + 1))
+        cases.append((k, c_in, kernel, stride, padding, in_hw, c_out))
+    return cases
+
+
+@pytest.mark.parametrize("case", _cases(40), ids=lambda c: "k{}-c{}-K{}x{}-S{}{}-P{}{}".format(
+    c[0], c[1], *c[2], *c[3], *c[4]))
+def test_conv_equals_correlation_with_the_dense_kernels(case, seed):
+    k, c_in, kernel, stride, padding, in_hw, c_out = case
+    rng = np.random.default_rng(seed)
+    layer = random_conv(rng, k, c_in, kernel, stride, padding, in_hw, c_out,
+                        activation=str(rng.choice(["relu", "none"])))
+    x = rng.uniform(-1, 1, size=(3, *in_hw, c_in))
+    got = predict(Bundle([layer]), x)
+    want = reference_conv(layer, x)
+    assert got.shape == want.shape == (3, *layer.out_shape)
+    scale = np.abs(want).max() or 1.0
+    assert np.abs(got - want).max() <= REL * scale
+
+
+def test_patch_order_is_kh_kw_c():
+    # input pixel (y, x) channel c holds 100*y + 10*x + c: the patch of output (0, 0) of a
+    # 2x2 kernel, padding 1, reads (-1,-1) (-1,0) (0,-1) (0,0): zeros, then pixel (0, 0)
+    x = np.fromfunction(lambda n, y, xx, c: 100 * y + 10 * xx + c, (1, 3, 3, 2))
+    patches = im2col(x, (2, 2), (1, 1), (1, 1))
+    assert patches.shape == (1, 4, 4, 8)
+    assert patches[0, 0, 0].tolist() == [0, 0, 0, 0, 0, 0, 0, 1]
+    assert patches[0, 1, 1].tolist() == [0, 1, 10, 11, 100, 101, 110, 111]
+    # stride 2 and no padding: output (1, 0) starts at input row 2
+    assert im2col(x, (1, 1), (2, 2))[0, 1, 0].tolist() == [200, 201]
+
+
+def test_maxpool_against_loops(seed):
+    rng = np.random.default_rng(seed)
+    for kernel, stride in (((2, 2), (2, 2)), ((3, 3), (2, 2)), ((2, 3), (1, 2))):
+        x = rng.integers(-1000, 1000, size=(2, 7, 8, 3))
+        got = maxpool(x, kernel, stride)
+        ho, wo = (7 - kernel[0]) // stride[0] + 1, (8 - kernel[1]) // stride[1] + 1
+        want = np.empty((2, ho, wo, 3), dtype=x.dtype)
+        for oy in range(ho):
+            for ox in range(wo):
+                win = x[:, oy * stride[0]:oy * stride[0] + kernel[0],
+                        ox * stride[1]:ox * stride[1] + kernel[1], :]
+                want[:, oy, ox, :] = win.max(axis=(1, 2))
+        assert got.dtype == x.dtype and np.array_equal(got, want)
+
+
+def test_a_cnn_chain_flattens_in_hwc_order(seed):
+    """conv -> pool -> conv -> dense: the dense layer reads the map flattened (h, w, c)."""
+    rng = np.random.default_rng(seed)
+    c1 = random_conv(rng, 8, 1, (3, 3), (1, 1), (1, 1), (8, 8), 8)
+    pool = MaxPool2d((8, 8, 8), (2, 2), (2, 2))
+    c2 = random_conv(rng, 8, 8, (3, 3), (1, 1), (0, 0), (4, 4), 16)
+    dense = Layer(rng.normal(size=(2, 8, 8)) * 0.1, rng.normal(size=16) * 0.1, "none",
+                  out_features=10)
+    net = Bundle([c1, pool, c2, dense])
+    x = rng.uniform(-1, 1, size=(4, 8, 8, 1))
+    h = reference_conv(c2, maxpool(reference_conv(c1, x), (2, 2), (2, 2)))
+    want = (h.reshape(4, -1) @ block_circulant_dense(dense.weight).T + dense.bias)[:, :10]
+    got = predict(net, x)
+    assert got.shape == (4, 10)
+    assert np.abs(got - want).max() <= REL * np.abs(want).max()
+    # the same rows flattened, and one sample alone
+    tol = REL * np.abs(want).max()
+    np.testing.assert_allclose(predict(net, x.reshape(4, -1)), got, rtol=0, atol=tol)
+    np.testing.assert_allclose(predict(net, x[2]), got[2], rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("shape", [(4, 8, 8, 2), (4, 63), (8, 8), (2, 8, 1, 8)])
+def test_inputs_that_match_no_layout_are_refused(shape):
+    rng = np.random.default_rng(0)
+    net = Bundle([random_conv(rng, 4, 1, (3, 3), (1, 1), (0, 0), (8, 8), 4)])
+    with pytest.raises(InputError, match=r"reads a \(8, 8, 1\) feature map: expected shape "
+                                         r"\(N, 8, 8, 1\), \(N, 64\)"):
+        predict(net, np.zeros(shape))
+
+
+# --- circnn infer --backend float on CNN bundles ---------------------------------------
+
+def _cnn_files(tmp_path, rng):
+    from circnn.bundle import save_bundle
+    c1 = random_conv(rng, 4, 1, (3, 3), (1, 1), (1, 1), (6, 6), 4)
+    pool = MaxPool2d((6, 6, 4), (2, 2), (2, 2))
+    dense = Layer(rng.normal(size=(1, 9, 4)) * 0.1, rng.normal(size=4) * 0.1, "none",
+                  out_features=3)
+    net = Bundle([c1, pool, dense])
+    save_bundle(tmp_path / "cnn.npz", net)
+    return net
+
+
+@pytest.mark.parametrize("layout", ["maps", "rows", "one map"])
+def test_infer_float_runs_cnn_bundles(layout, tmp_path, capsys, seed):
+    import json
+    from circnn.cli import main
+    rng = np.random.default_rng(seed)
+    net = _cnn_files(tmp_path, rng)
+    x = rng.uniform(-1, 1, size=(5, 6, 6, 1))
+    given = {"maps": x, "rows": x.reshape(5, 36), "one map": x[0]}[layout]
+    np.save(tmp_path / "x.npy", given)
+    assert main(["infer", "--model", str(tmp_path / "cnn.npz"), "--inputs",
+                 str(tmp_path / "x.npy"), "--backend", "float", "--out", str(tmp_path / "y.npy"),
+                 "--report", str(tmp_path / "r.json"), "--quiet"]) == 0
+    y = np.load(tmp_path / "y.npy")
+    want = predict(net, x)
+    np.testing.assert_allclose(y, want[0] if layout == "one map" else want, rtol=0,
+                               atol=REL * np.abs(want).max())
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["output_shape"] == ([3] if layout == "one map" else [5, 3])
+
+
+@pytest.mark.parametrize("backend", ["golden", "rtl"])
+def test_cnn_bundles_on_the_engine_are_refused_for_now(backend, tmp_path, capsys):
+    from circnn.cli import main
+    _cnn_files(tmp_path, np.random.default_rng(0))
+    np.save(tmp_path / "x.npy", np.zeros((2, 6, 6, 1)))
+    code = main(["infer", "--model", str(tmp_path / "cnn.npz"), "--inputs",
+                 str(tmp_path / "x.npy"), "--backend", backend, "--out", str(tmp_path / "y.npy")])
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "layer 0 is a conv2d layer" in line and "dense layers only" in line
+    assert not (tmp_path / "y.npy").exists()
+
+
+@pytest.mark.parametrize("shape", [(2, 6, 6, 2), (2, 35), (6, 6)])
+def test_infer_refuses_inputs_that_match_no_layout(shape, tmp_path, capsys):
+    from circnn.cli import main
+    _cnn_files(tmp_path, np.random.default_rng(0))
+    np.save(tmp_path / "x.npy", np.zeros(shape))
+    code = main(["infer", "--model", str(tmp_path / "cnn.npz"), "--inputs",
+                 str(tmp_path / "x.npy"), "--backend", "float", "--out", str(tmp_path / "y.npy")])
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "reads a (6, 6, 1) feature map: expected shape (N, 6, 6, 1)" in line
+    assert str(tmp_path / "x.npy") in line and not (tmp_path / "y.npy").exists()
