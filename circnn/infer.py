@@ -109,17 +109,22 @@ def engine_for(bundle, options: dict | None = None, *, model: str = "the bundle"
     layer); ``options`` are the engine options given (``k`` must match the bundle)."""
     from .config import EngineConfig, limits_of
     opts = {**ENGINE_DEFAULTS, **{k: v for k, v in (options or {}).items() if v is not None}}
-    k = bundle.layers[0].k
+    weighted = [(i, layer) for i, layer in enumerate(bundle.layers) if layer.kind != "maxpool2d"]
+    if not weighted:
+        raise CircnnError(f"{model} has no layer with weights (only maxpool2d): nothing for the "
+                          f"engine to compute")
+    i0, first = weighted[0]
+    k = first.k
     if opts.get("k") is not None and opts["k"] != k:
-        raise ParameterError(f"--k {opts['k']} does not match the block size of layer 0 of "
-                             f"{model}: k={k} (weight shape {bundle.layers[0].weight.shape})")
-    for i, layer in enumerate(bundle.layers[1:], start=1):
+        raise ParameterError(f"--k {opts['k']} does not match the block size of layer {i0} of "
+                             f"{model}: k={k} (weight shape {first.weight.shape})")
+    for i, layer in weighted[1:]:
         if layer.k != k:
-            raise ParameterError(f"layer {i}: block size k={layer.k} differs from layer 0's "
+            raise ParameterError(f"layer {i}: block size k={layer.k} differs from layer {i0}'s "
                                  f"k={k}; one engine runs one block size")
     for key, blocks in (("max_q", "q"), ("max_p", "p")):
         hi = limits_of(EngineConfig)[key][1].hi
-        for i, layer in enumerate(bundle.layers):
+        for i, layer in weighted:
             value = getattr(layer, blocks)
             if value > hi:
                 raise ParameterError(f"layer {i} of {model} has {blocks}={value} blocks "
@@ -129,8 +134,8 @@ def engine_for(bundle, options: dict | None = None, *, model: str = "the bundle"
         return EngineConfig(k=k, pes=opts["pes"], batch=opts["batch"], act_width=opts["act_width"],
                             weight_width=opts["weight_width"], ifft_width=opts["ifft_width"],
                             twiddle_width=opts["twiddle_width"], rounding=opts["rounding"],
-                            max_q=max(l.q for l in bundle.layers),
-                            max_p=max(l.p for l in bundle.layers))
+                            max_q=max(l.q for _, l in weighted),
+                            max_p=max(l.p for _, l in weighted))
     except ParameterError as exc:
         raise ParameterError(f"engine option --{str(exc).replace('_', '-', 1)}") from None
 
@@ -195,8 +200,15 @@ def _saturations(input_clipped: int, per_layer) -> list[dict]:
 
 
 def _compile_network(bundle, eng, calibration):
-    from .compiler import compile_network
+    """Programs of a dense network, or the steps of a convolutional one."""
+    from .compiler import compile_cnn, compile_network
+    if any(layer.kind != "dense" for layer in bundle.layers):
+        return compile_cnn(bundle, eng, calibration)
     return compile_network(bundle, eng, calibration=calibration)
+
+
+def _is_cnn(compiled) -> bool:
+    return bool(compiled) and hasattr(compiled[0], "kind")
 
 
 def infer_float(bundle, x: np.ndarray) -> np.ndarray:
@@ -211,6 +223,8 @@ def infer_golden(bundle, eng, x: np.ndarray, calibration: np.ndarray, *,
     from .compiler import dequantize_outputs, quantize_inputs
     from .sim.model.network import network_forward
     programs = programs or _compile_network(bundle, eng, calibration)
+    if _is_cnn(programs):
+        return _infer_golden_cnn(bundle, eng, x, programs)
     first = programs[0]
     codes, clipped = _input_codes(x, first.in_frac, eng.act_width,
                                   lambda v: quantize_inputs(v, first.in_frac, eng, first.q))
@@ -219,6 +233,29 @@ def infer_golden(bundle, eng, x: np.ndarray, calibration: np.ndarray, *,
         dequantize_outputs(y_codes, programs[-1].out_frac, bundle.layers[-1].n_out),
         [p.report for p in programs],
         _saturations(clipped, [(t.acc_saturations, t.out_saturations) for t in traces]))
+
+
+def _infer_golden_cnn(bundle, eng, x: np.ndarray, steps) -> InferResult:
+    """The bit-true model of a convolutional network, dequantised to the float model's
+    output shape: (N, n_out), or (N, H, W, C) for a map."""
+    from .sim.model.cnn import cnn_forward
+    from .sim.model.fixedpoint import FixedFormat
+    weighted = [s.program for s in steps if s.program is not None]
+    in_frac, out_frac = weighted[0].in_frac, weighted[-1].out_frac
+    codes, clipped = _input_codes(x, in_frac, eng.act_width,
+                                  lambda v: FixedFormat(eng.act_width, in_frac).quantize(
+                                      v, "half_even"))
+    y_codes, traces = cnn_forward(codes, steps, eng, trace=True)
+    y = y_codes.astype(np.float64) * 2.0 ** -out_frac
+    last = bundle.layers[-1]
+    y = y.reshape(-1, *last.out_shape) if last.out_shape is not None else y[:, :last.n_out]
+    reports = [dict(s.program.report) if s.program is not None else
+               {"type": "maxpool2d", "note": "the maximum of codes: formats pass through"}
+               for s in steps]
+    for rep, layer in zip(reports, bundle.layers):
+        rep.setdefault("type", layer.kind)
+    return InferResult(y, reports, _saturations(
+        clipped, [(t.acc_saturations, t.out_saturations) for t in traces]))
 
 
 def infer_rtl(bundle, eng, x: np.ndarray, calibration: np.ndarray, *, name: str = "infer",
@@ -356,7 +393,8 @@ def _saturation_lines(run: list[dict], calibration: list[dict], rows: int,
                 parts.append(f"{key} {s[key]} of {rows * n} ({c.get(key, 0)} on the calibration rows)")
                 total += s[key]
                 possible += rows * n
-        lines.append(f"layer {s['layer']}: " + ", ".join(parts))
+        if parts:
+            lines.append(f"layer {s['layer']}: " + ", ".join(parts))
     return lines, total, possible
 
 
@@ -387,11 +425,11 @@ def run_infer(args, progress=None) -> int:
                           f"runs one-layer bundles only; float, golden and rtl run any depth")
     first = bundle.layers[0]
     mapped = [(i, layer.kind) for i, layer in enumerate(bundle.layers) if layer.kind != "dense"]
-    if mapped and backend != "float":
+    if mapped and backend not in ("float", "golden"):
         i, kind = mapped[0]
         raise CircnnError(f"{model}: layer {i} is a {kind} layer; the {backend} backend runs "
-                          f"dense layers only so far (the float backend runs convolutional "
-                          f"bundles)")
+                          f"dense layers only so far (the float and golden backends run "
+                          f"convolutional bundles)")
     if bundle.in_shape is not None:
         x, single = cnn_rows(x_raw, bundle, f"inputs {str(args.inputs)!r}")
     else:
@@ -403,8 +441,10 @@ def run_infer(args, progress=None) -> int:
     if backend != "float":
         if args.calibration is not None:
             label = f"calibration {str(args.calibration)!r}"
-            calibration = check_rows(load_rows(args.calibration, "calibration"), first.n_in,
-                                     label, who)
+            raw = load_rows(args.calibration, "calibration",
+                            max_ndim=2 if bundle.in_shape is None else 4)
+            calibration = cnn_rows(raw, bundle, label)[0] if bundle.in_shape is not None \
+                else check_rows(raw, first.n_in, label, who)
             if not np.any(calibration):
                 raise CircnnError(f"{label}: every value is 0: the rows must show the range "
                                   f"of the inputs to choose the input format from")
@@ -501,8 +541,16 @@ def _saturation_widths(bundle, backend: str) -> list[tuple[int, int, int]]:
     if backend in DENSE_BACKENDS:
         layer = bundle.layers[0]
         return [(layer.n_in, 0, layer.n_out)]
-    return [(layer.n_in if i == 0 else 0, layer.p * layer.k, layer.p * layer.k)
-            for i, layer in enumerate(bundle.layers)]
+    widths = []
+    for i, layer in enumerate(bundle.layers):
+        n_in = bundle.n_in if i == 0 else 0
+        if layer.kind == "maxpool2d":
+            widths.append((n_in, 0, 0))
+            continue
+        # a convolution runs its block product once per output pixel
+        rows = layer.out_shape[0] * layer.out_shape[1] if layer.kind == "conv2d" else 1
+        widths.append((n_in, rows * layer.p * layer.k, rows * layer.p * layer.k))
+    return widths
 
 
 def _print_summary(s: dict) -> None:
@@ -521,6 +569,9 @@ def _print_summary(s: dict) -> None:
               f"max_p={e['max_p']} widths act {e['act_width']} weight {e['weight_width']} ifft "
               f"{e['ifft_width']} twiddle {e['twiddle_width']} rounding {e['rounding']}")
     for name, c in s["compiler"].items():
+        if "input_format" not in c:          # a pooling layer: no formats of its own
+            print(f"{name}: {c['type']} ({c['note']})")
+            continue
         acc = "" if dense else f"acc shift {c['accumulator_shift']}, "
         print(f"{name} formats (from {s['calibration']}): input {c['input_format']}, weight "
               f"{c['weight_format']}, {acc}bias {c['bias_format']}, output {c['output_format']} "

@@ -161,8 +161,8 @@ def test_infer_float_runs_cnn_bundles(layout, tmp_path, capsys, seed):
     assert report["output_shape"] == ([3] if layout == "one map" else [5, 3])
 
 
-@pytest.mark.parametrize("backend", ["golden", "rtl"])
-def test_cnn_bundles_on_the_engine_are_refused_for_now(backend, tmp_path, capsys):
+@pytest.mark.parametrize("backend", ["rtl"])
+def test_cnn_bundles_on_the_rtl_are_refused_for_now(backend, tmp_path, capsys):
     from circnn.cli import main
     _cnn_files(tmp_path, np.random.default_rng(0))
     np.save(tmp_path / "x.npy", np.zeros((2, 6, 6, 1)))
@@ -183,3 +183,71 @@ def test_infer_refuses_inputs_that_match_no_layout(shape, tmp_path, capsys):
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and "reads a (6, 6, 1) feature map: expected shape (N, 6, 6, 1)" in line
     assert str(tmp_path / "x.npy") in line and not (tmp_path / "y.npy").exists()
+
+
+# --- the bit-true model of CNNs ---------------------------------------------------------
+
+def test_golden_cnn_is_the_layer_arithmetic_on_every_patch_row(seed):
+    """The bit-true network equals, step by step, an independent composition: the
+    one-layer bit-true model on patch rows built by explicit loops, maxima of codes."""
+    from circnn.compiler import compile_cnn
+    from circnn.config import EngineConfig
+    from circnn.sim.model.cnn import cnn_forward
+    from circnn.sim.model.fixedpoint import FixedFormat
+    from circnn.sim.model.layer import layer_forward as bit_true_layer
+    rng = np.random.default_rng(seed)
+    c1 = random_conv(rng, 4, 3, (3, 3), (2, 1), (1, 0), (7, 6), 6)
+    pool = MaxPool2d(c1.out_shape, (2, 2), (1, 2))
+    dense = Layer(rng.normal(size=(1, -(-pool.n_out // 4), 4)) * 0.2, rng.normal(size=4) * 0.1,
+                  "none", in_features=pool.n_out if pool.n_out % 4 else None, out_features=3)
+    net = Bundle([c1, pool, dense])
+    eng = EngineConfig(k=4, max_q=16, max_p=2)
+    x = rng.uniform(-1, 1, size=(3, 7 * 6 * 3))
+    steps = compile_cnn(net, eng, x)
+    prog0, prog2 = steps[0].program, steps[2].program
+    codes = FixedFormat(eng.act_width, prog0.in_frac).quantize(x, "half_even")
+    got = cnn_forward(codes, steps, eng)
+
+    maps = codes.reshape(3, 7, 6, 3)
+    ho, wo = c1.out_shape[:2]
+    rows = np.zeros((3 * ho * wo, prog0.q * 4), dtype=np.int64)
+    for n in range(3):
+        for oy in range(ho):
+            for ox in range(wo):
+                r = (n * ho + oy) * wo + ox
+                for kh in range(3):
+                    for kw in range(3):
+                        yy, xx = oy * 2 + kh - 1, ox + kw
+                        if 0 <= yy < 7 and 0 <= xx < 6:
+                            rows[r, (kh * 3 + kw) * 3:(kh * 3 + kw) * 3 + 3] = maps[n, yy, xx]
+    conv = bit_true_layer(rows, prog0, eng)[:, :6].reshape(3, ho, wo, 6)
+    pooled = np.array([[[conv[n, oy:oy + 2, ox * 2:ox * 2 + 2].max(axis=(0, 1))
+                         for ox in range(pool.out_shape[1])] for oy in range(pool.out_shape[0])]
+                       for n in range(3)])
+    flat = np.zeros((3, prog2.q * 4), dtype=np.int64)
+    flat[:, :pool.n_out] = pooled.reshape(3, -1)
+    want = bit_true_layer(flat, prog2, eng)
+    np.testing.assert_array_equal(got, want)
+    assert prog2.in_frac == prog0.out_frac            # pooling keeps the format
+
+
+def test_infer_golden_runs_a_cnn_close_to_float(tmp_path, capsys, seed):
+    import json
+    from circnn.cli import main
+    rng = np.random.default_rng(seed)
+    net = _cnn_files(tmp_path, rng)
+    x = rng.uniform(-1, 1, size=(40, 6, 6, 1))
+    np.save(tmp_path / "x.npy", x)
+    assert main(["infer", "--model", str(tmp_path / "cnn.npz"), "--inputs",
+                 str(tmp_path / "x.npy"), "--backend", "golden", "--out", str(tmp_path / "y.npy"),
+                 "--report", str(tmp_path / "r.json")]) == 0
+    printed = capsys.readouterr().out
+    y, f = np.load(tmp_path / "y.npy"), predict(net, x)
+    assert y.shape == f.shape == (40, 3)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert set(report["compiler"]) == {"layer 0", "layer 1", "layer 2"}
+    assert report["compiler"]["layer 1"]["type"] == "maxpool2d"
+    assert report["compiler"]["layer 0"]["input_format"].startswith("sQ")
+    assert report["error_vs_float"]["relative_rms_error"] < 5e-3
+    assert [s["layer"] for s in report["saturations_run"]] == [0, 1, 2]
+    assert "layer 1: maxpool2d" in printed and "layer 0 formats" in printed

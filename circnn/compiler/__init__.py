@@ -7,12 +7,13 @@ introduces (``docs/width-plan.md``); it also sizes an accelerator for a
 network.
 """
 
+from .cnn import compile_cnn
 from .dense import compile_dense, measure_dense_error, quantize_dense_inputs
 from .formats import check_finite, dequantize_outputs, frac_for_range, quantize_inputs
 from .layer import compile_layer, compile_network, measure_error, pack_weight_spectra
 from .sizing import network_config_for
 
-__all__ = ["compile_layer", "compile_network", "measure_error", "pack_weight_spectra",
+__all__ = ["compile_layer", "compile_network", "compile_cnn", "measure_error", "pack_weight_spectra",
            "compile_dense", "measure_dense_error", "quantize_dense_inputs",
            "check_finite", "dequantize_outputs", "frac_for_range", "quantize_inputs",
            "network_config_for"]
