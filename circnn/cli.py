@@ -80,6 +80,11 @@ def cmd_perf_layer(args) -> int:
     return 0 if not result["failures"] else 1
 
 
+def cmd_train_cnn(args) -> int:
+    from .train_cnn import run_train_cnn
+    return run_train_cnn(args, say=_progress(args.quiet))
+
+
 def cmd_perf_sim(args) -> int:
     from .benchmarks.sim_perf import TEST_ROWS, render_markdown, run_perf_sim
     from .files import check_output_dir
@@ -267,6 +272,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true", help="rebuild even when a synthesis report is reusable")
     p.add_argument("--seed", type=int, default=0, help="seed of the random layers (default 0)")
     p.set_defaults(func=cmd_bench)
+
+    from .cnn_training import CNN_SPEC
+    p = sub.add_parser("train-cnn", help="train a block-circulant CNN and its dense baseline, "
+                                         "export a format-2 bundle",
+                       description="Train a convolutional network on scikit-learn's 8x8 digits "
+                                   "(or MNIST IDX files with --mnist): dense, block-circulant "
+                                   "from scratch, and projected from the dense one and "
+                                   "re-trained; check the block-circulant one in the 16-bit "
+                                   "bit-true model. Writes model.npz, model_from_dense.npz and "
+                                   "report.json.")
+    p.add_argument("--cnn", default=CNN_SPEC, metavar="SPEC",
+                   help=f"layers: convKxKxC (padding keeps the size), poolN, denseN "
+                        f"(default {CNN_SPEC})")
+    p.add_argument("--k", type=int, default=16, help="block size (default 16)")
+    p.add_argument("--epochs", type=int, default=30, help="epochs of each training (default 30)")
+    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 0.002)")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and batches (default 0)")
+    p.add_argument("--mnist", default=None, metavar="DIR",
+                   help="MNIST IDX files in DIR instead of the digits (never downloaded)")
+    p.add_argument("--out", default="build/cnn", metavar="DIR",
+                   help="output directory (default build/cnn)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(func=cmd_train_cnn)
 
     p = sub.add_parser("perf-sim", help="RTL simulation speed: Verilator against Icarus, cold and cached",
                        description="Train a 64-256-128-10 network at k = 16 on the digits, then run "

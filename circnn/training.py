@@ -387,7 +387,9 @@ class Network:
         """An independent deep copy of the parameters (no caches)."""
         layers = []
         for layer in self.layers:
-            if isinstance(layer, CirculantLinear):
+            if hasattr(layer, "copy"):              # convolution and pooling layers
+                layers.append(layer.copy())
+            elif isinstance(layer, CirculantLinear):
                 layers.append(CirculantLinear(layer.weight, layer.bias, layer.activation,
                                               layer.in_features, layer.out_features))
             else:

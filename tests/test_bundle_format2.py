@@ -137,3 +137,15 @@ def test_layers_built_in_python_are_checked_too():
         Conv2d(rng.normal(size=(1, 1, 4)), np.zeros(4), "relu", (4, 4, 4), (1, 1), (0, 1))
     conv = Conv2d(rng.normal(size=(1, 1, 4)), np.zeros(4), "relu", (4, 4, 4), (1, 1))
     assert conv.out_shape == (4, 4, 4) and conv.n_out == 64
+
+
+def test_infer_refuses_a_bad_cnn_bundle_on_one_line(tmp_path, capsys):
+    from circnn.cli import main
+    np.savez(tmp_path / "bad.npz", **changed(l1_kernel=np.array([9, 2])))
+    np.save(tmp_path / "x.npy", np.zeros((2, 64)))
+    assert main(["infer", "--model", str(tmp_path / "bad.npz"), "--inputs",
+                 str(tmp_path / "x.npy"), "--backend", "float",
+                 "--out", str(tmp_path / "y.npy")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "bundle key l1_kernel: (9, 2) is larger than the input (8, 8)" in line
+    assert not (tmp_path / "y.npy").exists()

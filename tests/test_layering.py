@@ -41,7 +41,8 @@ ALLOWED = {
                         {"numpy"}),
 }
 #: what nothing below the command line may import
-TOP = ("circnn.cli", "circnn.designs", "circnn.demo", "circnn.benchmarks", "circnn.infer")
+TOP = ("circnn.cli", "circnn.designs", "circnn.demo", "circnn.benchmarks", "circnn.infer",
+       "circnn.train_cnn")
 
 
 def module_name(path: Path) -> str:
