@@ -138,9 +138,11 @@ def test_the_circnn_process_exits_130_or_143_with_one_line(sig, status, line, tm
         out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == status
-    assert err == line + "\n" and out == ""
-    assert marker.read_text() == "cleaned up"
+    # everything the child said, should this ever fail (it did once in a full parallel run)
+    seen = f"exit {proc.returncode}, stdout {out!r}, stderr {err!r}"
+    assert proc.returncode == status, seen
+    assert err == line + "\n" and out == "", seen
+    assert marker.read_text() == "cleaned up", seen
 
 
 def _generate_until(tmp_path, step, sig, size=128):

@@ -16,6 +16,7 @@ from .fixedpoint import MAX_FRAC, MAX_MODEL_BITS, MAX_OPERAND_BITS, ROUNDINGS, R
 from .network import (DESCRIPTOR_FIELDS, DESCRIPTOR_SLOT, REGION_SHIFT, STATUS_LAYOUT, Buffer,
                       ErrorCode, HostRegister, NetworkConfig, Region, decode_status,
                       descriptor_address, region_address)
+from .patch import PatchConfig
 from .primitives import BlockRAMConfig, MultiplierConfig, RequantizerConfig
 from .real_fft import RealFFTConfig, RealIFFTConfig, post_twiddles
 from .target import TARGETS, ECP5Target, platform_for, target_of, uses_ecp5_primitives
@@ -30,7 +31,7 @@ __all__ = [
     "DESCRIPTOR_FIELDS", "DESCRIPTOR_SLOT", "REGION_SHIFT", "STATUS_LAYOUT", "Buffer", "ErrorCode",
     "HostRegister", "NetworkConfig", "Region", "decode_status", "descriptor_address",
     "region_address",
-    "BlockRAMConfig", "MultiplierConfig", "RequantizerConfig",
+    "BlockRAMConfig", "MultiplierConfig", "RequantizerConfig", "PatchConfig",
     "RealFFTConfig", "RealIFFTConfig", "post_twiddles",
     "TARGETS", "ECP5Target", "platform_for", "target_of", "uses_ecp5_primitives",
     "CircnnError", "ParameterError",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["im2col", "maxpool", "output_side"]
+__all__ = ["im2col", "maxpool", "output_side", "patch_indices"]
 
 
 def output_side(size: int, kernel: int, stride: int, padding: int = 0) -> int:
@@ -41,3 +41,17 @@ def maxpool(x: np.ndarray, kernel, stride) -> np.ndarray:
     (kh, kw), (sh, sw) = kernel, stride
     windows = sliding_window_view(np.asarray(x), (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
     return windows.max(axis=(4, 5))
+
+
+def patch_indices(in_shape, kernel, stride=(1, 1), padding=(0, 0)) -> tuple[np.ndarray, np.ndarray]:
+    """What the im2col address generator emits, patch row by patch row: the index
+    ``(y*W + x)*C + c`` of each patch value in the channel-last map, and whether it
+    lies in the padding (then the value is 0 and the index means nothing; it is 0
+    here).  Both (H_out*W_out, KH*KW*C), from :func:`im2col` of the map of indices
+    plus one (0 marks the padding)."""
+    h, w, c = in_shape
+    numbered = np.arange(1, h * w * c + 1, dtype=np.int64).reshape(1, h, w, c)
+    patches = im2col(numbered, kernel, stride, padding)
+    rows = patches.reshape(-1, patches.shape[-1])
+    zero = rows == 0
+    return np.where(zero, 0, rows - 1), zero
