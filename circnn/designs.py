@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from .config import (BlockRAMConfig, DenseConfig, EngineConfig, FFTConfig, MultiplierConfig,
-                     NetworkConfig, RealFFTConfig, RealIFFTConfig, RequantizerConfig,
-                     platform_for)
+                     NetworkConfig, PatchConfig, RealFFTConfig, RealIFFTConfig,
+                     RequantizerConfig, platform_for)
 from .errors import CircnnError, ParameterError
 from .params import Param, params_of, resolve_params
 from .rtl.accelerator import Accelerator
@@ -24,6 +24,7 @@ from .rtl.dense import DenseLayer
 from .rtl.fft import FFT
 from .rtl.layer import CirculantLayer
 from .rtl.multiplier import Multiplier
+from .rtl.patch_addresses import PatchAddresses
 from .rtl.real_fft import RealFFT
 from .rtl.real_ifft import RealIFFT
 from .rtl.requantize import Requantizer
@@ -120,6 +121,12 @@ _DESIGNS = [
            "round-shift-and-saturate pipeline with a run-time shift (the engine's requantiser)",
            params_of(RequantizerConfig), lambda v: RequantizerConfig(**v), Requantizer,
            {"in_width": 12, "out_width": 6, "max_shift": 6, "max_left": 2}),
+    Design("patch_addresses",
+           "im2col address generator of a convolution: patch value indices of a channel-last "
+           "map, zeros for padding, run-time geometry",
+           params_of(PatchConfig), lambda v: PatchConfig(**v), PatchAddresses,
+           {"max_side": 12, "max_channels": 16, "max_kernel": 5, "max_stride": 2,
+            "max_padding": 2}),
 ]
 
 _REGISTRY = {d.name: d for d in _DESIGNS}

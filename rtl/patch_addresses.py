@@ -12,13 +12,16 @@ supplies 0; zeros are never stored).  ``last`` marks the last value of a patch r
 Protocol: the geometry (``h``, ``w``, ``c``, ``kh``, ``kw``, ``sh``, ``sw``,
 ``ph``, ``pw``) is read on the clock ``start`` is high; it must be valid
 (the network controller checks descriptors: kernel no larger than the
-padded map, stride >= 1, padding below the kernel).  Two set-up clocks
-later the ``o`` stream offers the first value; ``o.valid`` never depends on
-``o.ready``, and the stream holds each value until taken, one value a
-clock at full rate.  ``busy`` is high from ``start`` until the final value
-is taken.  No division and no multiplier in the loop: row ends are found
-by comparing window positions, and indices are kept as running sums of
-products formed once per layer.
+padded map, stride >= 1, padding below the kernel).  A set-up forms the
+index strides by repeated addition; ``o.valid`` rises max(W, SW, PW) +
+max(SH, PH) + 4 clocks after the clock on which ``start`` is high (for the
+digits CNN's first layer, 13).  ``o.valid`` never depends on ``o.ready``;
+the stream holds each value until taken, one value a clock at full rate.
+``busy`` is high from the clock after ``start`` until the final value is
+taken.  No division and no multiplier in the loop: the last
+window of a row or column is found by comparing its origin with a limit
+formed once, and the pixel, its position and its index are running values
+(index = y*W*C + x*C + c, two additions).
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed
@@ -59,29 +62,31 @@ class PatchAddresses(wiring.Component):
 
         g = {name: Signal.like(getattr(self, name), name=f"g_{name}")
              for name in ("h", "w", "c", "kh", "kw", "sh", "sw", "ph", "pw")}
-        wc, swc, pwc, shwc = (Signal(idx, name=n) for n in ("wc", "swc", "pwc", "shwc"))
-        # window origin (oy*SH - PH, ox*SW - PW), offsets inside it, channel
-        ybase, xbase = Signal(pos), Signal(pos)
+        # formed once per layer (set-up clocks): index strides and loop limits
+        wc, swc, pwc, shwc, phwc = (Signal(idx, name=n) for n in
+                                    ("wc", "swc", "pwc", "shwc", "phwc"))
+        t = Signal(range(max(cfg.max_side, cfg.max_stride, cfg.max_padding) + 2))
+        c_last = Signal.like(g["c"])
+        kw_last, kh_last = Signal.like(g["kw"]), Signal.like(g["kh"])
+        # the window is the last of its row (column) when its origin passes these
+        x_limit, y_limit = Signal(pos), Signal(pos)
+        # window origin (oy*SH - PH, ox*SW - PW); the current pixel (y, x) inside it;
+        # the channel; and the index parts y*W*C (of the origin and of the pixel) and
+        # x*C, all kept as running values so that the loop needs no multiplier
+        ybase, xbase, y, x = (Signal(pos, name=n) for n in ("ybase", "xbase", "y", "x"))
         kh, kw = Signal(range(cfg.max_kernel)), Signal(range(cfg.max_kernel))
         c = Signal(range(cfg.max_channels))
-        # the same positions times the strides of the index: y*W*C and x*C parts
-        ybase_i, kh_i, xbase_i, kw_i = (Signal(idx, name=n) for n in
-                                        ("ybase_i", "kh_i", "xbase_i", "kw_i"))
+        ybase_i, xbase_i, row_i, col_i = (Signal(idx, name=n) for n in
+                                          ("ybase_i", "xbase_i", "row_i", "col_i"))
 
-        y = Signal(pos)
-        x = Signal(pos)
         index = Signal(idx)
+        inside = Signal()
         m.d.comb += [
-            y.eq(ybase + kh), x.eq(xbase + kw),
-            index.eq(ybase_i + kh_i + xbase_i + kw_i + c),
+            index.eq(row_i + col_i + c),
+            inside.eq((y >= 0) & (y < g["h"]) & (x >= 0) & (x < g["w"])),
         ]
-        inside = (y >= 0) & (y < g["h"]) & (x >= 0) & (x < g["w"])
-        last_c = c == g["c"] - 1
-        last_kw = kw == g["kw"] - 1
-        last_kh = kh == g["kh"] - 1
-        # the next window would reach past the padded map: this is the last one
-        last_ox = xbase + g["sw"] + g["kw"] > g["w"] + g["pw"]
-        last_oy = ybase + g["sh"] + g["kh"] > g["h"] + g["ph"]
+        last_c, last_kw, last_kh = c == c_last, kw == kw_last, kh == kh_last
+        last_ox, last_oy = xbase > x_limit, ybase > y_limit
         row_end = last_c & last_kw & last_kh
         final = row_end & last_ox & last_oy
 
@@ -96,18 +101,41 @@ class PatchAddresses(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [g[name].eq(getattr(self, name)) for name in g]
-                    m.next = "PRODUCTS"
-            with m.State("PRODUCTS"):
+                    m.d.sync += [t.eq(0), wc.eq(0), swc.eq(0), pwc.eq(0), shwc.eq(0),
+                                 phwc.eq(0)]
+                    m.next = "STRIDES"
+            # the index strides W*C, SW*C, PW*C, then SH*W*C and PH*W*C, by repeated
+            # addition (one per clock): no multiplier on any path
+            with m.State("STRIDES"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [wc.eq(g["w"] * g["c"]), swc.eq(g["sw"] * g["c"]),
-                             pwc.eq(g["pw"] * g["c"])]
-                m.next = "ORIGIN"
+                m.d.sync += t.eq(t + 1)
+                with m.If(t < g["w"]):
+                    m.d.sync += wc.eq(wc + g["c"])
+                with m.If(t < g["sw"]):
+                    m.d.sync += swc.eq(swc + g["c"])
+                with m.If(t < g["pw"]):
+                    m.d.sync += pwc.eq(pwc + g["c"])
+                with m.If((t >= g["w"]) & (t >= g["sw"]) & (t >= g["pw"])):
+                    m.d.sync += t.eq(0)
+                    m.next = "ROW_STRIDES"
+            with m.State("ROW_STRIDES"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += t.eq(t + 1)
+                with m.If(t < g["sh"]):
+                    m.d.sync += shwc.eq(shwc + wc)
+                with m.If(t < g["ph"]):
+                    m.d.sync += phwc.eq(phwc + wc)
+                with m.If((t >= g["sh"]) & (t >= g["ph"])):
+                    m.next = "ORIGIN"
             with m.State("ORIGIN"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [
-                    shwc.eq(g["sh"] * wc),
-                    ybase.eq(-g["ph"]), xbase.eq(-g["pw"]), kh.eq(0), kw.eq(0), c.eq(0),
-                    ybase_i.eq(-(g["ph"] * wc)), xbase_i.eq(-pwc), kh_i.eq(0), kw_i.eq(0),
+                    c_last.eq(g["c"] - 1), kw_last.eq(g["kw"] - 1), kh_last.eq(g["kh"] - 1),
+                    x_limit.eq(g["w"] + g["pw"] - g["sw"] - g["kw"]),
+                    y_limit.eq(g["h"] + g["ph"] - g["sh"] - g["kh"]),
+                    ybase.eq(-g["ph"]), xbase.eq(-g["pw"]), y.eq(-g["ph"]), x.eq(-g["pw"]),
+                    kh.eq(0), kw.eq(0), c.eq(0),
+                    ybase_i.eq(-phwc), row_i.eq(-phwc), xbase_i.eq(-pwc), col_i.eq(-pwc),
                 ]
                 m.next = "RUN"
             with m.State("RUN"):
@@ -115,16 +143,27 @@ class PatchAddresses(wiring.Component):
                 with m.If(take):
                     m.d.sync += c.eq(c + 1)
                     with m.If(last_c):
-                        m.d.sync += [c.eq(0), kw.eq(kw + 1), kw_i.eq(kw_i + g["c"])]
+                        # next kernel column: one pixel right
+                        m.d.sync += [c.eq(0), kw.eq(kw + 1), x.eq(x + 1),
+                                     col_i.eq(col_i + g["c"])]
                         with m.If(last_kw):
-                            m.d.sync += [kw.eq(0), kw_i.eq(0), kh.eq(kh + 1), kh_i.eq(kh_i + wc)]
+                            # next kernel row: back to the window's left edge, one row down
+                            m.d.sync += [kw.eq(0), x.eq(xbase), col_i.eq(xbase_i),
+                                         kh.eq(kh + 1), y.eq(y + 1), row_i.eq(row_i + wc)]
                             with m.If(last_kh):
-                                m.d.sync += [kh.eq(0), kh_i.eq(0), xbase.eq(xbase + g["sw"]),
-                                             xbase_i.eq(xbase_i + swc)]
+                                # next window of the row
+                                m.d.sync += [kh.eq(0), y.eq(ybase), row_i.eq(ybase_i),
+                                             xbase.eq(xbase + g["sw"]), x.eq(xbase + g["sw"]),
+                                             xbase_i.eq(xbase_i + swc),
+                                             col_i.eq(xbase_i + swc)]
                                 with m.If(last_ox):
-                                    m.d.sync += [xbase.eq(-g["pw"]), xbase_i.eq(-pwc),
+                                    # first window of the next row
+                                    m.d.sync += [xbase.eq(-g["pw"]), x.eq(-g["pw"]),
+                                                 xbase_i.eq(-pwc), col_i.eq(-pwc),
                                                  ybase.eq(ybase + g["sh"]),
-                                                 ybase_i.eq(ybase_i + shwc)]
+                                                 y.eq(ybase + g["sh"]),
+                                                 ybase_i.eq(ybase_i + shwc),
+                                                 row_i.eq(ybase_i + shwc)]
                                     with m.If(last_oy):
                                         m.next = "IDLE"
         return m

@@ -106,3 +106,32 @@ def test_generator_equals_the_twin_for_random_geometries(seed):
 def test_generator_corner_geometries(geometry, seed):
     (words,) = run([geometry], seed, stall=0.0)
     assert words == expected_words(geometry)
+
+
+@pytest.mark.parametrize("geometry", [(8, 8, 1, 3, 3, 1, 1, 1, 1), (5, 7, 4, 2, 3, 2, 1, 0, 1),
+                                      (4, 4, 16, 5, 5, 1, 1, 2, 2), (1, 1, 1, 1, 1, 1, 1, 0, 0)])
+def test_first_value_latency(geometry):
+    """``o.valid`` rises max(W, SW, PW) + max(SH, PH) + 4 clocks after ``start``, as
+    documented; ``busy`` from the clock after ``start``."""
+    h, w, c, kh, kw, sh, sw, ph, pw = geometry
+    dut = PatchAddresses(CFG)
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    seen = {}
+
+    async def bench(ctx):
+        for name, value in zip(("h", "w", "c", "kh", "kw", "sh", "sw", "ph", "pw"), geometry):
+            ctx.set(getattr(dut, name), value)
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        for clock in range(1, 200):
+            _, _, valid, busy = await ctx.tick().sample(dut.o.valid, dut.busy)
+            seen.setdefault("busy", clock if busy else None)
+            if valid:
+                seen["valid"] = clock
+                break
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen["busy"] == 1
+    assert seen["valid"] == max(w, sw, pw) + max(sh, ph) + 4
