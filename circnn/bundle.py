@@ -423,6 +423,11 @@ class Conv2d:
         """Values one patch row holds (KH*KW*C_in), as a dense layer's ``n_in``."""
         return self.patch
 
+    def rows_layer(self) -> Layer:
+        """The dense layer each patch row goes through (its in_features: the patch)."""
+        return Layer(self.weight, self.bias, self.activation, self.in_features,
+                     self.out_features)
+
     @property
     def channels_out(self) -> int:
         return self.out_features if self.out_features is not None else self.p * self.k
@@ -703,6 +708,15 @@ def _load_scalar(src, key: str, kinds: str, what: str):
     return src.load(key)
 
 
+def _checked(cls, prefix: str, **fields):
+    """A ``cls`` layer of loaded values, checked with messages naming their keys
+    (``prefix``: ``bundle key l<i>_``) instead of the class's own field names."""
+    layer = cls.__new__(cls)
+    layer.__dict__.update(fields)
+    layer.check(prefix)
+    return layer
+
+
 def _validate(src) -> Bundle:
     keys = src.keys()
     for key in keys:
@@ -845,11 +859,8 @@ def _validate(src) -> Bundle:
         def value(s, default=None):
             return src.load(f"l{i}_{s}") if f"l{i}_{s}" in present else default
         if kind == "maxpool2d":
-            layer = MaxPool2d.__new__(MaxPool2d)
-            layer.in_shape, layer.kernel, layer.stride = (value("in_shape"), value("kernel"),
-                                                          value("stride"))
-            layer.check(prefix)
-            layers.append(layer)
+            layers.append(_checked(MaxPool2d, prefix, in_shape=value("in_shape"),
+                                   kernel=value("kernel"), stride=value("stride")))
             continue
         p, q, k = shape
         weight = _check_weight(f"{prefix}weight", value("weight"))
@@ -858,13 +869,12 @@ def _validate(src) -> Bundle:
         widths = [None if value(s) is None else _check_int(f"{prefix}{s}", value(s))
                   for s in _OPTIONAL_SUFFIXES]
         if kind == "conv2d":
-            layer = Conv2d.__new__(Conv2d)
-            (layer.weight, layer.bias, layer.activation, layer.in_shape, layer.kernel,
-             layer.stride, layer.padding, layer.in_features, layer.out_features) = (
-                weight, bias, act, value("in_shape"), value("kernel"),
-                value("stride", np.array([1, 1])), value("padding", np.array([0, 0])), *widths)
-            layer.check(prefix)
-            layers.append(layer)
+            layers.append(_checked(
+                Conv2d, prefix, weight=weight, bias=bias, activation=act,
+                in_shape=value("in_shape"), kernel=value("kernel"),
+                stride=value("stride", np.array([1, 1])),
+                padding=value("padding", np.array([0, 0])),
+                in_features=widths[0], out_features=widths[1]))
             continue
         checked = [_check_width(f"{prefix}{s}", w, upper, what) for s, w, upper, what in
                    zip(_OPTIONAL_SUFFIXES, widths, (q * k, p * k), ("q*k", "p*k"))]

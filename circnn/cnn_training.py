@@ -77,14 +77,6 @@ class ConvLayer:
         self.in_features = int(np.prod(self.in_shape))
         self.out_features = int(np.prod(self.out_shape))
 
-    @property
-    def activation(self) -> str:
-        return self.linear.activation
-
-    @property
-    def weight(self) -> np.ndarray:
-        return self.linear.weight
-
     def forward(self, x, keep: bool = False) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64).reshape(-1, *self.in_shape)
         patches = im2col(x, self.kernel, self.stride, self.padding)
@@ -121,7 +113,6 @@ class PoolLayer:
     """Max-pooling of an (H, W, C) map, windows ``kernel`` every ``stride`` pixels."""
 
     kind = "maxpool2d"
-    activation = "none"
 
     def __init__(self, in_shape, kernel, stride):
         self.in_shape, self.kernel, self.stride = tuple(in_shape), tuple(kernel), tuple(stride)

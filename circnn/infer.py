@@ -202,13 +202,14 @@ def _saturations(input_clipped: int, per_layer) -> list[dict]:
 def _compile_network(bundle, eng, calibration):
     """Programs of a dense network, or the steps of a convolutional one."""
     from .compiler import compile_cnn, compile_network
-    if any(layer.kind != "dense" for layer in bundle.layers):
+    if _is_cnn(bundle):
         return compile_cnn(bundle, eng, calibration)
     return compile_network(bundle, eng, calibration=calibration)
 
 
-def _is_cnn(compiled) -> bool:
-    return bool(compiled) and hasattr(compiled[0], "kind")
+def _is_cnn(bundle) -> bool:
+    """A bundle with convolution or pooling: compiled into steps, not programs."""
+    return any(layer.kind != "dense" for layer in bundle.layers)
 
 
 def infer_float(bundle, x: np.ndarray) -> np.ndarray:
@@ -223,7 +224,7 @@ def infer_golden(bundle, eng, x: np.ndarray, calibration: np.ndarray, *,
     from .compiler import dequantize_outputs, quantize_inputs
     from .sim.model.network import network_forward
     programs = programs or _compile_network(bundle, eng, calibration)
-    if _is_cnn(programs):
+    if _is_cnn(bundle):
         return _infer_golden_cnn(bundle, eng, x, programs)
     first = programs[0]
     codes, clipped = _input_codes(x, first.in_frac, eng.act_width,
@@ -424,9 +425,8 @@ def run_infer(args, progress=None) -> int:
         raise CircnnError(f"{model} has {n_layers} layers: the {backend} backend "
                           f"runs one-layer bundles only; float, golden and rtl run any depth")
     first = bundle.layers[0]
-    mapped = [(i, layer.kind) for i, layer in enumerate(bundle.layers) if layer.kind != "dense"]
-    if mapped and backend not in ("float", "golden"):
-        i, kind = mapped[0]
+    if _is_cnn(bundle) and backend not in ("float", "golden"):
+        i, kind = next((i, l.kind) for i, l in enumerate(bundle.layers) if l.kind != "dense")
         raise CircnnError(f"{model}: layer {i} is a {kind} layer; the {backend} backend runs "
                           f"dense layers only so far (the float and golden backends run "
                           f"convolutional bundles)")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from circnn.bundle import Bundle, Layer
+from circnn.bundle import Bundle
 from circnn.config import EngineConfig
 from circnn.errors import CircnnError
 from circnn.sim.model.cnn import ConvStep, DenseStep, PoolStep
@@ -22,16 +22,10 @@ from circnn.sim.model.float_network import conv_forward, layer_forward, pool_for
 
 from .layer import compile_layer
 
-__all__ = ["compile_cnn", "conv_rows_layer", "MAX_PATCH_ROWS"]
+__all__ = ["compile_cnn", "MAX_PATCH_ROWS"]
 
 #: calibration patch rows a conv layer's formats are chosen from (evenly spaced when more)
 MAX_PATCH_ROWS = 16384
-
-
-def conv_rows_layer(layer) -> Layer:
-    """A conv2d layer as the dense layer that each of its patch rows goes through."""
-    return Layer(layer.weight, layer.bias, layer.activation, layer.in_features,
-                 layer.out_features)
 
 
 def _spread(rows: np.ndarray, most: int) -> np.ndarray:
@@ -63,7 +57,7 @@ def compile_cnn(bundle: Bundle, eng: EngineConfig, calibration: np.ndarray | Non
             maps = x.reshape(n, *layer.in_shape)
             patches = im2col(maps, layer.kernel, layer.stride, layer.padding)
             rows = _spread(patches.reshape(-1, layer.patch), MAX_PATCH_ROWS)
-            prog = compile_layer(conv_rows_layer(layer), eng, in_frac=in_frac,
+            prog = compile_layer(layer.rows_layer(), eng, in_frac=in_frac,
                                  calibration=rows, name=name)
             steps.append(ConvStep(prog, layer.in_shape, layer.kernel, layer.stride,
                                   layer.padding, layer.channels_out))

@@ -80,9 +80,7 @@ def conv_forward(layer: Conv2d, x: np.ndarray, *, name: str = "layer") -> np.nda
     """A ``conv2d`` layer on maps (N, H, W, C_in): (N, H_out, W_out, C_out)."""
     patches = im2col(x, layer.kernel, layer.stride, layer.padding)
     n, ho, wo, width = patches.shape
-    rows = Layer(layer.weight, layer.bias, layer.activation, layer.in_features,
-                 layer.out_features)
-    y = layer_forward(rows, patches.reshape(n * ho * wo, width), name=name)
+    y = layer_forward(layer.rows_layer(), patches.reshape(n * ho * wo, width), name=name)
     return y.reshape(n, ho, wo, layer.channels_out)
 
 
@@ -105,9 +103,8 @@ def network_input(bundle: Bundle, x, *, name: str = "network") -> tuple[np.ndarr
         return (arr[None, :], True) if arr.ndim == 1 else (arr, False)
     arr = np.asarray(x)
     size = int(np.prod(shape))
-    layouts = {4: tuple(shape), 2: (size,), 3: tuple(shape), 1: (size,)}
-    if arr.ndim not in layouts or tuple(arr.shape[-len(layouts[arr.ndim]):]) != layouts[arr.ndim] \
-            or (arr.ndim == 3 and arr.shape != tuple(shape)):
+    layout = {4: tuple(shape), 3: tuple(shape), 2: (size,), 1: (size,)}.get(arr.ndim)
+    if layout is None or arr.shape[arr.ndim - len(layout):] != layout:
         h, w, c = shape
         raise InputError(f"{name} input: the first layer reads a ({h}, {w}, {c}) feature map: "
                          f"expected shape (N, {h}, {w}, {c}), (N, {size}), ({h}, {w}, {c}) or "
