@@ -314,25 +314,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_perf_sim)
 
     p = sub.add_parser("demo", help="the main job: train, compile, golden model, RTL and ECP5 build, summarised",
-                       description="Train a dense baseline and a block-circulant network (block "
-                                   "size k, default 8) on scikit-learn's 8x8 digits (or MNIST with "
-                                   "--mnist), export and compile the circulant one for the engine "
-                                   "(16-bit datapath), evaluate the test split in float, in the "
-                                   "bit-true golden model and in RTL simulation (cocotb on "
-                                   "Verilator or Icarus), "
+                       description="Train a dense baseline and a block-circulant network of the "
+                                   "same shape (by default the CNN conv3x3x16, conv3x3x32, "
+                                   "pool2, dense128, dense10 at block size k = 16; --network mlp "
+                                   "for the n_in-128-10 MLP at k = 8) on scikit-learn's 8x8 "
+                                   "digits (or MNIST with --mnist), export and compile the "
+                                   "circulant one for the engine (16-bit datapath), evaluate the "
+                                   "test split in float, in the bit-true golden model and on the "
+                                   "accelerator's RTL (cocotb on Verilator or Icarus), "
                                    "synthesise the accelerator for LFE5U-85F-6, and write "
-                                   "report.json, report.md and two plots to --out.")
+                                   "report.json, report.md and three plots to --out.")
     p.add_argument("--out", default="build/demo", metavar="DIR", help="output directory (default build/demo)")
     p.add_argument("--mnist", default=None, metavar="DIR",
                    help="train on MNIST from the four IDX files in DIR (plain or .gz; nothing is "
                         "downloaded) instead of the 8x8 digits")
+    p.add_argument("--network", default=None, choices=("cnn", "mlp"),
+                   help="the network: cnn (default) or mlp")
+    p.add_argument("--cnn", default=None, metavar="SPEC",
+                   help="layers of the CNN: convKxKxC, poolN, denseN (default "
+                        "conv3x3x16,conv3x3x32,pool2,dense128,dense10)")
     p.add_argument("--k", type=int, default=None,
-                   help="block size of the circulant network and the engine: a power of two, "
-                        "4 <= k <= min(input width, hidden width) (default 8)")
-    p.add_argument("--hidden", type=int, default=None, help="hidden layer width (default 128)")
+                   help="block size of the circulant network and the engine: a power of two "
+                        "4..256, for the MLP at most min(input width, hidden width) (default 16 "
+                        "for the CNN, 8 for the MLP)")
+    p.add_argument("--hidden", type=int, default=None,
+                   help="hidden layer width of the MLP (default 128)")
     p.add_argument("--epochs", type=int, default=None,
-                   help="training epochs of every network (default 20 on digits, 5 on MNIST)")
-    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 0.005)")
+                   help="training epochs of every network (CNN: 30 on digits, 3 on MNIST; MLP: "
+                        "20 on digits, 5 on MNIST)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="Adam learning rate (default 0.002 for the CNN, 0.005 for the MLP)")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the initial weights and of the sample order (default 0)")
     p.add_argument("--pes", type=int, default=None, help="processing elements P of the engine (default 4)")

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from .config import (BlockRAMConfig, DenseConfig, EngineConfig, FFTConfig, MultiplierConfig,
+from .config import (limits_of, BlockRAMConfig, DenseConfig, EngineConfig, FFTConfig, MultiplierConfig,
                      NetworkConfig, PatchConfig, RealFFTConfig, RealIFFTConfig,
                      RequantizerConfig, platform_for)
 from .errors import CircnnError, ParameterError
@@ -73,8 +73,18 @@ def _defaults_at_fault(message: str, values: dict, given: dict) -> str:
     return f" ({shown}: the design's default; change it with --set)"
 
 
+_NETWORK_KEYS = ("max_layers", "max_map")
+_PATCH_KEYS = tuple(limits_of(PatchConfig))
+
+
 def _engine(values: dict) -> EngineConfig:
-    return EngineConfig(**{k: v for k, v in values.items() if k != "max_layers"})
+    return EngineConfig(**{k: v for k, v in values.items()
+                           if k not in _NETWORK_KEYS + _PATCH_KEYS})
+
+
+def _network(values: dict) -> NetworkConfig:
+    return NetworkConfig(_engine(values), **{k: values[k] for k in _NETWORK_KEYS},
+                         patch=PatchConfig(**{k: values[k] for k in _PATCH_KEYS}))
 
 
 _SMALL_ENGINE = {"k": 4, "act_width": 8, "weight_width": 8, "ifft_width": 8, "twiddle_width": 8,
@@ -85,10 +95,12 @@ _DESIGNS = [
            "the whole engine: hierarchical controller, activation buffers, host port, layer core",
            params_of(EngineConfig, defaults={"max_q": 8, "max_p": 8, "weight_depth": 512,
                                              "bias_depth": 256})
-           + params_of(NetworkConfig),
-           lambda v: NetworkConfig(_engine(v), v["max_layers"]),
-           Accelerator,
-           {**_SMALL_ENGINE, "weight_depth": 32, "bias_depth": 16, "max_layers": 3}),
+           + params_of(NetworkConfig) + params_of(PatchConfig, defaults={"max_side": 16,
+                                                                        "max_channels": 32}),
+           _network, Accelerator,
+           {**_SMALL_ENGINE, "weight_depth": 32, "bias_depth": 16, "max_layers": 3,
+            "max_map": 64, "max_side": 6, "max_channels": 4, "max_kernel": 3, "max_stride": 2,
+            "max_padding": 1}),
     Design("layer",
            "one block-circulant FC layer: real FFT, P circulant PEs, IFFT, bias/ReLU/requantise",
            params_of(EngineConfig, exclude=("weight_depth", "bias_depth")),

@@ -236,17 +236,18 @@ def infer_golden(bundle, eng, x: np.ndarray, calibration: np.ndarray, *,
         _saturations(clipped, [(t.acc_saturations, t.out_saturations) for t in traces]))
 
 
-def _infer_golden_cnn(bundle, eng, x: np.ndarray, steps) -> InferResult:
-    """The bit-true model of a convolutional network, dequantised to the float model's
-    output shape: (N, n_out), or (N, H, W, C) for a map."""
-    from .sim.model.cnn import cnn_forward
+def _cnn_codes(eng, x: np.ndarray, steps):
+    """Input codes of a convolutional network's first layer, and how many clipped."""
     from .sim.model.fixedpoint import FixedFormat
-    weighted = [s.program for s in steps if s.program is not None]
-    in_frac, out_frac = weighted[0].in_frac, weighted[-1].out_frac
-    codes, clipped = _input_codes(x, in_frac, eng.act_width,
-                                  lambda v: FixedFormat(eng.act_width, in_frac).quantize(
-                                      v, "half_even"))
-    y_codes, traces = cnn_forward(codes, steps, eng, trace=True)
+    in_frac = next(s.program for s in steps if s.program is not None).in_frac
+    return _input_codes(x, in_frac, eng.act_width,
+                        lambda v: FixedFormat(eng.act_width, in_frac).quantize(v, "half_even"))
+
+
+def _cnn_result(bundle, steps, y_codes, traces, clipped, stats=None) -> InferResult:
+    """A convolutional network's output codes dequantised to the float model's output
+    shape: (N, n_out), or (N, H, W, C) for a map; its reports and saturations."""
+    out_frac = [s.program for s in steps if s.program is not None][-1].out_frac
     y = y_codes.astype(np.float64) * 2.0 ** -out_frac
     last = bundle.layers[-1]
     y = y.reshape(-1, *last.out_shape) if last.out_shape is not None else y[:, :last.n_out]
@@ -256,38 +257,62 @@ def _infer_golden_cnn(bundle, eng, x: np.ndarray, steps) -> InferResult:
     for rep, layer in zip(reports, bundle.layers):
         rep.setdefault("type", layer.kind)
     return InferResult(y, reports, _saturations(
-        clipped, [(t.acc_saturations, t.out_saturations) for t in traces]))
+        clipped, [(t.acc_saturations, t.out_saturations) for t in traces]), stats or {})
+
+
+def _infer_golden_cnn(bundle, eng, x: np.ndarray, steps) -> InferResult:
+    """The bit-true model of a convolutional network, dequantised."""
+    from .sim.model.cnn import cnn_forward
+    codes, clipped = _cnn_codes(eng, x, steps)
+    y_codes, traces = cnn_forward(codes, steps, eng, trace=True)
+    return _cnn_result(bundle, steps, y_codes, traces, clipped)
 
 
 def infer_rtl(bundle, eng, x: np.ndarray, calibration: np.ndarray, *, name: str = "infer",
               idle: float = 0.0, stall: float = 0.0, seed: int = 0, progress=None,
               simulator: str = "verilator", keep_files: bool = True,
               programs=None) -> InferResult:
-    """The programs on the generated Verilog: ``CirculantLayer`` for one layer, the
-    whole ``Accelerator`` for more, all rows in one simulation.  The bit-true
-    model runs on the same codes: it gives the run's per-layer saturation counts
-    (the hardware counts only totals) and ``golden_mismatches``."""
+    """The compiled network on the generated Verilog, all rows in one simulation:
+    ``CirculantLayer`` for a one-layer dense bundle, the whole ``Accelerator``
+    (sized by :func:`~circnn.compiler.network_config_for`) for deeper or
+    convolutional ones.  The bit-true model runs on the same codes: it gives the
+    run's per-layer saturation counts (the hardware counts only totals) and
+    ``rtl_golden_mismatches``, every output word compared."""
     from .compiler import dequantize_outputs, network_config_for, quantize_inputs
     from .sim.harness.accelerator import simulate_network
     from .sim.harness.layer import simulate_layer
+    from .sim.model.cnn import cnn_forward
     from .sim.model.network import network_forward
     programs = programs or _compile_network(bundle, eng, calibration)
-    first = programs[0]
-    codes, clipped = _input_codes(x, first.in_frac, eng.act_width,
-                                  lambda v: quantize_inputs(v, first.in_frac, eng, first.q))
-    expected, traces = network_forward(codes, programs, eng, trace=True)
+    cnn = _is_cnn(bundle)
+    if cnn:
+        codes, clipped = _cnn_codes(eng, x, programs)
+        expected, traces = cnn_forward(codes, programs, eng, trace=True)
+    else:
+        first = programs[0]
+        codes, clipped = _input_codes(x, first.in_frac, eng.act_width,
+                                      lambda v: quantize_inputs(v, first.in_frac, eng, first.q))
+        expected, traces = network_forward(codes, programs, eng, trace=True)
     if len(programs) == 1:
-        y_codes, stats = simulate_layer(eng, first, codes, name=name, idle=idle, stall=stall,
-                                        seed=seed, compare=False, progress=progress,
-                                        keep_files=keep_files, simulator=simulator)
+        y_codes, stats = simulate_layer(eng, programs[0], codes, name=name, idle=idle,
+                                        stall=stall, seed=seed, compare=False,
+                                        progress=progress, keep_files=keep_files,
+                                        simulator=simulator)
+        stats.update(accelerator=eng.to_dict(), cycles_per_inference=stats["cycles_per_row"],
+                     layer_cycles=[stats["cycles_per_row"]],
+                     mac_bound_cycles=stats["ideal_cycles_per_row"],
+                     layer_mac_bound_cycles=[stats["ideal_cycles_per_row"]],
+                     layers_run=["layer 0 (dense)"])
     else:
         net = network_config_for(programs, eng)
         y_codes, stats = simulate_network(net, programs, codes, name=name, idle=idle,
                                           stall=stall, seed=seed, progress=progress,
                                           keep_files=keep_files, simulator=simulator)
-        stats["ideal_cycles_per_inference"] = sum(-(-p.p // eng.pes) * p.q * eng.half
-                                                  for p in programs)
-    stats["golden_mismatches"] = int(np.count_nonzero(y_codes != expected))
+        stats["ideal_cycles_per_inference"] = stats["mac_bound_cycles"]
+    stats["rtl_golden_mismatches"] = stats["golden_mismatches"] = int(
+        np.count_nonzero(y_codes != expected))
+    if cnn:
+        return _cnn_result(bundle, programs, y_codes, traces, clipped, stats)
     return InferResult(
         dequantize_outputs(y_codes, programs[-1].out_frac, bundle.layers[-1].n_out),
         [p.report for p in programs],
@@ -425,11 +450,10 @@ def run_infer(args, progress=None) -> int:
         raise CircnnError(f"{model} has {n_layers} layers: the {backend} backend "
                           f"runs one-layer bundles only; float, golden and rtl run any depth")
     first = bundle.layers[0]
-    if _is_cnn(bundle) and backend not in ("float", "golden"):
+    if _is_cnn(bundle) and backend in DENSE_BACKENDS:
         i, kind = next((i, l.kind) for i, l in enumerate(bundle.layers) if l.kind != "dense")
         raise CircnnError(f"{model}: layer {i} is a {kind} layer; the {backend} backend runs "
-                          f"dense layers only so far (the float and golden backends run "
-                          f"convolutional bundles)")
+                          f"one dense layer (float, golden and rtl run convolutional bundles)")
     if bundle.in_shape is not None:
         x, single = cnn_rows(x_raw, bundle, f"inputs {str(args.inputs)!r}")
     else:
@@ -493,8 +517,12 @@ def run_infer(args, progress=None) -> int:
         summary["compiler"] = {f"layer {i}": rep for i, rep in enumerate(result.compiler)}
         if result.stats:
             summary["rtl"] = result.stats
-            for key in ("simulator", "sim_clocks", "sim_wall_s", "build_wall_s"):
-                summary[key] = result.stats[key]
+            for key in ("simulator", "sim_clocks", "sim_wall_s", "build_wall_s",
+                        "rtl_golden_mismatches", "accelerator", "cycles_per_inference",
+                        "layer_cycles", "mac_bound_cycles", "layer_mac_bound_cycles",
+                        "layers_run"):
+                if key in result.stats:
+                    summary[key] = result.stats[key]
         summary["error_vs_float"] = error_vs_float(y, infer_float(bundle, x))
         summary["saturations_run"] = result.saturations
         summary["saturations_calibration"] = [
@@ -586,11 +614,20 @@ def _print_summary(s: dict) -> None:
     if r is None:
         return
     pad = f" (+{r['padded_rows']} zero rows to fill the batch)" if r.get("padded_rows") else ""
-    if s["backend"] == "rtl" and s["layers"] > 1:
+    if s["backend"] == "rtl" and "layers_run" in r and len(r["layers_run"]) > 1:
+        a = r["accelerator"]
+        print(f"accelerator: k={a['k']} P={a['pes']} B={a['batch']} max_q={a['max_q']} "
+              f"max_p={a['max_p']} max_layers={a['max_layers']} max_map={a['max_map']} values, "
+              f"patches up to {a['max_kernel']}x{a['max_kernel']} on {a['max_side']}x"
+              f"{a['max_side']}x{a['max_channels']} maps")
         print(f"rtl (accelerator, one simulation): {r['cycles']} busy clocks for {r['rows']} "
-              f"rows: {r['cycles_per_inference']:.1f} cycles per inference (MAC-bound "
-              f"{r['ideal_cycles_per_inference']}); per layer, last batch: "
-              + ", ".join(f"layer {i} {c}" for i, c in enumerate(r["layer_cycles"])))
+              f"rows{pad}; steady state {r['cycles_per_inference']:.1f} cycles per inference, "
+              f"MAC bound {r['mac_bound_cycles']} "
+              f"({100 * r['mac_bound_cycles'] / max(r['cycles_per_inference'], 1e-9):.0f}%)")
+        for run, c, bound in zip(r["layers_run"], r["layer_cycles"], r["layer_mac_bound_cycles"]):
+            print(f"  {run}: {c:.1f} cycles per inference, MAC bound {bound}")
+        print(f"rtl vs golden: {r['rtl_golden_mismatches']} output words differ (every word "
+              f"compared)")
     elif s["backend"] == "rtl":
         print(f"rtl: {r['cycles']} cycles for {r['rows']} rows{pad}: {r['cycles_per_row']:.1f} "
               f"cycles per input (ideal MAC-bound ceil(p/P)*q*k/2 = {r['ideal_cycles_per_row']}), "

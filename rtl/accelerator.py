@@ -117,7 +117,7 @@ class Accelerator(wiring.Component):
                 reads = {
                     HostRegister.STATUS: status, HostRegister.N_LAYERS: n_layers,
                     HostRegister.N_BATCHES: n_batches, HostRegister.INFERENCES: nc.inferences,
-                    HostRegister.CYCLES: nc.cycles,
+                    HostRegister.CYCLES: nc.cycles, HostRegister.BATCH_CYCLES: nc.batch_cycles,
                     HostRegister.ACC_SATURATIONS: core.acc_saturations,
                     HostRegister.OUT_SATURATIONS: core.out_saturations,
                 }
@@ -137,7 +137,7 @@ class Accelerator(wiring.Component):
             lc.accept_input.eq(nc.running), lc.in_pairs.eq(nc.in_pairs),
             nc.in_full.eq(lc.in_full),
             lc.start.eq(nc.layer_start), lc.src.eq(nc.src), lc.dst.eq(nc.dst),
-            lc.q.eq(nc.config.q), lc.p.eq(nc.config.p),
+            lc.q.eq(nc.config.q), lc.p.eq(nc.config.p), lc.shape.eq(nc.shape),
             nc.layer_done.eq(lc.done),
         ]
         for i in range(L):

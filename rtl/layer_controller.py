@@ -4,24 +4,42 @@ It owns the activation buffers and moves one layer's data around the layer
 core (:class:`circnn.rtl.layer.CirculantLayer`, whose own scheduler is the
 PE level):
 
-* **IN**: the host's input stream fills it with a batch (B vectors of
+* **IN**: the host's input stream fills it with a batch (B inputs of
   ``in_pairs`` activation pairs) whenever it is empty, also while earlier
   inferences compute, so the next batch's input streams in early;
-* **A**, **B**: ping-pong buffers between layers;
-* on ``start``, the *reader* streams ``B x q x k/2`` pairs from buffer
-  ``src`` into the core (the core's real FFTs start on the first block at
-  once), and the *writer* places every output pair the core produces at
-  ``(vector, block * k/2 + n)`` of buffer ``dst``, or passes it to the host
-  output stream when ``dst`` is OUT; ``done`` pulses on the clock after the
-  layer's last output has been placed.  IN is released as soon as the
-  reader is done with it.
+* **A**, **B**: ping-pong buffers between layers.
 
-Every vector owns ``stride`` pairs (a power of two) in a buffer, so an
-address is ``{vector, pair}`` and needs no multiplier.
+Every buffer holds, per image (input vector) ``b``, a region of ``stride``
+words (a power of two: address ``{b, word}``, no multiplier); a word is a
+pair of values (``x0`` at value index 2*word, ``x1`` at 2*word + 1), each
+half written on its own.  A dense vector is stored as its values in order, a
+feature map channel-last, value ``(y*W + x)*C + c``.
+
+On ``start`` (``shape`` describes the layer, :func:`layer_shape_layout`):
+
+* the **reader** streams B x rows x q*k/2 pairs from buffer ``src`` into the
+  core.  A dense layer's row is an image's first ``in_values`` values (a
+  map read flattened in (h, w, c) order); a convolution's rows are the im2col
+  patches of each output pixel (:class:`~circnn.rtl.patch_addresses.PatchAddresses`),
+  image after image, read a pair per clock when C is even (a pair never
+  straddles pixels) and a value per clock when C is odd; padding values are
+  zeros inserted, never read, and every row ends with zeros up to q*k values;
+* the **writer** places every output pair the core produces: a dense
+  layer's at ``(vector, block * k/2 + n)`` of buffer ``dst`` or on the host
+  output stream when ``dst`` is OUT; a convolution's output channels below
+  C_out (``out_features``) at value ``pixel * C_out + channel`` of the image's
+  map, or, with max-pooling fused, into every pooling window holding the
+  pixel: the window's first pixel writes, later ones read, compare and write
+  back the maximum (read-modify-write, ``latency + 1`` clocks each; the
+  buffer's read port is free, the reader reads another buffer).  Pairs
+  that straddle two words (odd C_out) are written half by half.
+
+``done`` pulses on the clock after the layer's last output has been placed.
+IN is released as soon as the reader is done with it.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import stream, wiring
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from circnn.config import Buffer, NetworkConfig
@@ -31,13 +49,63 @@ from .block_ram import BlockRAM
 from .credit_queue import CreditQueue, queue_depth
 from .delay import delay
 from .output_stage import layer_output_layout
+from .patch_addresses import PatchAddresses
 from .real_fft import real_input_layout
 
-__all__ = ["LayerController"]
+__all__ = ["LayerController", "layer_shape_layout"]
 
 
 def _bits(n: int) -> int:
     return max(1, (n - 1).bit_length())
+
+
+def _count_bits(net: NetworkConfig) -> int:
+    """Bits of a value count or offset inside one image's region of a buffer."""
+    return _bits(2 * net.stride + 1) + 1
+
+
+def layer_shape_layout(net: NetworkConfig) -> data.StructLayout:
+    """What the layer level needs of a layer, beyond the core's registers: the
+    network controller drives it from the descriptor and its geometry unit."""
+    pc, eng = net.patch, net.engine
+    side = range(pc.max_side + 1)
+    out_side = range(pc.max_side + pc.max_padding + 1)
+    kern = range(pc.max_kernel + 1)
+    stride = range(pc.max_stride + 1)
+    count = _count_bits(net)
+    return data.StructLayout({
+        "conv": 1,
+        "h": side, "w": side, "c": range(pc.max_channels + 1),
+        "kh": kern, "kw": kern, "sh": stride, "sw": stride,
+        "ph": range(pc.max_padding + 1), "pw": range(pc.max_padding + 1),
+        "in_values": count,                 # dense: values read per vector
+        "c_out": range(eng.max_p * eng.k + 1),
+        "out_h": out_side, "out_w": out_side,
+        "rows": 24,                         # patch rows per image (1: dense)
+        "pool": 1, "pool_kh": kern, "pool_kw": kern, "pool_sh": stride, "pool_sw": stride,
+        "pool_h": out_side, "pool_w": out_side,     # the pooled map's sides
+        "pool_row": count,                  # values per row of the pooled map
+    })
+
+
+def _read_layout(net: NetworkConfig) -> data.StructLayout:
+    """A word read for the core, with what the pair assembler does with it."""
+    width = net.engine.fft_config.width
+    return data.StructLayout({"x0": signed(width), "x1": signed(width),
+                              "single": 1,      # one value: the half ``half`` (else the pair)
+                              "half": 1,
+                              "zero": 1,        # padding: 0 instead of what was read
+                              "last": 1})       # the patch's (the row's data's) last read
+
+
+class _Buffer:
+    """An activation buffer: two half memories (even and odd values) of one address."""
+
+    def __init__(self, m, name, shape, depth):
+        self.halves = [BlockRAM(shape, depth) for _ in range(2)]
+        for h, ram in enumerate(self.halves):
+            m.submodules[f"buf_{name}{h}"] = ram
+        self.latency = self.halves[0].latency
 
 
 class LayerController(wiring.Component):
@@ -59,11 +127,15 @@ class LayerController(wiring.Component):
             "start": In(1),
             "src": In(Buffer), "dst": In(Buffer),
             "q": In(range(eng.max_q + 1)), "p": In(range(eng.max_p + 1)),
+            "shape": In(layer_shape_layout(net)),
             "done": Out(1),
         })
 
     def _address(self, pos, vec):
-        return Cat(pos[:self.pos_bits], vec[:self.vec_bits]) if self.vec_bits else pos[:self.pos_bits]
+        """``{vec, pos}``: ``pos`` zero-extended or cut to its field."""
+        pos = Value.cast(pos).as_unsigned()
+        pos = Cat(pos, Const(0, max(0, self.pos_bits - len(pos))))[:self.pos_bits]
+        return Cat(pos, Value.cast(vec)[:self.vec_bits]) if self.vec_bits else pos
 
     def elaborate(self, platform):
         m = Module()
@@ -71,20 +143,21 @@ class LayerController(wiring.Component):
         N, B = eng.half, eng.batch
         log_n = N.bit_length() - 1
         pair = real_input_layout(eng.fft_config)
+        value = pair.members["x0"]
         depth = 1 << (self.pos_bits + self.vec_bits)
-        bufs = {}
-        for name in ("in", "a", "b"):
-            bufs[name] = m.submodules[f"buf_{name}"] = BlockRAM(pair, depth)
+        count = _count_bits(net)
+        shape = self.shape
+        bufs = {name: _Buffer(m, name, value, depth) for name in ("in", "a", "b")}
         latency = bufs["in"].latency
         # a credit per read in flight: the buffer's latency, then the queue
-        m.submodules.read_queue = rqueue = CreditQueue(pair, queue_depth(latency))
+        read_layout = _read_layout(net)
+        m.submodules.read_queue = rqueue = CreditQueue(read_layout, queue_depth(latency))
 
         # --- IN: filled by the host ------------------------------------
         in_pos = Signal(range(net.stride + 1))
         in_vec = Signal(range(max(2, B)))
         in_full = Signal()
         release_in = Signal()
-        buf_in = bufs["in"]
         host_take = Signal()
         # in_pairs is set while the network checks its table, before input is
         # accepted; in_last follows it a clock later, and so does acceptance
@@ -94,10 +167,11 @@ class LayerController(wiring.Component):
         m.d.comb += [
             self.host_i.ready.eq(self.accept_input & accepted & ~in_full),
             host_take.eq(self.host_i.valid & self.host_i.ready),
-            buf_in.wr_addr.eq(self._address(in_pos, in_vec)), buf_in.wr_data.eq(self.host_i.payload),
-            buf_in.wr_en.eq(host_take),
             self.in_full.eq(in_full),
         ]
+        for h, ram in enumerate(bufs["in"].halves):
+            m.d.comb += [ram.wr_addr.eq(self._address(in_pos, in_vec)),
+                         ram.wr_data.eq(self.host_i.payload[f"x{h}"]), ram.wr_en.eq(host_take)]
         with m.If(host_take):
             m.d.sync += in_pos.eq(in_pos + 1)
             with m.If(in_pos == in_last):
@@ -109,71 +183,365 @@ class LayerController(wiring.Component):
         with m.If(release_in_d):
             m.d.sync += in_full.eq(0)
 
-        # --- reader: src buffer -> core ---------------------------------
+        # --- reader: src buffer -> read requests -------------------------
         src = Signal(Buffer)
         dst = Signal(Buffer)
-        q_last = Signal(range(eng.max_q * N))       # pairs per vector, less one
-        r_at_last = Signal()                        # r_pos == q_last, registered
+        conv = Signal()
+        q_last = Signal(range(eng.max_q * N))       # pairs per row, less one
         p_pairs = Signal(range(eng.max_p * N + 1))
-        reading = Signal()
-        r_pos = Signal(range(net.stride + 1))
-        r_vec = Signal(range(max(2, B)))
-        issue = Signal()
-        m.d.comb += [issue.eq(reading & rqueue.can_admit), rqueue.admit.eq(issue)]
-        for buf in bufs.values():
-            m.d.comb += buf.rd_addr.eq(self._address(r_pos, r_vec))
+        r_img = Signal(range(max(2, B)))
         with m.If(self.start):
-            m.d.sync += [src.eq(self.src), dst.eq(self.dst), q_last.eq((self.q << log_n) - 1),
-                         r_at_last.eq((self.q << log_n) == 1),
-                         p_pairs.eq(self.p << log_n), reading.eq(1), r_pos.eq(0), r_vec.eq(0)]
-        with m.If(issue):
-            m.d.sync += [r_pos.eq(r_pos + 1), r_at_last.eq(r_pos + 1 == q_last)]
-            with m.If(r_at_last):
-                m.d.sync += [r_pos.eq(0), r_vec.eq(r_vec + 1), r_at_last.eq(q_last == 0)]
-                with m.If(r_vec == B - 1):
-                    m.d.sync += reading.eq(0)
-                    m.d.comb += release_in.eq(src == Buffer.IN)
+            m.d.sync += [src.eq(self.src), dst.eq(self.dst), conv.eq(shape.conv),
+                         q_last.eq((self.q << log_n) - 1), p_pairs.eq(self.p << log_n),
+                         r_img.eq(0)]
+
+        # a read request: address and what the assembler does with the word
+        req_word = Signal(self.pos_bits)
+        req_single, req_half, req_zero, req_last = Signal(), Signal(), Signal(), Signal()
+        issue = Signal()
+        reads_done = Signal()       # the layer's last request is issued this clock
+        m.d.comb += rqueue.admit.eq(issue)
+
+        # dense rows: the first in_values values of each image, in order
+        d_pos = Signal(range(net.stride + 1))
+        d_last = Signal(range(net.stride + 1))
+        d_at_last = Signal()
+        d_odd = Signal()
+        # convolution rows: the patch walker, on values (C odd) or on pairs (C even)
+        pa = m.submodules.patches = PatchAddresses(net.patch)
+        pair_mode = Signal()
+        m.d.comb += [
+            pa.h.eq(shape.h), pa.w.eq(shape.w),
+            pa.c.eq(Mux(pair_mode, shape.c >> 1, shape.c)),
+            pa.kh.eq(shape.kh), pa.kw.eq(shape.kw), pa.sh.eq(shape.sh), pa.sw.eq(shape.sw),
+            pa.ph.eq(shape.ph), pa.pw.eq(shape.pw),
+        ]
+        index = pa.o.payload.index
+        with m.FSM(name="reader"):
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [pair_mode.eq(~shape.c[0]), d_pos.eq(0),
+                                 d_last.eq(((shape.in_values + 1) >> 1) - 1),
+                                 d_at_last.eq(shape.in_values <= 2), d_odd.eq(shape.in_values[0])]
+                    with m.If(shape.conv):
+                        m.next = "CONV_START"
+                    with m.Else():
+                        m.next = "DENSE"
+            with m.State("DENSE"):
+                m.d.comb += [issue.eq(rqueue.can_admit), req_word.eq(d_pos),
+                             req_single.eq(d_at_last & d_odd), req_last.eq(d_at_last)]
+                with m.If(issue):
+                    m.d.sync += [d_pos.eq(d_pos + 1), d_at_last.eq(d_pos + 1 == d_last)]
+                    with m.If(d_at_last):
+                        m.d.sync += [d_pos.eq(0), d_at_last.eq(d_last == 0), r_img.eq(r_img + 1)]
+                        with m.If(r_img == B - 1):
+                            m.d.comb += reads_done.eq(1)
+                            m.next = "IDLE"
+            with m.State("CONV_START"):
+                m.d.comb += pa.start.eq(1)
+                m.next = "CONV"
+            with m.State("CONV"):
+                m.d.comb += [
+                    pa.o.ready.eq(rqueue.can_admit), issue.eq(pa.o.valid & rqueue.can_admit),
+                    req_word.eq(Mux(pair_mode, index, index >> 1)), req_half.eq(index[0]),
+                    req_single.eq(~pair_mode), req_zero.eq(pa.o.payload.zero),
+                    req_last.eq(pa.o.payload.last),
+                ]
+                with m.If(issue & pa.o.payload.final):
+                    m.d.sync += r_img.eq(r_img + 1)
+                    with m.If(r_img == B - 1):
+                        m.d.comb += reads_done.eq(1)
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.next = "CONV_START"
+        m.d.comb += release_in.eq(reads_done & (src == Buffer.IN))
+        read_addr = self._address(req_word, r_img)
+
         # the buffers' read data leaves registers (BlockRAM); the source
-        # select feeds the queue
+        # select and the request's flags travel beside it into the queue
         read_valid = delay(m, issue, latency, "read_valid")
         read_src = delay(m, src, latency, "read_src")
-        held = {name: buf.rd_data for name, buf in bufs.items()}
+        meta = delay(m, Cat(req_single, req_half, req_zero, req_last), latency, "read_meta")
+        held = {name: [ram.rd_data for ram in buf.halves] for name, buf in bufs.items()}
+        for h in range(2):
+            m.d.comb += rqueue.i.payload[f"x{h}"].eq(
+                Mux(read_src == Buffer.A, held["a"][h],
+                    Mux(read_src == Buffer.B, held["b"][h], held["in"][h])))
+        m.d.comb += [rqueue.i.valid.eq(read_valid),
+                     Cat(rqueue.i.payload.single, rqueue.i.payload.half, rqueue.i.payload.zero,
+                         rqueue.i.payload.last).eq(meta)]
+
+        # --- pair assembler: read words -> the core's rows ------------------
+        e = rqueue.o.payload
+        v_lo = Signal(value)
+        v_hi = Signal(value)
+        m.d.comb += [v_lo.eq(Mux(e.zero, 0, Mux(e.single & e.half, e.x1, e.x0))),
+                     v_hi.eq(Mux(e.zero, 0, e.x1))]
+        pending = Signal()              # a single value waits for its partner
+        pend_val = Signal(value)
+        padding = Signal()              # the row's data is done: zeros up to q*k
+        row_pos = Signal(range(eng.max_q * N))
+        emits = Signal()                # the head of the queue makes a pair
+        m.d.comb += emits.eq(~e.single | pending | e.last)
+        core_i = self.core_i
         m.d.comb += [
-            rqueue.i.valid.eq(read_valid),
-            rqueue.i.payload.eq(Mux(read_src == Buffer.A, held["a"],
-                                    Mux(read_src == Buffer.B, held["b"], held["in"]))),
+            core_i.valid.eq(padding | (rqueue.o.valid & emits)),
+            core_i.payload.x0.eq(Mux(padding, 0, Mux(e.single & pending, pend_val, v_lo))),
+            core_i.payload.x1.eq(Mux(padding, 0,
+                                     Mux(e.single, Mux(pending, v_lo, 0), v_hi))),
+            rqueue.o.ready.eq(~padding & (core_i.ready | ~emits)),
         ]
-        wiring.connect(m, rqueue.o, wiring.flipped(self.core_i))
+        with m.If(rqueue.o.valid & rqueue.o.ready):
+            m.d.sync += [pending.eq(e.single & ~pending & ~e.last), pend_val.eq(v_lo)]
+        with m.If(core_i.valid & core_i.ready):
+            m.d.sync += row_pos.eq(row_pos + 1)
+            with m.If(row_pos == q_last):
+                m.d.sync += [row_pos.eq(0), padding.eq(0)]
+            with m.Elif(~padding & e.last):
+                m.d.sync += padding.eq(1)
 
         # --- writer: core -> dst buffer or the host ----------------------
         out = self.core_o.payload
         to_host = dst == Buffer.OUT
         n = Signal(range(max(2, N)))
-        written = Signal(range(eng.batch * eng.max_p * N + 1))
-        # the layer's output count less one, latched (p_pairs is set on
-        # `start`, and the first output arrives many clocks later)
-        last_written = Signal(range(eng.batch * eng.max_p * N + 1))
-        m.d.sync += last_written.eq(mul_const(p_pairs, B) - 1)
         moved = Signal()
+        # a convolution's pairs wait in a short queue: its writer places a pair in one
+        # or more clocks (odd C_out, pooling), and the queue keeps that decision off
+        # the core's ready (both sides of the queue are registers)
+        entry = data.StructLayout({"y0": value, "y1": value, "vector": out.vector.shape(),
+                                   "channel": range(eng.max_p * eng.k + 1),
+                                   "batch_last": 1, "layer_last": 1})
+        m.submodules.write_queue = wq = fifo.SyncFIFOBuffered(width=entry.size, depth=4)
         m.d.comb += [
             self.host_o.payload.eq(out),
             self.host_o.valid.eq(self.core_o.valid & to_host),
-            self.core_o.ready.eq(Mux(to_host, self.host_o.ready, 1)),
+            self.core_o.ready.eq(Mux(to_host, self.host_o.ready, Mux(conv, wq.w_rdy, 1))),
             moved.eq(self.core_o.valid & self.core_o.ready),
         ]
-        pair_pos = Signal(range(net.stride + 1))
-        m.d.comb += pair_pos.eq((out.block << log_n) | n)
-        for name in ("a", "b"):
-            buf = bufs[name]
-            m.d.comb += [
-                buf.wr_addr.eq(self._address(pair_pos, out.vector)),
-                buf.wr_data.x0.eq(out.y0), buf.wr_data.x1.eq(out.y1),
-                buf.wr_en.eq(moved & (dst == Buffer[name.upper()])),
-            ]
-        # done is registered: it travels to the network controller's counters
-        m.d.sync += self.done.eq(moved & (written == last_written))
+        # a batch is B rows: p*k/2 pairs per row; a layer is `rows` batches
+        written = Signal(range(eng.batch * eng.max_p * N + 1))
+        # the batch's output count less one, latched (p_pairs is set on
+        # `start`, and the first output arrives many clocks later)
+        last_written = Signal(range(eng.batch * eng.max_p * N + 1))
+        m.d.sync += last_written.eq(mul_const(p_pairs, B) - 1)
+        batches = Signal(24)
+        rows_last = Signal(24)
+        m.d.sync += rows_last.eq(shape.rows - 1)
+        batch_end = moved & (written == last_written)
+        last_moved = batch_end & (batches == rows_last)
+        with m.If(self.start):
+            m.d.sync += [batches.eq(0), written.eq(0), n.eq(0)]
         with m.If(moved):
             m.d.sync += [n.eq(Mux(out.last, 0, n + 1)), written.eq(written + 1)]
-            with m.If(written == last_written):
-                m.d.sync += written.eq(0)
+            with m.If(batch_end):
+                m.d.sync += [written.eq(0), batches.eq(batches + 1)]
+        entry_in = Signal(entry)
+        m.d.comb += [
+            entry_in.y0.eq(out.y0), entry_in.y1.eq(out.y1), entry_in.vector.eq(out.vector),
+            entry_in.channel.eq(Cat(Const(0, 1), n, out.block)),      # block*k + 2n
+            entry_in.batch_last.eq(batch_end), entry_in.layer_last.eq(last_moved),
+            wq.w_data.eq(entry_in), wq.w_en.eq(conv & self.core_o.valid),
+        ]
+        e = entry(wq.r_data)
+
+        # the convolution's row state: the output pixel (x, y) of image `img`,
+        # its value offset pixel*C_out, and per direction its pooling window
+        # (pu: the last window holding it, ph: its place in that window's
+        # stride, off: the window's value offset in the pooled map)
+        side = range(net.patch.max_side + net.patch.max_padding + 1)
+        phase = range(net.patch.max_stride + 1)
+
+        def row_state(name):
+            return {
+                "img": Signal(range(max(2, B) + 1), name=f"{name}_img"),
+                "pix": Signal(count, name=f"{name}_pix"),
+                "x": Signal(side, name=f"{name}_x"), "y": Signal(side, name=f"{name}_y"),
+                "phx": Signal(phase, name=f"{name}_phx"), "phy": Signal(phase, name=f"{name}_phy"),
+                "pux": Signal(side, name=f"{name}_pux"), "puy": Signal(side, name=f"{name}_puy"),
+                "offx": Signal(count, name=f"{name}_offx"),
+                "offy": Signal(count, name=f"{name}_offy"),
+            }
+        cur, saved = row_state("row"), row_state("batch_row")
+        nxt = {key: Signal.like(sig, name=f"next_{key}") for key, sig in cur.items()}
+        x_wrap = cur["x"] == shape.out_w - 1
+        y_wrap = cur["y"] == shape.out_h - 1
+        m.d.comb += [sig.eq(cur[key]) for key, sig in nxt.items()]
+
+        def step(axis, pool_stride, pool_step):
+            """The next pixel along ``axis``: the window place moves on, and the window
+            with it every ``pool_stride`` pixels."""
+            ph, pu, off = cur[f"ph{axis}"], cur[f"pu{axis}"], cur[f"off{axis}"]
+            m.d.comb += [nxt[axis].eq(cur[axis] + 1), nxt[f"ph{axis}"].eq(ph + 1)]
+            with m.If(ph == pool_stride - 1):
+                m.d.comb += [nxt[f"ph{axis}"].eq(0), nxt[f"pu{axis}"].eq(pu + 1),
+                             nxt[f"off{axis}"].eq(off + pool_step)]
+
+        def restart(axis):
+            m.d.comb += [nxt[axis].eq(0), nxt[f"ph{axis}"].eq(0), nxt[f"pu{axis}"].eq(0),
+                         nxt[f"off{axis}"].eq(0)]
+
+        m.d.comb += nxt["pix"].eq(cur["pix"] + shape.c_out)
+        with m.If(x_wrap):
+            restart("x")
+            with m.If(y_wrap):
+                restart("y")
+                m.d.comb += [nxt["img"].eq(cur["img"] + 1), nxt["pix"].eq(0)]
+            with m.Else():
+                step("y", shape.pool_sh, shape.pool_row)
+        with m.Else():
+            step("x", shape.pool_sw, shape.c_out)
+
+        # the row state follows the pairs leaving the queue: outputs come pass by
+        # pass, vector by vector, so it steps to the next row when the vector tag
+        # changes, back to the batch's first row when a pass starts again, and on
+        # past the batch after its last pair
+        cur_vec = Signal.like(out.vector)
+        new_batch = Signal()
+        advance = Signal()       # a clock spent moving the row state (conv)
+        m.d.comb += advance.eq(conv & (new_batch | (wq.r_rdy & (e.vector != cur_vec))))
+        with m.If(self.start):
+            m.d.sync += [sig.eq(0) for sig in list(cur.values()) + list(saved.values())]
+            m.d.sync += [cur_vec.eq(0), new_batch.eq(0)]
+        with m.Elif(advance):
+            with m.If(new_batch):
+                m.d.sync += [cur[key].eq(nxt[key]) for key in cur]
+                m.d.sync += [saved[key].eq(nxt[key]) for key in cur]
+                m.d.sync += [cur_vec.eq(0), new_batch.eq(0)]
+            with m.Else():
+                m.d.sync += cur_vec.eq(e.vector)
+                with m.If(e.vector == 0):
+                    m.d.sync += [cur[key].eq(saved[key]) for key in cur]
+                with m.Else():
+                    m.d.sync += [cur[key].eq(nxt[key]) for key in cur]
+
+        # the pooling windows holding the pixel, two per direction at most:
+        # target t = 2*ty + tx, window (pu_y - ty, pu_x - tx).  Registered from the
+        # row state (a clock after it moves: `stale` holds the writer for it)
+        pool = shape.pool
+        in_y0 = cur["puy"] < shape.pool_h
+        in_x0 = cur["pux"] < shape.pool_w
+        in_y1 = (cur["puy"] != 0) & (cur["phy"] + shape.pool_sh < shape.pool_kh)
+        in_x1 = (cur["pux"] != 0) & (cur["phx"] + shape.pool_sw < shape.pool_kw)
+        row_targets = Signal(4)
+        row_base = [Signal(count, name=f"row_base{t}") for t in range(4)]
+        row_first = Signal()        # the pixel opens its window (0, 0)
+        stale = Signal()
+        m.d.sync += [
+            stale.eq(advance | self.start),
+            row_targets.eq(Mux(pool, Cat(in_y0 & in_x0, in_y0 & in_x1, in_y1 & in_x0,
+                                         in_y1 & in_x1), 1)),
+            row_first.eq(~pool | ((cur["phx"] == 0) & (cur["phy"] == 0))),
+        ]
+        for t, base in enumerate(row_base):
+            ty, tx = t >> 1, t & 1
+            pooled = (cur["offy"] - (shape.pool_row if ty else 0)
+                      + (cur["offx"] - (shape.c_out if tx else 0)))
+            m.d.sync += base.eq(Mux(pool, pooled, cur["pix"]) if t == 0 else pooled)
+
+        # the pair being written (conv): taken from the queue into registers with its
+        # words in each target window and the list of its writes ("ops": for target
+        # t, op 2t writes the word holding the first value, op 2t+1 the next word
+        # when the pair straddles two), then written op by op.  An op's write is
+        # registered (it lands two clocks after the op fires), so a read-modify-write
+        # reads one clock late: its data is that of the read presented latency + 1
+        # clocks before, after every earlier write has landed.
+        h_valid = Signal()
+        h_y = [Signal(value, name="held_y0"), Signal(value, name="held_y1")]
+        h_word = [[Signal(self.pos_bits, name=f"held_word{t}_{q}") for q in range(2)]
+                  for t in range(4)]
+        h_odd = Signal(4)
+        h_keep1 = Signal()
+        h_first = Signal()
+        h_last = Signal()               # the layer's last pair
+        h_img = Signal(range(max(2, B)))
+        ops_left = Signal(8)
+        cur_op = Signal(8)              # the op being done: the lowest left (one-hot)
+
+        def lowest(bits):
+            return bits & (-bits)[:len(bits)]
+
+        rmw_wait = Signal(range(latency + 2))
+        part = Signal()
+        odd = Signal()
+        word = Signal(self.pos_bits)
+        for t in range(4):
+            for q in range(2):
+                with m.If(cur_op[2 * t + q]):
+                    m.d.comb += [word.eq(h_word[t][q]), part.eq(q), odd.eq(h_odd[t])]
+        first = h_first & (cur_op[0] | cur_op[1])
+        rest = Signal(8)
+        m.d.comb += rest.eq(ops_left & ~cur_op)
+        fire = Signal()
+        m.d.comb += fire.eq(h_valid & (cur_op != 0) & (first | (rmw_wait == latency + 1)))
+        finished = Signal()
+        m.d.comb += finished.eq(h_valid & ((cur_op == 0) | (fire & (rest == 0))))
+        take = Signal()
+        m.d.comb += [take.eq(conv & wq.r_rdy & ~advance & ~stale & (~h_valid | finished)),
+                     wq.r_en.eq(take)]
+        with m.If(h_valid & (cur_op != 0) & ~first & (rmw_wait != latency + 1)):
+            m.d.sync += rmw_wait.eq(rmw_wait + 1)
+        with m.If(fire):
+            m.d.sync += [rmw_wait.eq(0), ops_left.eq(rest), cur_op.eq(lowest(rest))]
+        with m.If(finished):
+            m.d.sync += h_valid.eq(0)
+        keep0 = e.channel < shape.c_out
+        keep1 = e.channel + 1 < shape.c_out
+        # the channel is even: a value index's parity is its window base's
+        ops = Signal(8)
+        m.d.comb += ops.eq(Cat(*[Cat(row_targets[t] & keep0,
+                                     row_targets[t] & keep0 & keep1 & row_base[t][0])
+                                 for t in range(4)]))
+        with m.If(take):
+            m.d.sync += [h_valid.eq(1), h_y[0].eq(e.y0), h_y[1].eq(e.y1), h_keep1.eq(keep1),
+                         h_first.eq(row_first), h_last.eq(e.layer_last), h_img.eq(cur["img"]),
+                         new_batch.eq(e.batch_last), ops_left.eq(ops), cur_op.eq(lowest(ops)),
+                         h_odd.eq(Cat(*[base[0] for base in row_base])), rmw_wait.eq(0)]
+            for t in range(4):
+                m.d.sync += [h_word[t][0].eq((row_base[t] + e.channel) >> 1),
+                             h_word[t][1].eq((row_base[t] + e.channel + 2) >> 1)]
+        with m.If(self.start):
+            m.d.sync += h_valid.eq(0)
+        # done is registered (it travels to the network controller's counters); a
+        # convolution is done when its last pair has been placed
+        m.d.sync += self.done.eq(Mux(conv, finished & h_last, last_moved))
+
+        # the op's write: word, half enables and values, then (registered) the write,
+        # the larger of the value and the word read for a later pixel of a window
+        op_en = Signal(2)
+        op_val = [Signal(value, name="op_val0"), Signal(value, name="op_val1")]
+        with m.If(part):
+            m.d.comb += [op_en.eq(0b01), op_val[0].eq(h_y[1])]
+        with m.Elif(odd):
+            m.d.comb += [op_en.eq(0b10), op_val[1].eq(h_y[0])]
+        with m.Else():
+            m.d.comb += [op_en.eq(Cat(1, h_keep1)), op_val[0].eq(h_y[0]), op_val[1].eq(h_y[1])]
+        op_addr = self._address(word, h_img)
+        conv_addr = Signal.like(op_addr, name="conv_wr_addr")
+        conv_en = Signal(2)
+        conv_val = [Signal(value, name="conv_wr_val0"), Signal(value, name="conv_wr_val1")]
+        old = Signal(2 * value.width)   # the word read from dst (the pooling buffer)
+        m.d.sync += [conv_addr.eq(op_addr), conv_en.eq(Mux(fire, op_en, 0))]
+        for h in range(2):
+            held = old[h * value.width:(h + 1) * value.width].as_signed()
+            m.d.sync += conv_val[h].eq(Mux(first | (op_val[h] > held), op_val[h], held))
+
+        # dense: each pair as it moves, at (vector, block*k/2 + n)
+        dense_addr = self._address((out.block << log_n) | n, out.vector)
+        for name in ("a", "b"):
+            buf = bufs[name]
+            mine = dst == Buffer[name.upper()]
+            for h, ram in enumerate(buf.halves):
+                m.d.comb += [
+                    ram.wr_addr.eq(Mux(conv, conv_addr, dense_addr)),
+                    ram.wr_data.eq(Mux(conv, conv_val[h], out[f"y{h}"])),
+                    ram.wr_en.eq(mine & Mux(conv, conv_en[h], moved)),
+                ]
+        m.d.comb += old.eq(Mux(dst == Buffer.A,
+                               Cat(*[ram.rd_data for ram in bufs["a"].halves]),
+                               Cat(*[ram.rd_data for ram in bufs["b"].halves])))
+        # read ports: the reader's, except on the buffer the writer pools into
+        for name, buf in bufs.items():
+            mine = (dst == Buffer[name.upper()]) if name != "in" else Const(0)
+            for ram in buf.halves:
+                m.d.comb += ram.rd_addr.eq(Mux(mine & conv, op_addr, read_addr))
         return m

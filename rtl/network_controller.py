@@ -12,7 +12,9 @@ A descriptor the engine cannot run is not run: the controller stops with
 ``error`` set, the error code and the layer index in its status (codes:
 :class:`circnn.config.ErrorCode`), instead of hanging.  A
 ``start`` while busy is ignored and flagged.  Counters: inferences, clocks
-busy since the last start, and each layer's clocks in the last batch.
+busy since the last start, the clocks between the last two batch
+completions (the steady-state period of a batch), and each layer's clocks
+in the last batch.
 """
 
 from contextlib import contextmanager
@@ -21,10 +23,12 @@ from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from circnn.config import Buffer, ErrorCode, NetworkConfig
+from circnn.config import Buffer, ErrorCode, LayerKind, NetworkConfig
 
 from .arith import mul_const
 from .layer import layer_config_layout
+from .layer_controller import layer_shape_layout
+from .map_geometry import MapGeometry
 
 __all__ = ["NetworkController", "descriptor_layout"]
 
@@ -35,6 +39,9 @@ def descriptor_layout(net: NetworkConfig) -> data.StructLayout:
     return data.StructLayout({
         "q": 16, "p": 16, "acc_shift": 8, "out_shift": signed(8), "relu": 1,
         "out_features": 24, "w_base": 24, "b_base": 24, "src": Buffer, "dst": Buffer,
+        "kind": 8, "in_h": 16, "in_w": 16, "in_c": 16, "kernel_h": 8, "kernel_w": 8,
+        "stride_h": 8, "stride_w": 8, "pad_h": 8, "pad_w": 8, "pool": 8, "pool_h": 8,
+        "pool_w": 8, "pool_stride_h": 8, "pool_stride_w": 8, "in_values": 24,
     })
 
 
@@ -55,11 +62,12 @@ class NetworkController(wiring.Component):
             "in_full": In(1),
             "layer_start": Out(1),
             "src": Out(Buffer), "dst": Out(Buffer),
+            "shape": Out(layer_shape_layout(net)),
             "layer_done": In(1),
             # status
             "busy": Out(1), "done": Out(1), "error": Out(1), "start_ignored": Out(1),
             "error_code": Out(ErrorCode), "error_layer": Out(range(L)),
-            "inferences": Out(32), "cycles": Out(32),
+            "inferences": Out(32), "cycles": Out(32), "batch_cycles": Out(32),
             "layer_cycles": Out(data.ArrayLayout(32, L)),
         })
 
@@ -81,6 +89,69 @@ class NetworkController(wiring.Component):
         b_end = Signal.like(cur.b_base + (cur.p << log_n), name="b_end")    # past the biases
         p_features = Signal.like(mul_const(cur.p, eng.k), name="p_features")
         layer_clock = Signal(32)
+        pc = net.patch
+        geo = m.submodules.geometry = MapGeometry(net)
+        conv = Signal()             # the current layer is a convolution
+        m.d.comb += conv.eq(cur.kind == LayerKind.CONV2D)
+        # values per image the layer reads, and writes (the chain compares them)
+        in_values = Signal(geo.count_bits)
+        out_values = Signal(geo.count_bits)
+        prev_out_values = Signal(geo.count_bits)
+        prev_conv = Signal()
+        m.d.comb += [
+            in_values.eq(Mux(conv, geo.in_map, cur.in_values)),
+            out_values.eq(Mux(conv, geo.out_map, cur.out_features)),
+        ]
+        q_features = Signal.like(mul_const(cur.q, eng.k), name="q_features")
+
+        def outside(value, lo, hi):
+            return (value < lo) | (value > hi)
+
+        # the geometry a layer of its kind must have, field by field (RANGE)
+        pooled = cur.pool == 1
+        geometry_bad = Signal()
+        m.d.comb += geometry_bad.eq(
+            (cur.kind > LayerKind.CONV2D)
+            | Mux(conv,
+                  outside(cur.in_h, 1, pc.max_side) | outside(cur.in_w, 1, pc.max_side)
+                  | outside(cur.in_c, 1, pc.max_channels)
+                  | outside(cur.kernel_h, 1, pc.max_kernel) | outside(cur.kernel_w, 1, pc.max_kernel)
+                  | outside(cur.stride_h, 1, pc.max_stride) | outside(cur.stride_w, 1, pc.max_stride)
+                  | (cur.pad_h > pc.max_padding) | (cur.pad_w > pc.max_padding)
+                  | (cur.pad_h >= cur.kernel_h) | (cur.pad_w >= cur.kernel_w)
+                  | (cur.kernel_h > cur.in_h + 2 * cur.pad_h)
+                  | (cur.kernel_w > cur.in_w + 2 * cur.pad_w)
+                  | (cur.pool > 1)
+                  | (pooled & (outside(cur.pool_h, 1, pc.max_kernel)
+                               | outside(cur.pool_w, 1, pc.max_kernel)
+                               | outside(cur.pool_stride_h, 1, pc.max_stride)
+                               | outside(cur.pool_stride_w, 1, pc.max_stride)
+                               # a value lies in at most two windows per direction
+                               | (cur.pool_h > 2 * cur.pool_stride_h)
+                               | (cur.pool_w > 2 * cur.pool_stride_w))),
+                  cur.in_values == 0))
+        # the geometry unit reads the descriptor narrowed to its ranges (checked first)
+        for port, fld in (("h", "in_h"), ("w", "in_w"), ("c", "in_c"), ("kh", "kernel_h"),
+                          ("kw", "kernel_w"), ("sh", "stride_h"), ("sw", "stride_w"),
+                          ("ph", "pad_h"), ("pw", "pad_w"), ("pool_kh", "pool_h"),
+                          ("pool_kw", "pool_w"), ("pool_sh", "pool_stride_h"),
+                          ("pool_sw", "pool_stride_w"), ("c_out", "out_features")):
+            m.d.comb += getattr(geo, port).eq(cur[fld])
+        m.d.comb += geo.pool.eq(cur.pool[0])
+        # the layer level's view of the layer
+        shape = self.shape
+        m.d.comb += [
+            shape.conv.eq(conv), shape.h.eq(cur.in_h), shape.w.eq(cur.in_w),
+            shape.c.eq(cur.in_c), shape.kh.eq(cur.kernel_h), shape.kw.eq(cur.kernel_w),
+            shape.sh.eq(cur.stride_h), shape.sw.eq(cur.stride_w), shape.ph.eq(cur.pad_h),
+            shape.pw.eq(cur.pad_w), shape.in_values.eq(cur.in_values),
+            shape.c_out.eq(cur.out_features), shape.out_h.eq(geo.out_h),
+            shape.out_w.eq(geo.out_w), shape.rows.eq(Mux(conv, geo.rows, 1)),
+            shape.pool.eq(cur.pool[0]), shape.pool_kh.eq(cur.pool_h),
+            shape.pool_kw.eq(cur.pool_w), shape.pool_sh.eq(cur.pool_stride_h),
+            shape.pool_sw.eq(cur.pool_stride_w), shape.pool_h.eq(geo.pool_h),
+            shape.pool_w.eq(geo.pool_w), shape.pool_row.eq(geo.pool_row),
+        ]
         checking = Signal()     # validating the table (1) or running it (0)
         bad = Signal(16)        # check results, one bit per ErrorCode value
         # registered compares: `layer` and `batch` change at most once per
@@ -102,8 +173,11 @@ class NetworkController(wiring.Component):
         for name in layer_config_layout(eng).members:
             # checked before the layer runs, so narrowing is safe
             m.d.comb += self.config[name].eq(cur[name])
+        # the period of the batches: clocks since the previous batch completed (the
+        # first batch: since start), taken when a batch completes
+        batch_clock = Signal(32)
         with m.If(self.busy):
-            m.d.sync += self.cycles.eq(self.cycles + 1)
+            m.d.sync += [self.cycles.eq(self.cycles + 1), batch_clock.eq(batch_clock + 1)]
 
         def fail(code):
             m.d.sync += [self.error.eq(1), self.error_code.eq(code), self.error_layer.eq(layer),
@@ -126,7 +200,8 @@ class NetworkController(wiring.Component):
                 with m.If(self.start):
                     m.d.sync += [self.busy.eq(1), self.done.eq(0), self.error.eq(0),
                                  self.error_code.eq(ErrorCode.NONE), self.start_ignored.eq(0),
-                                 layer.eq(0), batch.eq(0), self.cycles.eq(0), checking.eq(1)]
+                                 layer.eq(0), batch.eq(0), self.cycles.eq(0), checking.eq(1),
+                                 batch_clock.eq(0)]
                     m.next = "START"
             with m.State("START"):
                 with m.If(n_layers_bad):
@@ -140,10 +215,8 @@ class NetworkController(wiring.Component):
                 m.d.sync += [cur.eq(table[layer]), w_need.eq(0), covered.eq(0)]
                 with m.If(checking):
                     m.next = "RANGE"
-                with m.Elif(layer == 0):
-                    m.next = "WAIT_INPUT"
                 with m.Else():
-                    m.next = "RUN"
+                    m.next = "GEOMETRY"
             with m.State("RANGE"):
                 # shape and shifts first: the size loop below relies on them
                 # (registered, as in CHECK / VERDICT)
@@ -154,11 +227,26 @@ class NetworkController(wiring.Component):
                     bad[ErrorCode.SHIFT_RANGE].eq((cur.acc_shift > eng.acc_shift_range[1])
                                                   | (cur.out_shift < out_lo)
                                                   | (cur.out_shift > out_hi)),
+                    bad[ErrorCode.GEOMETRY_RANGE].eq(geometry_bad),
                 ]
                 m.next = "RANGE_VERDICT"
             with m.State("RANGE_VERDICT"):
-                with verdict(ErrorCode.Q_RANGE, ErrorCode.P_RANGE, ErrorCode.SHIFT_RANGE):
-                    m.next = "SIZE"
+                with verdict(ErrorCode.Q_RANGE, ErrorCode.P_RANGE, ErrorCode.SHIFT_RANGE,
+                             ErrorCode.GEOMETRY_RANGE):
+                    m.next = "GEOMETRY"
+            with m.State("GEOMETRY"):
+                # a convolution's sizes, formed by counting (also while running: the
+                # layer level walks the maps with them)
+                m.d.comb += geo.start.eq(conv)
+                m.next = "GEOMETRY_WAIT"
+            with m.State("GEOMETRY_WAIT"):
+                with m.If(~conv | geo.done):
+                    with m.If(checking):
+                        m.next = "SIZE"
+                    with m.Elif(layer == 0):
+                        m.next = "WAIT_INPUT"
+                    with m.Else():
+                        m.next = "RUN"
             with m.State("SIZE"):
                 # weight words of the layer: ceil(p/P) * q * k/2, by repeated addition
                 with m.If(covered < cur.p):
@@ -169,7 +257,8 @@ class NetworkController(wiring.Component):
                 # the sums the checks compare, registered (the descriptor
                 # fields are wide and their registers spread out)
                 m.d.sync += [w_end.eq(cur.w_base + w_need), b_end.eq(cur.b_base + (cur.p << log_n)),
-                             p_features.eq(mul_const(cur.p, eng.k))]
+                             p_features.eq(mul_const(cur.p, eng.k)),
+                             q_features.eq(mul_const(cur.q, eng.k))]
                 m.next = "CHECK"
             with m.State("CHECK"):
                 # every check into a register first (one bit per error code),
@@ -178,12 +267,20 @@ class NetworkController(wiring.Component):
                 m.d.sync += [
                     bad[ErrorCode.WEIGHTS_OVERFLOW].eq(w_end > eng.weight_words),
                     bad[ErrorCode.BIASES_OVERFLOW].eq(b_end > eng.bias_words),
-                    bad[ErrorCode.SHAPE_CHAIN].eq((layer != 0) & (cur.q != prev_p)),
+                    bad[ErrorCode.SHAPE_CHAIN].eq(
+                        ((layer != 0) & ((in_values != prev_out_values)
+                                         | (~conv & ~prev_conv & (cur.q != prev_p))))
+                        | (~conv & (in_values > q_features))),
                     bad[ErrorCode.BUFFER_CHAIN].eq(
                         Mux(layer == 0, cur.src != Buffer.IN, cur.src != prev_dst)
                         | Mux(last_layer, cur.dst != Buffer.OUT,
                               (cur.dst == Buffer.OUT) | (cur.dst == Buffer.IN)
-                              | (cur.dst == cur.src))),
+                              | (cur.dst == cur.src))
+                        | (conv & (cur.dst == Buffer.OUT))),     # results leave as vectors
+                    bad[ErrorCode.GEOMETRY_RANGE].eq(conv & ~geo.pool_fits),
+                    bad[ErrorCode.MAP_OVERFLOW].eq(conv & ((geo.in_map > net.max_map)
+                                                           | (geo.out_map > net.max_map))),
+                    bad[ErrorCode.PATCH_SIZE].eq(conv & (geo.patch > q_features)),
                     bad[ErrorCode.OUT_FEATURES_RANGE].eq((cur.out_features == 0)
                                                          | (cur.out_features > p_features)),
                 ]
@@ -191,10 +288,13 @@ class NetworkController(wiring.Component):
             with m.State("VERDICT"):
                 with verdict(ErrorCode.WEIGHTS_OVERFLOW, ErrorCode.BIASES_OVERFLOW,
                              ErrorCode.SHAPE_CHAIN, ErrorCode.BUFFER_CHAIN,
-                             ErrorCode.OUT_FEATURES_RANGE):
-                    m.d.sync += [prev_p.eq(cur.p), prev_dst.eq(cur.dst)]
+                             ErrorCode.OUT_FEATURES_RANGE, ErrorCode.GEOMETRY_RANGE,
+                             ErrorCode.MAP_OVERFLOW, ErrorCode.PATCH_SIZE):
+                    m.d.sync += [prev_p.eq(cur.p), prev_dst.eq(cur.dst), prev_conv.eq(conv),
+                                 prev_out_values.eq(out_values)]
                     with m.If(layer == 0):
-                        m.d.sync += self.in_pairs.eq(cur.q << log_n)
+                        # the host sends each input as pairs (an odd count gets a pad)
+                        m.d.sync += self.in_pairs.eq((in_values + 1) >> 1)
                     with m.If(last_layer):
                         m.d.sync += [layer.eq(0), checking.eq(0)]   # the table is good: run it
                     with m.Else():
@@ -216,7 +316,8 @@ class NetworkController(wiring.Component):
                                 m.d.sync += self.layer_cycles[i].eq(layer_clock + 1)
                     with m.If(last_layer):
                         m.d.sync += [self.inferences.eq(self.inferences + eng.batch),
-                                     batch.eq(batch + 1), layer.eq(0)]
+                                     batch.eq(batch + 1), layer.eq(0),
+                                     self.batch_cycles.eq(batch_clock + 1), batch_clock.eq(0)]
                         with m.If(last_batch):
                             m.d.sync += [self.busy.eq(0), self.done.eq(1)]
                             m.next = "IDLE"

@@ -95,5 +95,5 @@ def test_compiler_refuses_what_the_engine_cannot_hold(seed):
                           max_layers=2)
     with pytest.raises(CircnnError, match="layer 1: its weights need words"):
         network_case(rng, small, [2, 3, 2], ["relu", "none"], vectors=2)
-    with pytest.raises(CircnnError, match="the engine runs at most max_layers=2"):
+    with pytest.raises(CircnnError, match="the accelerator.s table has max_layers=2 slots"):
         network_case(rng, small, [1, 1, 1, 1], ["relu", "relu", "none"], vectors=2)

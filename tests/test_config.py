@@ -11,7 +11,7 @@ from amaranth.vendor import LatticeECP5Platform
 
 from circnn.config import (DESCRIPTOR_FIELDS, MAX_LEFT_SHIFT, STATUS_LAYOUT, BlockRAMConfig, Buffer,
                            DenseConfig, DenseField, DenseRegisters, ECP5Target, EngineConfig,
-                           ErrorCode, FFTConfig, HostRegister, LayerField, LayerRegisters,
+                           ErrorCode, FFTConfig, HostRegister, LayerField, LayerKind, LayerRegisters,
                            LoadTarget, MultiplierConfig, NetworkConfig, RealFFTConfig,
                            RealIFFTConfig, Region, RequantizerConfig, decode_status,
                            descriptor_address, limits_of, platform_for, region_address,
@@ -81,17 +81,21 @@ def test_register_map_is_the_documented_one():
     # docs/registers.md, written out by hand
     assert [f.key for f in LayerField] == ["q", "p", "acc_shift", "out_shift", "relu",
                                            "out_features", "w_base", "b_base", "src", "dst"]
-    assert DESCRIPTOR_FIELDS == tuple(f.key for f in LayerField)
+    assert DESCRIPTOR_FIELDS == tuple(f.key for f in LayerField) + (
+        "kind", "in_h", "in_w", "in_c", "kernel_h", "kernel_w", "stride_h", "stride_w", "pad_h",
+        "pad_w", "pool", "pool_h", "pool_w", "pool_stride_h", "pool_stride_w", "in_values")
+    assert (LayerKind.DENSE, LayerKind.CONV2D) == (0, 1)
     assert (HostRegister.CTRL, HostRegister.STATUS, HostRegister.N_LAYERS, HostRegister.N_BATCHES,
             HostRegister.INFERENCES, HostRegister.CYCLES, HostRegister.ACC_SATURATIONS,
             HostRegister.OUT_SATURATIONS, HostRegister.LAYER_CYCLES,
             HostRegister.DESCRIPTORS) == (0, 1, 2, 3, 4, 5, 6, 7, 0x40, 0x100)
     assert (Buffer.IN, Buffer.A, Buffer.B, Buffer.OUT) == (0, 1, 2, 3)
     assert (LoadTarget.WEIGHTS, LoadTarget.BIASES, LoadTarget.REGISTERS) == (0, 1, 2)
-    assert [int(c) for c in ErrorCode] == list(range(10))
+    assert [int(c) for c in ErrorCode] == list(range(13))
     assert all(c.meaning for c in ErrorCode)
     assert {f.key: int(f) for f in DenseField} == {"n": 0, "m": 1, "out_shift": 3, "relu": 4}
-    assert descriptor_address(2, "dst") == 0x100 + 16 * 2 + 9
+    assert descriptor_address(2, "dst") == 0x100 + 32 * 2 + 9
+    assert descriptor_address(1, "in_values") == 0x100 + 32 + 25
     assert region_address(Region.BIASES, 5) == (2 << 22) | 5
 
 
@@ -103,8 +107,10 @@ def test_status_word_by_hand():
 
 
 def test_network_config_reserves_a_power_of_two_per_vector():
-    net = NetworkConfig(EngineConfig(k=8, max_q=5, max_p=3), max_layers=2)
+    net = NetworkConfig(EngineConfig(k=8, max_q=5, max_p=3), max_layers=2, max_map=2)
     assert net.stride == 32          # 5 blocks x 4 words = 20 -> 32
+    # a feature map of 300 values: 150 words -> 256
+    assert NetworkConfig(EngineConfig(k=8, max_q=5, max_p=3), max_map=300).stride == 256
     with pytest.raises(ParameterError, match="max_layers"):
         NetworkConfig(EngineConfig(), max_layers=65)
     with pytest.raises(TypeError):
@@ -122,7 +128,8 @@ def test_design_parameters_come_from_the_configuration(name):
     values = design.resolve({})
     config = design.configure(values)
     flat = dataclasses.asdict(config)
-    flat.update(flat.pop("engine", {}))
+    for nested in ("engine", "patch"):
+        flat.update(flat.pop(nested, {}))
     for param in design.params:
         assert param.check(values[param.name]) == values[param.name]
         assert flat[param.name] == values[param.name], param.name

@@ -161,16 +161,49 @@ def test_infer_float_runs_cnn_bundles(layout, tmp_path, capsys, seed):
     assert report["output_shape"] == ([3] if layout == "one map" else [5, 3])
 
 
-@pytest.mark.parametrize("backend", ["rtl"])
-def test_cnn_bundles_on_the_rtl_are_refused_for_now(backend, tmp_path, capsys):
+def test_cnn_bundles_on_the_dense_baseline_are_refused(tmp_path, capsys):
+    from circnn.bundle import save_bundle
     from circnn.cli import main
-    _cnn_files(tmp_path, np.random.default_rng(0))
+    rng = np.random.default_rng(0)
+    save_bundle(tmp_path / "cnn.npz",
+                Bundle([random_conv(rng, 4, 1, (3, 3), (1, 1), (1, 1), (6, 6), 4)]))
     np.save(tmp_path / "x.npy", np.zeros((2, 6, 6, 1)))
     code = main(["infer", "--model", str(tmp_path / "cnn.npz"), "--inputs",
-                 str(tmp_path / "x.npy"), "--backend", backend, "--out", str(tmp_path / "y.npy")])
+                 str(tmp_path / "x.npy"), "--backend", "rtl-dense", "--out",
+                 str(tmp_path / "y.npy")])
     (line,) = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and "layer 0 is a conv2d layer" in line and "dense layers only" in line
+    assert code == 2 and "layer 0 is a conv2d layer" in line and "one dense layer" in line
     assert not (tmp_path / "y.npy").exists()
+
+
+def test_infer_rtl_runs_a_cnn_on_the_accelerator(tmp_path, capsys, seed):
+    """conv -> pool -> dense through the accelerator: every output word equal to the
+    golden model's, and the report's accelerator figures."""
+    import json
+    from circnn.cli import main
+    rng = np.random.default_rng(seed)
+    _cnn_files(tmp_path, rng)
+    x = rng.uniform(-1, 1, size=(6, 6, 6, 1))
+    np.save(tmp_path / "x.npy", x)
+    args = ["infer", "--model", str(tmp_path / "cnn.npz"), "--inputs", str(tmp_path / "x.npy")]
+    assert main(args + ["--backend", "golden", "--out", str(tmp_path / "g.npy")]) == 0
+    assert main(args + ["--backend", "rtl", "--batch", "2", "--out", str(tmp_path / "y.npy"),
+                        "--report", str(tmp_path / "r.json")]) == 0
+    printed = capsys.readouterr().out
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), np.load(tmp_path / "g.npy"))
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["rtl_golden_mismatches"] == 0
+    acc = report["accelerator"]
+    assert (acc["k"], acc["batch"], acc["max_layers"], acc["max_map"]) == (4, 2, 2, 36)
+    assert (acc["max_side"], acc["max_channels"], acc["max_kernel"]) == (6, 1, 3)
+    # conv 6x6 pixels x ceil(1/P) x q=3 x k/2=2, then dense q=9 x 2 (by hand)
+    assert report["layer_mac_bound_cycles"] == [36 * 3 * 2, 9 * 2]
+    assert report["mac_bound_cycles"] == 36 * 3 * 2 + 9 * 2
+    assert len(report["layer_cycles"]) == 2
+    assert report["layers_run"] == ["layers 0-1 (conv2d + maxpool2d)", "layer 2 (dense)"]
+    assert report["mac_bound_cycles"] <= report["cycles_per_inference"]
+    assert sum(report["layer_cycles"]) <= report["cycles_per_inference"]
+    assert "rtl vs golden: 0 output words differ" in printed
 
 
 @pytest.mark.parametrize("shape", [(2, 6, 6, 2), (2, 35), (6, 6)])

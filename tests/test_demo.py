@@ -15,7 +15,11 @@ from circnn.demo.report import REQUIRED_KEYS
 
 from references import dense_reference
 
-TINY = ["--epochs", "2", "--hidden", "32", "--limit", "12", "--skip-synth", "--quiet"]
+TINY = ["--network", "mlp", "--epochs", "2", "--hidden", "32", "--limit", "12", "--skip-synth",
+        "--quiet"]
+#: a small CNN (8x8x1 -> conv 3x3x4 -> maxpool 2x2 -> dense 10) at k = 4
+TINY_CNN = ["--cnn", "conv3x3x4,pool2,dense10", "--k", "4", "--epochs", "1", "--limit", "12",
+            "--skip-synth", "--quiet"]
 
 
 def write_idx(path, array, magic=None):
@@ -84,9 +88,12 @@ def test_demo_pipeline_digits_rtl(build, capsys):
     assert report["weights_circulant"] == 320 and report["weight_bits"] == 320 * 16
     assert report["weight_bits_dense"] == (64 * 32 + 32 * 10) * 16
     assert report["cycles_per_inference"] >= report["ideal_cycles_per_inference"] > 0
+    # 64 -> 32 at P = 4, k = 8: 1 pass x 8 blocks x 4 words; 32 -> 10: 1 x 4 x 4 (by hand)
+    assert report["mac_bound_cycles"] == 8 * 4 + 4 * 4 == report["ideal_cycles_per_inference"]
     assert [s["k"] for s in report["sweep"]] == [4, 8, 16]
     assert report["rtl_golden_mismatches"] == 0
     assert report["rtl_method"].startswith("accelerator")    # one whole-network simulation
+    assert report["network"] == "64 -> 32 -> 10" and report["network_kind"] == "mlp"
     assert report["fmax_mhz"] is None and report["inferences_per_second"] is None
     assert (out / "confusion_rtl.png").stat().st_size > 1000
     assert np.sum(report["confusion_rtl"]) == 12
@@ -94,11 +101,35 @@ def test_demo_pipeline_digits_rtl(build, capsys):
     assert "accuracy, RTL" in printed and "compression ratio" in printed
 
 
+def test_demo_cnn_digits_rtl(build, capsys):
+    """The default network kind, a CNN, end to end on 12 test images: RTL equal to golden
+    word for word, the per-layer cycles and MAC bounds, the three pictures."""
+    out = build / "demo"
+    assert main(["demo", "--out", str(out), *TINY_CNN, "--simulator", "icarus"]) == 0
+    report = check_report(out)
+    assert report["network_kind"] == "cnn"
+    assert report["network"] == "8x8x1 -> conv 3x3x4 -> maxpool 2x2 -> dense 10"
+    assert report["rtl_golden_mismatches"] == 0 and report["rtl_output_words"] == 12 * 12
+    assert report["accuracy_rtl"] == report["accuracy_golden"]
+    # conv: 64 pixels x ceil(1/4) x q=3 x 2; dense: 1 x ceil(3/4) x q=16 x 2 (by hand)
+    assert report["layer_mac_bound_cycles"] == [64 * 3 * 2, 16 * 2]
+    assert report["mac_bound_cycles"] == 64 * 3 * 2 + 16 * 2
+    assert len(report["layer_cycles"]) == 2 and report["layer_cycles"][0] >= 64 * 3 * 2
+    assert report["cycles_per_inference"] >= sum(report["layer_cycles"])
+    # stored weights: conv 1 x 3 x 4, dense 3 x 16 x 4; dense CNN: 9*4 + 64*10
+    assert report["weights_circulant"] == 12 + 192 and report["weights_dense"] == 36 + 640
+    assert [s["k"] for s in report["sweep"]] == [4, 8, 16]
+    for picture in ("confusion_rtl.png", "layer_cycles.png"):
+        assert (out / picture).stat().st_size > 1000
+    assert "accuracy, RTL" in capsys.readouterr().out
+
+
 def test_demo_mnist_idx(build):
     """The MNIST path end to end on tiny IDX files (one labels file gzipped), RTL included."""
     data = tiny_mnist(build / "mnist")
     out = build / "demo-mnist"
-    assert main(["demo", "--mnist", str(data), "--out", str(out), "--k", "4", "--hidden", "16",
+    assert main(["demo", "--network", "mlp", "--mnist", str(data), "--out", str(out), "--k", "4",
+                 "--hidden", "16",
                  "--epochs", "3", "--skip-synth", "--quiet", "--simulator", "icarus"]) == 0
     report = check_report(out)
     assert report["simulator"] == "icarus"
@@ -112,8 +143,8 @@ def test_demo_mnist_idx(build):
 def test_demo_skip_rtl(build):
     """--skip-rtl: float and golden only; the RTL keys are present and null."""
     out = build / "demo"
-    assert main(["demo", "--out", str(out), "--epochs", "1", "--limit", "30", "--skip-rtl",
-                 "--skip-synth", "--quiet"]) == 0
+    assert main(["demo", "--out", str(out), "--network", "mlp", "--epochs", "1", "--limit", "30",
+                 "--skip-rtl", "--skip-synth", "--quiet"]) == 0
     report = check_report(out)
     assert report["accuracy_rtl"] is None and report["rtl_golden_mismatches"] is None
     assert report["cycles_per_inference"] is None and not (out / "confusion_rtl.png").exists()
@@ -131,8 +162,11 @@ def demo_error(capsys, *argv):
 @pytest.mark.parametrize("argv, needle", [
     (["--k", "6"], "--k 6"),
     (["--k", "2"], "--k 2"),
-    (["--k", "128"], "--k 128: block size larger than the layer widths allow"),
-    (["--k", "16", "--hidden", "8"], "--k 16: block size larger than the layer widths allow"),
+    (["--network", "mlp", "--k", "128"], "--k 128: block size larger than the layer widths allow"),
+    (["--network", "mlp", "--k", "16", "--hidden", "8"],
+     "--k 16: block size larger than the layer widths allow"),
+    (["--cnn", "conv3x3x4,pool2"], "the last layer must be denseN"),
+    (["--cnn", "conv3x3,dense10"], "'conv3x3' is not convKxKxC"),
     (["--epochs", "0"], "--epochs"),
     (["--pes", "0"], "--pes"),
     (["--limit", "0"], "--limit"),
@@ -209,8 +243,8 @@ def test_synthesis_design_is_sized_for_the_network():
 # --------------------------------------------------------------------------
 # --out: a run replaces the folder only when it is complete
 
-QUICK = ["--epochs", "1", "--hidden", "32", "--limit", "12", "--skip-rtl", "--skip-synth",
-         "--quiet"]
+QUICK = ["--network", "mlp", "--epochs", "1", "--hidden", "32", "--limit", "12", "--skip-rtl",
+         "--skip-synth", "--quiet"]
 
 
 def previous_output(folder):

@@ -465,8 +465,9 @@ def _network_case():
 
     def outputs(config):
         np.save(config["runs"][0]["outputs"], np.zeros((4, 2 * 8), dtype=np.int64))
-        Path(config["stats"]).write_text(json.dumps({"run": {"cycles": 90,
-                                                             "layer_cycles_last_batch": [40, 50]}}))
+        Path(config["stats"]).write_text(json.dumps({"run": {
+            "cycles": 90, "cycles_per_inference": 22.5, "batch_cycles": 90,
+            "layer_cycles_last_batch": [40, 50]}}))
 
     def simulate(**kw):
         from circnn.sim.harness.accelerator import simulate_network

@@ -13,7 +13,7 @@ Reference: :func:`verdict`, a plain-Python restatement of the checks that
 ``1..max_q``, ``p`` in ``1..max_p``, ``acc_shift`` and ``out_shift`` in the
 engine's ranges, ``w_base + ceil(p/P) * q * k/2 <= weight words``,
 ``b_base + p * k/2 <= bias pairs``, ``q`` equal to the previous layer's
-``p``, buffers that chain (layer 0 reads IN, each layer reads what the
+``p`` and ``in_values`` (at least 1, at most q*k) equal to its ``out_features``, buffers that chain (layer 0 reads IN, each layer reads what the
 previous one wrote, a middle layer writes A or B other than its source,
 only the last writes OUT), ``1 <= out_features <= p*k``.  A bad table must
 stop the controller with ``error``, the code (one of the codes the first
@@ -52,25 +52,35 @@ def desc(q, p, src, dst, *, w_base=0, b_base=0, acc_shift=0, out_shift=0, relu=0
             "w_base": w_base, "b_base": b_base, "src": src, "dst": dst}
 
 
+def chained(table):
+    """Dense descriptors reading what the layer before wrote: ``in_values`` is the
+    previous layer's ``out_features`` (layer 0: its q*k)."""
+    out, prev = [], None
+    for d in table:
+        out.append(dict(d, in_values=d["q"] * ENGINE.k if prev is None else prev["out_features"]))
+        prev = d
+    return out
+
+
 def base_table():
     """A good three-layer table that uses the weight banks (18 words) and the
     bias memory (14 pairs) exactly to their ends, with shifts at their limits."""
-    return [
+    return chained([
         desc(2, 3, Buffer.IN, Buffer.A, w_base=0, b_base=0, acc_shift=19, out_shift=-8,
              out_features=12),
         desc(3, 1, Buffer.A, Buffer.B, w_base=8, b_base=6, out_shift=12, relu=1, out_features=1),
         desc(1, 3, Buffer.B, Buffer.OUT, w_base=14, b_base=8, acc_shift=0, out_features=10),
         # an unused slot: never checked
         desc(0, 0, Buffer.OUT, Buffer.IN, w_base=999, out_features=0),
-    ]
+    ])
 
 
 def four_table():
     """A good table that fills all four slots."""
-    return [desc(1, 1, Buffer.IN, Buffer.A, w_base=0, b_base=0),
-            desc(1, 2, Buffer.A, Buffer.B, w_base=2, b_base=2, relu=1),
-            desc(2, 1, Buffer.B, Buffer.A, w_base=4, b_base=6, out_shift=-3),
-            desc(1, 3, Buffer.A, Buffer.OUT, w_base=8, b_base=8, out_features=7)]
+    return chained([desc(1, 1, Buffer.IN, Buffer.A, w_base=0, b_base=0),
+                    desc(1, 2, Buffer.A, Buffer.B, w_base=2, b_base=2, relu=1),
+                    desc(2, 1, Buffer.B, Buffer.A, w_base=4, b_base=6, out_shift=-3),
+                    desc(1, 3, Buffer.A, Buffer.OUT, w_base=8, b_base=8, out_features=7)])
 
 
 def verdict(eng, max_layers, table, n_layers):
@@ -92,11 +102,16 @@ def verdict(eng, max_layers, table, n_layers):
         out_lo, out_hi = eng.out_shift_range
         if not (acc_lo <= d["acc_shift"] <= acc_hi and out_lo <= d["out_shift"] <= out_hi):
             bad.add(ErrorCode.SHIFT_RANGE)
+        if d["in_values"] == 0:
+            bad.add(ErrorCode.GEOMETRY_RANGE)
+        if bad:     # ranges are checked first; the sums below assume them
+            return layer, bad
         if d["w_base"] + -(-d["p"] // P) * d["q"] * N > eng.weight_words:
             bad.add(ErrorCode.WEIGHTS_OVERFLOW)
         if d["b_base"] + d["p"] * N > eng.bias_words:
             bad.add(ErrorCode.BIASES_OVERFLOW)
-        if prev is not None and d["q"] != prev["p"]:
+        if (prev is not None and (d["q"] != prev["p"] or d["in_values"] != prev["out_features"])) \
+                or d["in_values"] > d["q"] * eng.k:
             bad.add(ErrorCode.SHAPE_CHAIN)
         last = layer == n_layers - 1
         src_ok = d["src"] == (Buffer.IN if prev is None else prev["dst"])
@@ -310,7 +325,7 @@ def test_good_table_runs_layer_after_layer(seed):
         table = base_table()
         table[1] = dict(table[1], dst=Buffer.OUT)
         await h.run(ctx, table, 2, 2)     # n_layers < table: the rest is not looked at
-        await h.run(ctx, [desc(3, 3, Buffer.IN, Buffer.OUT)] + base_table()[1:], 1, 2)
+        await h.run(ctx, chained([desc(3, 3, Buffer.IN, Buffer.OUT)] + base_table()[1:]), 1, 2)
         assert verdict(ENGINE, NET.max_layers, four_table(), 4) is None
         await h.run(ctx, four_table(), 4, 2)      # every slot of the table
     Harness(seed).go(script)
@@ -336,7 +351,7 @@ def random_chain(rng, eng, n_layers):
         w += -(-p // P) * q * N
         b += p * N
         src = dst
-    return table
+    return chained(table)
 
 
 def test_random_tables(seed):

@@ -13,8 +13,8 @@ from .engine import (MAX_LEFT_SHIFT, EngineConfig, LayerField, LayerRegisters, L
                      MemoryImage)
 from .fft import REORDER_ORDERS, FFTConfig, bit_reverse, twiddle_table
 from .fixedpoint import MAX_FRAC, MAX_MODEL_BITS, MAX_OPERAND_BITS, ROUNDINGS, Rounding, int_range
-from .network import (DESCRIPTOR_FIELDS, DESCRIPTOR_SLOT, REGION_SHIFT, STATUS_LAYOUT, Buffer,
-                      ErrorCode, HostRegister, NetworkConfig, Region, decode_status,
+from .network import (DESCRIPTOR_FIELDS, DESCRIPTOR_SLOT, GEOMETRY_FIELDS, REGION_SHIFT,
+                      STATUS_LAYOUT, Buffer, ErrorCode, HostRegister, LayerKind, NetworkConfig, Region, decode_status,
                       descriptor_address, region_address)
 from .patch import PatchConfig
 from .primitives import BlockRAMConfig, MultiplierConfig, RequantizerConfig
@@ -29,6 +29,7 @@ __all__ = [
     "REORDER_ORDERS", "FFTConfig", "bit_reverse", "twiddle_table",
     "MAX_FRAC", "MAX_MODEL_BITS", "MAX_OPERAND_BITS", "ROUNDINGS", "Rounding", "int_range",
     "DESCRIPTOR_FIELDS", "DESCRIPTOR_SLOT", "REGION_SHIFT", "STATUS_LAYOUT", "Buffer", "ErrorCode",
+    "GEOMETRY_FIELDS", "LayerKind",
     "HostRegister", "NetworkConfig", "Region", "decode_status", "descriptor_address",
     "region_address",
     "BlockRAMConfig", "MultiplierConfig", "RequantizerConfig", "PatchConfig",

@@ -14,17 +14,35 @@ from amaranth.lib import data, enum
 
 from .checks import param, validate_fields
 from .engine import EngineConfig, LayerField
+from .patch import PatchConfig
 
-__all__ = ["NetworkConfig", "Buffer", "ErrorCode", "Region", "HostRegister", "REGION_SHIFT",
-           "DESCRIPTOR_SLOT", "DESCRIPTOR_FIELDS", "STATUS_LAYOUT", "region_address",
-           "descriptor_address", "decode_status"]
+__all__ = ["NetworkConfig", "Buffer", "ErrorCode", "LayerKind", "Region", "HostRegister",
+           "REGION_SHIFT", "DESCRIPTOR_SLOT", "DESCRIPTOR_FIELDS", "GEOMETRY_FIELDS",
+           "STATUS_LAYOUT", "region_address", "descriptor_address", "decode_status"]
 
 #: Address bits below the region field.
 REGION_SHIFT = 22
 #: Words reserved per layer in the descriptor table.
-DESCRIPTOR_SLOT = 16
+DESCRIPTOR_SLOT = 32
+#: A layer's geometry, after the layer core's fields in its descriptor slot
+#: (``docs/registers.md``): what the layer level needs to walk feature maps.
+GEOMETRY_FIELDS = (
+    "kind",                     # LayerKind
+    "in_h", "in_w", "in_c",     # conv2d: the input map (channel-last)
+    "kernel_h", "kernel_w", "stride_h", "stride_w", "pad_h", "pad_w",
+    "pool",                     # conv2d: 1 = max-pooling fused into the writer
+    "pool_h", "pool_w", "pool_stride_h", "pool_stride_w",
+    "in_values",                # dense: values read per input vector (the rest are 0)
+)
 #: Descriptor field names in word order.
-DESCRIPTOR_FIELDS = tuple(f.key for f in LayerField)
+DESCRIPTOR_FIELDS = tuple(f.key for f in LayerField) + GEOMETRY_FIELDS
+
+
+class LayerKind(enum.IntEnum, shape=1):
+    """What a descriptor's layer does with its input (descriptor field ``kind``)."""
+
+    DENSE = 0       #: one row per input vector (a map is read flattened, (h, w, c))
+    CONV2D = 1      #: one im2col patch row per output pixel
 
 
 class Buffer(enum.IntEnum, shape=2):
@@ -49,6 +67,9 @@ class ErrorCode(enum.IntEnum, shape=4):
     LAYER_COUNT = 7
     OUT_FEATURES_RANGE = 8
     SHIFT_RANGE = 9
+    GEOMETRY_RANGE = 10
+    MAP_OVERFLOW = 11
+    PATCH_SIZE = 12
 
     @property
     def meaning(self) -> str:
@@ -61,11 +82,17 @@ _ERROR_MEANINGS = {
     ErrorCode.P_RANGE: "p out of range (0 or above max_p)",
     ErrorCode.WEIGHTS_OVERFLOW: "weights extend past the weight banks",
     ErrorCode.BIASES_OVERFLOW: "biases extend past the bias memory",
-    ErrorCode.SHAPE_CHAIN: "q does not match the previous layer's p",
+    ErrorCode.SHAPE_CHAIN: "the layer's input differs from the previous layer's output or "
+                            "exceeds its q blocks",
     ErrorCode.BUFFER_CHAIN: "activation buffers do not chain (src/dst)",
     ErrorCode.LAYER_COUNT: "n_layers out of range (0 or above max_layers)",
     ErrorCode.OUT_FEATURES_RANGE: "out_features out of range (0 or above p*k)",
     ErrorCode.SHIFT_RANGE: "a requantisation shift out of range",
+    ErrorCode.GEOMETRY_RANGE: "a kind, map, kernel, stride, padding, pooling or in_values "
+                              "field out of range",
+    ErrorCode.MAP_OVERFLOW: "a feature map larger than an activation buffer's image "
+                            "(max_map values)",
+    ErrorCode.PATCH_SIZE: "the patch (kernel_h*kernel_w*in_c values) is longer than q*k",
 }
 
 
@@ -88,6 +115,7 @@ class HostRegister(enum.IntEnum):
     CYCLES = 0x005           #: R: clocks busy since the last start
     ACC_SATURATIONS = 0x006  #: R
     OUT_SATURATIONS = 0x007  #: R
+    BATCH_CYCLES = 0x008     #: R: clocks between the last two batch completions (steady state)
     LAYER_CYCLES = 0x040     #: R: + layer: that layer's clocks in the last batch
     DESCRIPTORS = 0x100      #: RW: + DESCRIPTOR_SLOT * layer + LayerField
 
@@ -113,24 +141,40 @@ def descriptor_address(layer: int, field_name: str) -> int:
     return HostRegister.DESCRIPTORS + DESCRIPTOR_SLOT * layer + DESCRIPTOR_FIELDS.index(field_name)
 
 
+assert len(DESCRIPTOR_FIELDS) <= DESCRIPTOR_SLOT
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
     """The network-level parameters of an accelerator: an engine and its descriptor table."""
 
     engine: EngineConfig = field(default_factory=EngineConfig)
     max_layers: int = param(8, "descriptor table size (layers)", 1, 64)
+    max_map: int = param(2048, "values of the largest feature map (H*W*C) of one image", 1,
+                         1 << 22)
+    patch: PatchConfig = field(default_factory=PatchConfig)
 
     def __post_init__(self):
         if not isinstance(self.engine, EngineConfig):
             raise TypeError("engine must be an EngineConfig")
+        if not isinstance(self.patch, PatchConfig):
+            raise TypeError("patch must be a PatchConfig")
         validate_fields(self)
 
     @property
     def stride(self) -> int:
-        """Pairs reserved per vector in an activation buffer (a power of two)."""
+        """Words (activation pairs) reserved per image in an activation buffer (a power
+        of two): a dense vector of max(max_q, max_p)*k values or a max_map-value map."""
         e = self.engine
-        words = max(e.max_q, e.max_p) * e.half
+        words = max(max(e.max_q, e.max_p) * e.half, -(-self.max_map // 2))
         return 1 << max(1, (words - 1).bit_length())
+
+    def to_dict(self) -> dict:
+        """Every parameter of the accelerator, flat: the engine's, the table's and
+        buffers', the patch walker's."""
+        return {**self.engine.to_dict(), "max_layers": self.max_layers, "max_map": self.max_map,
+                **{name: getattr(self.patch, name) for name in
+                   ("max_side", "max_channels", "max_kernel", "max_stride", "max_padding")}}
 
     @property
     def data_width(self) -> int:

@@ -22,10 +22,10 @@ __all__ = ["DemoConfig", "config_from_args", "check_block_size", "check_output_f
            "make_parents", "DEFAULTS", "N_CLASSES", "WIDTH", "DEVICE", "PACKAGE", "SPEED",
            "OUTPUT_NAMES"]
 
-#: Training recipe shared by the dense baseline, the circulant network and the sweep.
-DEFAULTS = dict(k=8, hidden=128, seed=0, lr=5e-3, batch_size=32, optimizer="adam",
-                epochs_digits=20, epochs_mnist=5, pes=4, batch=4, freq=100.0,
-                calibration_rows=256, rtl_rows_mnist_icarus=200, sweep_ks=(4, 8, 16))
+#: Training recipe shared by the dense baseline, the circulant network and the sweep
+#: (block size, epochs and learning rate: per network, :mod:`.networks`).
+DEFAULTS = dict(network="cnn", hidden=128, seed=0, batch_size=32, optimizer="adam",
+                pes=4, batch=4, freq=100.0, calibration_rows=256, rtl_rows_mnist_icarus=200)
 
 N_CLASSES = 10
 WIDTH = 16          # activations, weight spectra, IFFT input, twiddles
@@ -34,13 +34,15 @@ DEVICE, PACKAGE, SPEED = "LFE5U-85F", "CABGA381", 6
 #: What a run writes to ``--out``: the bundle, the reports, the pictures and the
 #: ECP5 build's folder.  A run replaces the whole folder.
 OUTPUT_NAMES = frozenset({"model.npz", "report.json", "report.md", "accuracy_vs_k.png",
-                          "confusion_rtl.png", "synth"})
+                          "confusion_rtl.png", "layer_cycles.png", "synth"})
 
 
 @dataclass
 class DemoConfig:
     out: Path
     mnist: Path | None
+    network: str
+    cnn: str
     k: int
     hidden: int
     epochs: int
@@ -68,15 +70,23 @@ def _get(args, name, default=None):
 
 def config_from_args(args) -> DemoConfig:
     """Validate the command-line options that do not depend on the data."""
+    from circnn.cnn_training import CNN_SPEC
+    from .networks import NETWORKS
     mnist = _get(args, "mnist")
-    epochs = _get(args, "epochs", DEFAULTS["epochs_mnist"] if mnist else DEFAULTS["epochs_digits"])
+    network = _get(args, "network", DEFAULTS["network"])
+    if network not in NETWORKS:
+        raise ParameterError(f"--network must be one of {', '.join(NETWORKS)}, not {network!r}")
+    family = NETWORKS[network]
+    epochs = _get(args, "epochs", family.epochs_mnist if mnist else family.epochs_digits)
     cfg = DemoConfig(
         out=Path(_get(args, "out", "build/demo")),
         mnist=None if mnist is None else Path(mnist),
-        k=_get(args, "k", DEFAULTS["k"]),
+        network=network,
+        cnn=_get(args, "cnn", CNN_SPEC),
+        k=_get(args, "k", family.k),
         hidden=_get(args, "hidden", DEFAULTS["hidden"]),
         epochs=epochs,
-        lr=float(_get(args, "lr", DEFAULTS["lr"])),
+        lr=float(_get(args, "lr", family.lr)),
         seed=_get(args, "seed", DEFAULTS["seed"]),
         pes=_get(args, "pes", DEFAULTS["pes"]),
         batch=_get(args, "batch", DEFAULTS["batch"]),
@@ -152,9 +162,7 @@ def make_parents(out: Path) -> None:
 
 
 def check_block_size(cfg: DemoConfig, n_in: int) -> None:
-    """k must fit the layer widths: at most the input width and the hidden width."""
-    limit = min(n_in, cfg.hidden)
-    if cfg.k > limit:
-        raise ParameterError(
-            f"--k {cfg.k}: block size larger than the layer widths allow (input {n_in}, "
-            f"hidden {cfg.hidden}: k must be at most {limit})")
+    """The network must fit the data: an MLP's k at most the input and hidden widths, a
+    CNN's images square."""
+    from .networks import NETWORKS
+    NETWORKS[cfg.network](cfg, None).check(n_in)

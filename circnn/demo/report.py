@@ -17,6 +17,7 @@ REQUIRED_KEYS = (
     "accuracy_dense_float", "accuracy_float", "accuracy_golden", "accuracy_rtl",
     "rtl_golden_mismatches", "compression_ratio", "weight_bits", "cycles_per_inference",
     "fmax_mhz", "inferences_per_second", "lut4", "ff", "mult18", "dp16kd",
+    "network", "mac_bound_cycles", "layer_cycles",
 )
 
 
@@ -42,7 +43,7 @@ def summary_rows(r: dict) -> list[tuple[str, str]]:
         rtl_label = f"accuracy, RTL ({r.get('simulator') or 'icarus'})" + (
             "" if r["rtl_rows"] == r["n_test"] else f", first {r['rtl_rows']} rows")
         words = f"{r['rtl_golden_mismatches']} of {r['rtl_output_words']}"
-        cycles = (f"{r['cycles_per_inference']:.1f} (ideal {r['ideal_cycles_per_inference']}, "
+        cycles = (f"{r['cycles_per_inference']:.1f} (MAC bound {r['mac_bound_cycles']}, "
                   f"{r['rtl_method']})")
         rtl = r["rtl"]
         build = "build cached" if rtl["build_cached"] else f"build {rtl['build_wall_s']:.1f} s"
@@ -90,7 +91,7 @@ def render_markdown(r: dict) -> str:
             for t in r["targets"]]
     out += ["", "## Layers (compiled formats, golden-vs-float error on the calibration rows, RTL cycles)", "",
             "| layer | p x q blocks | input | weights | acc shift | bias | output | out shift "
-            "| rel. RMS error | saturations (acc/out) | RTL cycles/row (ideal) |",
+            "| rel. RMS error | saturations (acc/out) | RTL cycles per inference (MAC bound) |",
             "| --- | --- | --- | --- | ---: | --- | --- | ---: | ---: | --- | --- |"]
     for l in r["layers"]:
         rt = l.get("rtl") or {}
@@ -107,6 +108,9 @@ def render_markdown(r: dict) -> str:
     out += ["", f"![accuracy against block size]({r['files']['accuracy_plot']})", ""]
     if r["files"]["confusion_plot"]:
         out += [f"![RTL confusion matrix]({r['files']['confusion_plot']})", ""]
+    if r["files"].get("layer_cycles_plot"):
+        out += [f"![cycles per layer against the MAC bound]({r['files']['layer_cycles_plot']})",
+                ""]
     synth = r.get("synthesis")
     out += ["## ECP5 build", ""]
     if synth is None:
@@ -153,5 +157,7 @@ def print_summary(out: Path, report: dict) -> None:
     for t in report["targets"]:
         if t["met"] is False:
             print(f"target missed: {t['target']} ({t['value']})")
-    print(f"report: {out / 'report.md'}, {out / 'report.json'}; pictures: {out / 'accuracy_vs_k.png'}"
-          + ("" if report["files"]["confusion_plot"] is None else f", {out / 'confusion_rtl.png'}"))
+    pictures = [report["files"][key] for key in ("accuracy_plot", "confusion_plot",
+                                                 "layer_cycles_plot") if report["files"].get(key)]
+    print(f"report: {out / 'report.md'}, {out / 'report.json'}; pictures: "
+          + ", ".join(str(out / name) for name in pictures))

@@ -6,7 +6,7 @@ hardware, the host bus from here.
 
 Configuration (``CIRCNN_BENCH``): ``data`` (an .npz written by the test),
 ``runs`` (a list of runs, each ``{"name", "batch", "p", "k", "reset_after"?,
-"expect_error"?}``), idle / stall probabilities, seed, ``stats`` (a path).
+"expect_error"?, "mac_bound_clocks"?}``; the last sets the time allowed), idle / stall probabilities, seed, ``stats`` (a path).
 For run ``name`` the npz holds ``{name}_writes`` (host-bus writes: address,
 data), ``{name}_x`` (input codes) and ``{name}_expected`` (output codes
 computed by :func:`circnn.sim.model.network.network_forward`).  A run with
@@ -107,7 +107,9 @@ async def accelerator_matches_model(dut):
             dut._log.info(f"{name}: reset after {run['reset_after']} clocks; reloading the registers")
             await host.write_all(writes.tolist())
             await host.write(HostRegister.CTRL, 1)
-        budget = 10 * (40 * (len(words) + n_out) + 20000) / max(0.05, 1 - max(c["idle"], c["stall"]))
+        # clocks: the streams' words, or the run's MAC-bound clocks (convolutions), with room
+        clocks = max(40 * (len(words) + n_out), 4 * run.get("mac_bound_clocks", 0)) + 20000
+        budget = 10 * clocks / max(0.05, 1 - max(c["idle"], c["stall"]))
         transfer_stats = {}
         got = await shell_transfer(dut, words, n_out, shell=shell, seed=py.getrandbits(32),
                                    timeout_ns=budget, stats=transfer_stats, **patterns)
@@ -131,10 +133,12 @@ async def accelerator_matches_model(dut):
             raise AssertionError(f"{name}: {len(bad)} of {y.size} outputs differ; first: vector {r} "
                                  f"element {e}: got {y[r, e]}, model {expected[r, e]} (seed={seed})")
         cycles = await host.read(HostRegister.CYCLES)
+        batch_cycles = await host.read(HostRegister.BATCH_CYCLES)
         inferences = await host.read(HostRegister.INFERENCES)
         layer_cycles = [await host.read(HostRegister.LAYER_CYCLES + i) for i in range(run["layers"])]
         stats[name] = {"vectors": int(x.shape[0]), "cycles": cycles,
                        "cycles_per_inference": cycles / x.shape[0],
+                       "batch_cycles": batch_cycles,
                        "layer_cycles_last_batch": layer_cycles, "inferences_counter": inferences,
                        "stream_cycles": transfer_stats.get("last_out", 0) - transfer_stats.get("first_in", 0) + 1}
         dut._log.info(f"{name}: {y.size} outputs equal to the model; {stats[name]}")

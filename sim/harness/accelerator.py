@@ -17,7 +17,8 @@ import numpy as np
 
 from circnn.config import NetworkConfig
 from circnn.rtl.accelerator import Accelerator
-from circnn.sim.model.accelerator import build_image, host_writes
+from circnn.sim.model.accelerator import build_image, host_writes, mac_bound_cycles, stage_name
+from circnn.sim.model.cnn import cnn_forward
 from circnn.sim.model.layer import LayerProgram
 from circnn.sim.model.network import network_forward
 
@@ -29,18 +30,35 @@ from .stream_shell import StreamShell, shell_addr_bits
 __all__ = ["simulate_network"]
 
 
-def simulate_network(net: NetworkConfig, programs: list[LayerProgram], x_codes, *, name: str,
+def model_forward(layers: list, x_codes, eng) -> np.ndarray:
+    """The bit-true model's output codes for ``layers`` (programs of a dense network
+    or steps of a convolutional one)."""
+    if all(isinstance(layer, LayerProgram) for layer in layers):
+        return network_forward(x_codes, layers, eng)
+    return cnn_forward(x_codes, layers, eng)
+
+
+def simulate_network(net: NetworkConfig, programs: list, x_codes, *, name: str,
                      idle: float = 0.0, stall: float = 0.0, burst: float = 1.0, seed: int = 0,
                      compare: bool = False, progress=None, keep_files: bool = True,
                      simulator: str | None = None, prefer: str = "verilator",
                      addr_bits: int | None = None) -> tuple[np.ndarray, dict]:
     """Output codes (N, p_last*k) of the RTL, and its statistics.
 
+    ``programs``: the :class:`LayerProgram` of a dense network, or the steps of a
+    convolutional one (:func:`circnn.compiler.compile_cnn`); ``x_codes`` the first
+    layer's input codes (N, q0*k), or (N, H*W*C) for a map.
+
     Rows are padded with zero rows to a multiple of the batch (their outputs
-    dropped).  Statistics: ``cycles`` (the accelerator's busy clocks),
-    ``cycles_per_inference`` (over the padded rows, i.e. what the hardware
-    did), ``layer_cycles`` (each layer's clocks in the last batch), and the
-    stream-measured cycles.  With ``compare`` the bench also checks every
+    dropped).  Statistics: ``accelerator`` (every parameter of ``net``),
+    ``cycles`` (the accelerator's busy clocks), ``cycles_per_inference`` (the
+    steady state: the last batch's period, BATCH_CYCLES, over B),
+    ``cycles_per_inference_whole_run`` (busy clocks over the padded rows, the
+    first batch's input included), ``layer_cycles`` (each descriptor's clocks
+    in the last batch, over B; raw in ``layer_cycles_last_batch``),
+    ``mac_bound_cycles`` and ``layer_mac_bound_cycles`` (output pixels x
+    ceil(p/P) x q x k/2, per inference), ``layers_run`` (what each descriptor
+    runs), and the stream-measured cycles.  With ``compare`` the bench also checks every
     output word against :func:`network_forward`.
 
     ``name`` identifies the run's files, ``build_root()/network_runs/<name>/``
@@ -70,12 +88,13 @@ def simulate_network(net: NetworkConfig, programs: list[LayerProgram], x_codes, 
     if padded != rows:
         x = np.concatenate([x, np.zeros((padded - rows, x.shape[1]), dtype=np.int64)])
     image = build_image(programs, net)
+    last = image.programs[-1]
     # weights, biases and descriptors go through the host bus, so that the Verilog
     # depends on the configuration only and one simulator build serves every network
     writes = np.array(host_writes(image, weights=True, n_batches=padded // eng.batch),
                       dtype=np.int64)
-    expected = network_forward(x, programs, eng) if compare else np.zeros(
-        (padded, programs[-1].p * eng.k), dtype=np.int64)
+    expected = model_forward(programs, x, eng) if compare else np.zeros(
+        (padded, last.p * eng.k), dtype=np.int64)
     work = build_root() / "network_runs" / slug(name)
     bench_name = f"network_{name}"
     try:
@@ -86,14 +105,15 @@ def simulate_network(net: NetworkConfig, programs: list[LayerProgram], x_codes, 
         np.savez(data, run_writes=writes, run_x=x, run_expected=expected)
         outputs = work / "outputs.npy"
         stats_path = work / "stats.json"
-        entry = dict(name="run", batch=eng.batch, k=eng.k, p=programs[-1].p, max_p=eng.max_p,
-                     layers=len(programs), compare=compare, outputs=str(outputs))
+        entry = dict(name="run", batch=eng.batch, k=eng.k, p=last.p, max_p=eng.max_p,
+                     layers=image.n_layers, compare=compare, outputs=str(outputs),
+                     mac_bound_clocks=padded * sum(mac_bound_cycles(image.stages, eng)))
         t0 = time.monotonic()
         if progress:
-            progress(f"simulating the accelerator on {simulator}: {len(programs)} layers, "
+            progress(f"simulating the accelerator on {simulator}: {image.n_layers} layers, "
                      f"{rows} rows (batch {eng.batch}) in one simulation")
-        words_in = padded * -(-programs[0].q * eng.k // 2)
-        words_out = padded * programs[-1].p * eng.half
+        words_in = padded * -(-x.shape[1] // 2)
+        words_out = padded * last.p * eng.half
         shell = StreamShell(Accelerator(net),
                             addr_bits=shell_addr_bits(max(words_in, words_out), addr_bits))
         run = run_bench(shell, name=bench_name,
@@ -106,8 +126,20 @@ def simulate_network(net: NetworkConfig, programs: list[LayerProgram], x_codes, 
     finally:
         if not keep_files:
             remove_run_files(work, build_root() / "sim" / slug(bench_name))
-    stats.update(rows=rows, padded_rows=padded, seconds=round(time.monotonic() - t0, 1),
-                 layer_cycles=stats.pop("layer_cycles_last_batch"), **run_figures(run))
+    bounds = mac_bound_cycles(image.stages, eng)
+    last_batch = stats.pop("layer_cycles_last_batch")
+    stats.update(
+        rows=rows, padded_rows=padded - rows, seconds=round(time.monotonic() - t0, 1),
+        accelerator=net.to_dict(),
+        # steady state: the period of the last batch (its input streamed in while the
+        # batch before computed), per inference; and the whole run's busy clocks per row
+        cycles_per_inference=stats["batch_cycles"] / eng.batch,
+        cycles_per_inference_whole_run=stats.pop("cycles_per_inference"),
+        layer_cycles_last_batch=last_batch,
+        layer_cycles=[c / eng.batch for c in last_batch],
+        mac_bound_cycles=int(sum(bounds)), layer_mac_bound_cycles=bounds,
+        layers_run=[stage_name(stage) for stage in image.stages],
+        **run_figures(run))
     if progress:
         progress(f"simulation finished: {run.clocks} clocks in {run.sim_s:.1f} s on "
                  f"{simulator} ({stats['seconds']} s with elaboration and build)")

@@ -1,0 +1,137 @@
+"""``MapGeometry``: the sizes a convolution layer's descriptor implies, formed by counting.
+
+From a ``conv2d`` descriptor's geometry (input map H x W x C, kernel, stride,
+padding, optional max-pooling, C_out = ``out_features``) it forms, with no
+multiplier and no divider (one addition per value per clock):
+
+* ``out_h``, ``out_w``: the convolution's output side, ``(H + 2*PH - KH) // SH + 1``;
+* ``pool_h``, ``pool_w``: the pooled side ``(out - PK) // PS + 1`` (equal to the
+  output side without pooling), and ``pool_fits`` (the pooling window fits);
+* ``in_map`` = H*W*C, ``patch`` = KH*KW*C, ``rows`` = out_h*out_w (patch rows per
+  image), ``pool_row`` = pool_w*C_out, ``out_map`` = the values written per
+  image, pool_h*pool_w*C_out (without pooling the pooled side is the output side).
+
+Its NumPy twin is :func:`circnn.sim.model.conv.output_side` with the products
+written out.  Protocol: the inputs are read while ``start`` is high and must
+stay stable until ``done``; each field must already be in its range (the
+network controller checks ranges first: sides and channels at least 1, kernel
+no larger than the padded map).  ``done`` rises at most
+4*max(side + padding, kernel) + 5 clocks after ``start`` (four counting
+loops, each as long as its longest side; 33 clocks for the digits CNN's
+second convolution) and stays high until the next ``start``; the outputs
+are valid while it is high.
+"""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from circnn.config import NetworkConfig
+
+__all__ = ["MapGeometry"]
+
+
+def _bits(n: int) -> int:
+    return max(1, (n - 1).bit_length())
+
+
+class MapGeometry(wiring.Component):
+    def __init__(self, net: NetworkConfig):
+        self.net = net
+        cfg, eng = net.patch, net.engine
+        side = range(cfg.max_side + 1)
+        kern = range(cfg.max_kernel + 1)
+        out_side = range(cfg.max_side + cfg.max_padding + 1)
+        channels_out = max(cfg.max_channels, eng.max_p * eng.k)
+        #: bits of a value count of one map (inputs, patches, outputs)
+        self.count_bits = _bits((cfg.max_side + cfg.max_padding) ** 2
+                                * max(cfg.max_channels, channels_out) + 1) + 1
+        count = self.count_bits
+        super().__init__({
+            "start": In(1),
+            "h": In(side), "w": In(side), "c": In(range(cfg.max_channels + 1)),
+            "kh": In(kern), "kw": In(kern), "sh": In(range(cfg.max_stride + 1)),
+            "sw": In(range(cfg.max_stride + 1)), "ph": In(range(cfg.max_padding + 1)),
+            "pw": In(range(cfg.max_padding + 1)), "c_out": In(range(channels_out + 1)),
+            "pool": In(1), "pool_kh": In(kern), "pool_kw": In(kern),
+            "pool_sh": In(range(cfg.max_stride + 1)), "pool_sw": In(range(cfg.max_stride + 1)),
+            "done": Out(1),
+            # an output side is at most the input side plus the padding (padding < kernel)
+            "out_h": Out(out_side), "out_w": Out(out_side), "pool_h": Out(out_side),
+            "pool_w": Out(out_side),
+            "pool_fits": Out(1),
+            "in_map": Out(count), "patch": Out(count), "rows": Out(count),
+            "pool_row": Out(count), "out_map": Out(count),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.net.patch
+        count = self.count_bits
+        t = Signal(range(cfg.max_side + cfg.max_padding + cfg.max_kernel + 2))
+        # window ends of the running divisions (count windows while they fit)
+        span = cfg.max_side + 2 * cfg.max_padding + 2 * cfg.max_stride + cfg.max_kernel + 1
+        end_h, end_w = Signal(range(span)), Signal(range(span))
+        limit_h, limit_w = Signal(range(span)), Signal(range(span))
+        pool_kh = Mux(self.pool, self.pool_kh, 1)
+        pool_kw = Mux(self.pool, self.pool_kw, 1)
+        pool_sh = Mux(self.pool, self.pool_sh, 1)
+        pool_sw = Mux(self.pool, self.pool_sw, 1)
+        wc, kwc = Signal(count), Signal(count)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [
+                        self.done.eq(0), self.out_h.eq(0), self.out_w.eq(0),
+                        end_h.eq(self.kh), end_w.eq(self.kw),
+                        limit_h.eq(self.h + 2 * self.ph), limit_w.eq(self.w + 2 * self.pw),
+                    ]
+                    m.next = "CONV_SIDES"
+            # out = how many windows fit: window ends KH, KH+SH, ... up to H+2*PH
+            with m.State("CONV_SIDES"):
+                with m.If(end_h <= limit_h):
+                    m.d.sync += [self.out_h.eq(self.out_h + 1), end_h.eq(end_h + self.sh)]
+                with m.If(end_w <= limit_w):
+                    m.d.sync += [self.out_w.eq(self.out_w + 1), end_w.eq(end_w + self.sw)]
+                with m.If((end_h > limit_h) & (end_w > limit_w)):
+                    m.d.sync += [self.pool_h.eq(0), self.pool_w.eq(0),
+                                 end_h.eq(pool_kh), end_w.eq(pool_kw)]
+                    m.next = "POOL_SIDES"
+            with m.State("POOL_SIDES"):
+                m.d.sync += self.pool_fits.eq((pool_kh <= self.out_h) & (pool_kw <= self.out_w))
+                with m.If(end_h <= self.out_h):
+                    m.d.sync += [self.pool_h.eq(self.pool_h + 1), end_h.eq(end_h + pool_sh)]
+                with m.If(end_w <= self.out_w):
+                    m.d.sync += [self.pool_w.eq(self.pool_w + 1), end_w.eq(end_w + pool_sw)]
+                with m.If((end_h > self.out_h) & (end_w > self.out_w)):
+                    m.d.sync += [t.eq(0), wc.eq(0), kwc.eq(0), self.pool_row.eq(0)]
+                    m.next = "ROW_PRODUCTS"
+            # products by repeated addition: first the row lengths in values ...
+            with m.State("ROW_PRODUCTS"):
+                m.d.sync += t.eq(t + 1)
+                with m.If(t < self.w):
+                    m.d.sync += wc.eq(wc + self.c)
+                with m.If(t < self.kw):
+                    m.d.sync += kwc.eq(kwc + self.c)
+                with m.If(t < self.pool_w):
+                    m.d.sync += self.pool_row.eq(self.pool_row + self.c_out)
+                with m.If((t >= self.w) & (t >= self.kw) & (t >= self.out_w)):
+                    m.d.sync += [t.eq(0), self.in_map.eq(0), self.patch.eq(0), self.rows.eq(0),
+                                 self.out_map.eq(0)]
+                    m.next = "MAP_PRODUCTS"
+            # ... then the maps, row length times rows
+            with m.State("MAP_PRODUCTS"):
+                m.d.sync += t.eq(t + 1)
+                with m.If(t < self.h):
+                    m.d.sync += self.in_map.eq(self.in_map + wc)
+                with m.If(t < self.kh):
+                    m.d.sync += self.patch.eq(self.patch + kwc)
+                with m.If(t < self.out_h):
+                    m.d.sync += self.rows.eq(self.rows + self.out_w)
+                with m.If(t < self.pool_h):
+                    m.d.sync += self.out_map.eq(self.out_map + self.pool_row)
+                with m.If((t >= self.h) & (t >= self.kh) & (t >= self.out_h)):
+                    m.d.sync += self.done.eq(1)
+                    m.next = "IDLE"
+        return m
