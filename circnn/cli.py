@@ -348,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed of the initial weights and of the sample order (default 0)")
     p.add_argument("--pes", type=int, default=None, help="processing elements P of the engine (default 4)")
     p.add_argument("--batch", type=int, default=None,
-                   help="input vectors per weight read B of the engine (default 4)")
+                   help="input vectors per weight read B of the engine (default 2 for the CNN, "
+                        "4 for the MLP)")
     p.add_argument("--rtl-rows", type=int, default=None, metavar="N",
                    help="simulate only the first N test rows in RTL (default: all on digits, "
                         "200 on MNIST)")

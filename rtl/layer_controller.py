@@ -30,7 +30,7 @@ On ``start`` (``shape`` describes the layer, :func:`layer_shape_layout`):
   C_out (``out_features``) at value ``pixel * C_out + channel`` of the image's
   map, or, with max-pooling fused, into every pooling window holding the
   pixel: the window's first pixel writes, later ones read, compare and write
-  back the maximum (read-modify-write, ``latency + 1`` clocks each; the
+  back the maximum (read-modify-write, ``latency + 3`` clocks each; the
   buffer's read port is free, the reader reads another buffer).  Pairs
   that straddle two words (odd C_out) are written half by half.
 
@@ -147,11 +147,17 @@ class LayerController(wiring.Component):
         depth = 1 << (self.pos_bits + self.vec_bits)
         count = _count_bits(net)
         shape = self.shape
+        # the layer's shape, latched on `start` (the descriptor's registers are far
+        # away, and the writer compares against them every clock)
+        ws = Signal(layer_shape_layout(net))
+        with m.If(self.start):
+            m.d.sync += ws.eq(shape)
         bufs = {name: _Buffer(m, name, value, depth) for name in ("in", "a", "b")}
         latency = bufs["in"].latency
-        # a credit per read in flight: the buffer's latency, then the queue
+        # a credit per read in flight: the request register, the buffer's latency,
+        # then the queue
         read_layout = _read_layout(net)
-        m.submodules.read_queue = rqueue = CreditQueue(read_layout, queue_depth(latency))
+        m.submodules.read_queue = rqueue = CreditQueue(read_layout, queue_depth(latency + 1))
 
         # --- IN: filled by the host ------------------------------------
         in_pos = Signal(range(net.stride + 1))
@@ -211,10 +217,10 @@ class LayerController(wiring.Component):
         pa = m.submodules.patches = PatchAddresses(net.patch)
         pair_mode = Signal()
         m.d.comb += [
-            pa.h.eq(shape.h), pa.w.eq(shape.w),
-            pa.c.eq(Mux(pair_mode, shape.c >> 1, shape.c)),
-            pa.kh.eq(shape.kh), pa.kw.eq(shape.kw), pa.sh.eq(shape.sh), pa.sw.eq(shape.sw),
-            pa.ph.eq(shape.ph), pa.pw.eq(shape.pw),
+            pa.h.eq(ws.h), pa.w.eq(ws.w),
+            pa.c.eq(Mux(pair_mode, ws.c >> 1, ws.c)),
+            pa.kh.eq(ws.kh), pa.kw.eq(ws.kw), pa.sh.eq(ws.sh), pa.sw.eq(ws.sw),
+            pa.ph.eq(ws.ph), pa.pw.eq(ws.pw),
         ]
         index = pa.o.payload.index
         with m.FSM(name="reader"):
@@ -255,13 +261,17 @@ class LayerController(wiring.Component):
                     with m.Else():
                         m.next = "CONV_START"
         m.d.comb += release_in.eq(reads_done & (src == Buffer.IN))
-        read_addr = self._address(req_word, r_img)
-
-        # the buffers' read data leaves registers (BlockRAM); the source
-        # select and the request's flags travel beside it into the queue
-        read_valid = delay(m, issue, latency, "read_valid")
-        read_src = delay(m, src, latency, "read_src")
-        meta = delay(m, Cat(req_single, req_half, req_zero, req_last), latency, "read_meta")
+        # the request is registered before it addresses the buffers (the walker's
+        # index sum is far from them); the buffers' read data leaves registers
+        # (BlockRAM); the source select and the request's flags travel beside it
+        # into the queue
+        read_word = Signal(self.pos_bits)
+        read_img = Signal.like(r_img)
+        m.d.sync += [read_word.eq(req_word), read_img.eq(r_img)]
+        read_addr = self._address(read_word, read_img)
+        read_valid = delay(m, issue, latency + 1, "read_valid")
+        read_src = delay(m, src, latency + 1, "read_src")
+        meta = delay(m, Cat(req_single, req_half, req_zero, req_last), latency + 1, "read_meta")
         held = {name: [ram.rd_data for ram in buf.halves] for name, buf in bufs.items()}
         for h in range(2):
             m.d.comb += rqueue.i.payload[f"x{h}"].eq(
@@ -310,6 +320,7 @@ class LayerController(wiring.Component):
         # the core's ready (both sides of the queue are registers)
         entry = data.StructLayout({"y0": value, "y1": value, "vector": out.vector.shape(),
                                    "channel": range(eng.max_p * eng.k + 1),
+                                   "keep0": 1, "keep1": 1,     # channel (+1) below C_out
                                    "batch_last": 1, "layer_last": 1})
         m.submodules.write_queue = wq = fifo.SyncFIFOBuffered(width=entry.size, depth=4)
         m.d.comb += [
@@ -326,7 +337,7 @@ class LayerController(wiring.Component):
         m.d.sync += last_written.eq(mul_const(p_pairs, B) - 1)
         batches = Signal(24)
         rows_last = Signal(24)
-        m.d.sync += rows_last.eq(shape.rows - 1)
+        m.d.sync += rows_last.eq(ws.rows - 1)
         batch_end = moved & (written == last_written)
         last_moved = batch_end & (batches == rows_last)
         with m.If(self.start):
@@ -339,6 +350,8 @@ class LayerController(wiring.Component):
         m.d.comb += [
             entry_in.y0.eq(out.y0), entry_in.y1.eq(out.y1), entry_in.vector.eq(out.vector),
             entry_in.channel.eq(Cat(Const(0, 1), n, out.block)),      # block*k + 2n
+            entry_in.keep0.eq(entry_in.channel < ws.c_out),
+            entry_in.keep1.eq(entry_in.channel + 1 < ws.c_out),
             entry_in.batch_last.eq(batch_end), entry_in.layer_last.eq(last_moved),
             wq.w_data.eq(entry_in), wq.w_en.eq(conv & self.core_o.valid),
         ]
@@ -362,34 +375,43 @@ class LayerController(wiring.Component):
                 "offy": Signal(count, name=f"{name}_offy"),
             }
         cur, saved = row_state("row"), row_state("batch_row")
+        # the next row's state, registered a clock behind `cur` (the row state moves
+        # at most every other clock: a move is followed by a `stale` clock)
+        nxt_c = {key: Signal.like(sig, name=f"next_c_{key}") for key, sig in cur.items()}
         nxt = {key: Signal.like(sig, name=f"next_{key}") for key, sig in cur.items()}
-        x_wrap = cur["x"] == shape.out_w - 1
-        y_wrap = cur["y"] == shape.out_h - 1
-        m.d.comb += [sig.eq(cur[key]) for key, sig in nxt.items()]
+        m.d.sync += [nxt[key].eq(nxt_c[key]) for key in cur]
+        # the limits the row state is compared with, less one, in registers
+        out_w_last, out_h_last = Signal.like(ws.out_w), Signal.like(ws.out_h)
+        psw_last, psh_last = Signal.like(ws.pool_sw), Signal.like(ws.pool_sh)
+        m.d.sync += [out_w_last.eq(ws.out_w - 1), out_h_last.eq(ws.out_h - 1),
+                     psw_last.eq(ws.pool_sw - 1), psh_last.eq(ws.pool_sh - 1)]
+        x_wrap = cur["x"] == out_w_last
+        y_wrap = cur["y"] == out_h_last
+        m.d.comb += [sig.eq(cur[key]) for key, sig in nxt_c.items()]
 
-        def step(axis, pool_stride, pool_step):
+        def step(axis, stride_last, pool_step):
             """The next pixel along ``axis``: the window place moves on, and the window
-            with it every ``pool_stride`` pixels."""
+            with it every pool stride pixels."""
             ph, pu, off = cur[f"ph{axis}"], cur[f"pu{axis}"], cur[f"off{axis}"]
-            m.d.comb += [nxt[axis].eq(cur[axis] + 1), nxt[f"ph{axis}"].eq(ph + 1)]
-            with m.If(ph == pool_stride - 1):
-                m.d.comb += [nxt[f"ph{axis}"].eq(0), nxt[f"pu{axis}"].eq(pu + 1),
-                             nxt[f"off{axis}"].eq(off + pool_step)]
+            m.d.comb += [nxt_c[axis].eq(cur[axis] + 1), nxt_c[f"ph{axis}"].eq(ph + 1)]
+            with m.If(ph == stride_last):
+                m.d.comb += [nxt_c[f"ph{axis}"].eq(0), nxt_c[f"pu{axis}"].eq(pu + 1),
+                             nxt_c[f"off{axis}"].eq(off + pool_step)]
 
         def restart(axis):
-            m.d.comb += [nxt[axis].eq(0), nxt[f"ph{axis}"].eq(0), nxt[f"pu{axis}"].eq(0),
-                         nxt[f"off{axis}"].eq(0)]
+            m.d.comb += [nxt_c[axis].eq(0), nxt_c[f"ph{axis}"].eq(0), nxt_c[f"pu{axis}"].eq(0),
+                         nxt_c[f"off{axis}"].eq(0)]
 
-        m.d.comb += nxt["pix"].eq(cur["pix"] + shape.c_out)
+        m.d.comb += nxt_c["pix"].eq(cur["pix"] + ws.c_out)
         with m.If(x_wrap):
             restart("x")
             with m.If(y_wrap):
                 restart("y")
-                m.d.comb += [nxt["img"].eq(cur["img"] + 1), nxt["pix"].eq(0)]
+                m.d.comb += [nxt_c["img"].eq(cur["img"] + 1), nxt_c["pix"].eq(0)]
             with m.Else():
-                step("y", shape.pool_sh, shape.pool_row)
+                step("y", psh_last, ws.pool_row)
         with m.Else():
-            step("x", shape.pool_sw, shape.c_out)
+            step("x", psw_last, ws.c_out)
 
         # the row state follows the pairs leaving the queue: outputs come pass by
         # pass, vector by vector, so it steps to the next row when the vector tag
@@ -417,11 +439,11 @@ class LayerController(wiring.Component):
         # the pooling windows holding the pixel, two per direction at most:
         # target t = 2*ty + tx, window (pu_y - ty, pu_x - tx).  Registered from the
         # row state (a clock after it moves: `stale` holds the writer for it)
-        pool = shape.pool
-        in_y0 = cur["puy"] < shape.pool_h
-        in_x0 = cur["pux"] < shape.pool_w
-        in_y1 = (cur["puy"] != 0) & (cur["phy"] + shape.pool_sh < shape.pool_kh)
-        in_x1 = (cur["pux"] != 0) & (cur["phx"] + shape.pool_sw < shape.pool_kw)
+        pool = ws.pool
+        in_y0 = cur["puy"] < ws.pool_h
+        in_x0 = cur["pux"] < ws.pool_w
+        in_y1 = (cur["puy"] != 0) & (cur["phy"] + ws.pool_sh < ws.pool_kh)
+        in_x1 = (cur["pux"] != 0) & (cur["phx"] + ws.pool_sw < ws.pool_kw)
         row_targets = Signal(4)
         row_base = [Signal(count, name=f"row_base{t}") for t in range(4)]
         row_first = Signal()        # the pixel opens its window (0, 0)
@@ -434,17 +456,18 @@ class LayerController(wiring.Component):
         ]
         for t, base in enumerate(row_base):
             ty, tx = t >> 1, t & 1
-            pooled = (cur["offy"] - (shape.pool_row if ty else 0)
-                      + (cur["offx"] - (shape.c_out if tx else 0)))
+            pooled = (cur["offy"] - (ws.pool_row if ty else 0)
+                      + (cur["offx"] - (ws.c_out if tx else 0)))
             m.d.sync += base.eq(Mux(pool, pooled, cur["pix"]) if t == 0 else pooled)
 
         # the pair being written (conv): taken from the queue into registers with its
         # words in each target window and the list of its writes ("ops": for target
         # t, op 2t writes the word holding the first value, op 2t+1 the next word
         # when the pair straddles two), then written op by op.  An op's write is
-        # registered (it lands two clocks after the op fires), so a read-modify-write
-        # reads one clock late: its data is that of the read presented latency + 1
-        # clocks before, after every earlier write has landed.
+        # registered (it lands two clocks after the op fires) and so is the word it
+        # reads, so a read-modify-write takes latency + 3 clocks: its data is that of
+        # the read presented latency + 1 clocks before it fires, after every earlier
+        # write has landed.
         h_valid = Signal()
         h_y = [Signal(value, name="held_y0"), Signal(value, name="held_y1")]
         h_word = [[Signal(self.pos_bits, name=f"held_word{t}_{q}") for q in range(2)]
@@ -456,49 +479,58 @@ class LayerController(wiring.Component):
         h_img = Signal(range(max(2, B)))
         ops_left = Signal(8)
         cur_op = Signal(8)              # the op being done: the lowest left (one-hot)
+        # the current op, decoded into registers when it becomes current (keeps the
+        # one-hot decoding off the write's data path)
+        op_valid, op_part, op_odd, op_first = Signal(), Signal(), Signal(), Signal()
+        op_word = Signal(self.pos_bits)
 
         def lowest(bits):
             return bits & (-bits)[:len(bits)]
 
-        rmw_wait = Signal(range(latency + 2))
-        part = Signal()
-        odd = Signal()
-        word = Signal(self.pos_bits)
-        for t in range(4):
-            for q in range(2):
-                with m.If(cur_op[2 * t + q]):
-                    m.d.comb += [word.eq(h_word[t][q]), part.eq(q), odd.eq(h_odd[t])]
-        first = h_first & (cur_op[0] | cur_op[1])
+        def decode(bits, words, odds, first_flag):
+            """Load the registers of op ``bits`` (one-hot) of a pair with these words."""
+            m.d.sync += [op_valid.eq(bits != 0), op_first.eq(first_flag & (bits[0] | bits[1]))]
+            for t in range(4):
+                for q in range(2):
+                    with m.If(bits[2 * t + q]):
+                        m.d.sync += [op_part.eq(q), op_odd.eq(odds[t]), op_word.eq(words[t][q])]
+
+        rmw_wait = Signal(range(latency + 3))
         rest = Signal(8)
         m.d.comb += rest.eq(ops_left & ~cur_op)
         fire = Signal()
-        m.d.comb += fire.eq(h_valid & (cur_op != 0) & (first | (rmw_wait == latency + 1)))
+        m.d.comb += fire.eq(h_valid & op_valid & (op_first | (rmw_wait == latency + 2)))
         finished = Signal()
-        m.d.comb += finished.eq(h_valid & ((cur_op == 0) | (fire & (rest == 0))))
+        m.d.comb += finished.eq(h_valid & (~op_valid | (fire & (rest == 0))))
         take = Signal()
         m.d.comb += [take.eq(conv & wq.r_rdy & ~advance & ~stale & (~h_valid | finished)),
                      wq.r_en.eq(take)]
-        with m.If(h_valid & (cur_op != 0) & ~first & (rmw_wait != latency + 1)):
+        with m.If(h_valid & op_valid & ~op_first & (rmw_wait != latency + 2)):
             m.d.sync += rmw_wait.eq(rmw_wait + 1)
-        with m.If(fire):
-            m.d.sync += [rmw_wait.eq(0), ops_left.eq(rest), cur_op.eq(lowest(rest))]
-        with m.If(finished):
-            m.d.sync += h_valid.eq(0)
-        keep0 = e.channel < shape.c_out
-        keep1 = e.channel + 1 < shape.c_out
+        keep0, keep1 = e.keep0, e.keep1
         # the channel is even: a value index's parity is its window base's
         ops = Signal(8)
         m.d.comb += ops.eq(Cat(*[Cat(row_targets[t] & keep0,
                                      row_targets[t] & keep0 & keep1 & row_base[t][0])
                                  for t in range(4)]))
+        words = [[Signal(self.pos_bits, name=f"take_word{t}_{q}") for q in range(2)]
+                 for t in range(4)]
+        for t in range(4):
+            m.d.comb += [words[t][0].eq((row_base[t] + e.channel) >> 1),
+                         words[t][1].eq((row_base[t] + e.channel + 2) >> 1)]
+        row_odd = Cat(*[base[0] for base in row_base])
         with m.If(take):
             m.d.sync += [h_valid.eq(1), h_y[0].eq(e.y0), h_y[1].eq(e.y1), h_keep1.eq(keep1),
                          h_first.eq(row_first), h_last.eq(e.layer_last), h_img.eq(cur["img"]),
                          new_batch.eq(e.batch_last), ops_left.eq(ops), cur_op.eq(lowest(ops)),
-                         h_odd.eq(Cat(*[base[0] for base in row_base])), rmw_wait.eq(0)]
-            for t in range(4):
-                m.d.sync += [h_word[t][0].eq((row_base[t] + e.channel) >> 1),
-                             h_word[t][1].eq((row_base[t] + e.channel + 2) >> 1)]
+                         h_odd.eq(row_odd), rmw_wait.eq(0)]
+            m.d.sync += [h_word[t][q].eq(words[t][q]) for t in range(4) for q in range(2)]
+            decode(lowest(ops), words, row_odd, row_first)
+        with m.Elif(fire):
+            m.d.sync += [rmw_wait.eq(0), ops_left.eq(rest), cur_op.eq(lowest(rest))]
+            decode(lowest(rest), h_word, h_odd, h_first)
+        with m.Elif(finished):
+            m.d.sync += h_valid.eq(0)
         with m.If(self.start):
             m.d.sync += h_valid.eq(0)
         # done is registered (it travels to the network controller's counters); a
@@ -509,21 +541,21 @@ class LayerController(wiring.Component):
         # the larger of the value and the word read for a later pixel of a window
         op_en = Signal(2)
         op_val = [Signal(value, name="op_val0"), Signal(value, name="op_val1")]
-        with m.If(part):
+        with m.If(op_part):
             m.d.comb += [op_en.eq(0b01), op_val[0].eq(h_y[1])]
-        with m.Elif(odd):
+        with m.Elif(op_odd):
             m.d.comb += [op_en.eq(0b10), op_val[1].eq(h_y[0])]
         with m.Else():
             m.d.comb += [op_en.eq(Cat(1, h_keep1)), op_val[0].eq(h_y[0]), op_val[1].eq(h_y[1])]
-        op_addr = self._address(word, h_img)
+        op_addr = self._address(op_word, h_img)
         conv_addr = Signal.like(op_addr, name="conv_wr_addr")
         conv_en = Signal(2)
         conv_val = [Signal(value, name="conv_wr_val0"), Signal(value, name="conv_wr_val1")]
-        old = Signal(2 * value.width)   # the word read from dst (the pooling buffer)
+        old = Signal(2 * value.width)   # the word read from dst (registered)
         m.d.sync += [conv_addr.eq(op_addr), conv_en.eq(Mux(fire, op_en, 0))]
         for h in range(2):
             held = old[h * value.width:(h + 1) * value.width].as_signed()
-            m.d.sync += conv_val[h].eq(Mux(first | (op_val[h] > held), op_val[h], held))
+            m.d.sync += conv_val[h].eq(Mux(op_first | (op_val[h] > held), op_val[h], held))
 
         # dense: each pair as it moves, at (vector, block*k/2 + n)
         dense_addr = self._address((out.block << log_n) | n, out.vector)
@@ -536,7 +568,7 @@ class LayerController(wiring.Component):
                     ram.wr_data.eq(Mux(conv, conv_val[h], out[f"y{h}"])),
                     ram.wr_en.eq(mine & Mux(conv, conv_en[h], moved)),
                 ]
-        m.d.comb += old.eq(Mux(dst == Buffer.A,
+        m.d.sync += old.eq(Mux(dst == Buffer.A,
                                Cat(*[ram.rd_data for ram in bufs["a"].halves]),
                                Cat(*[ram.rd_data for ram in bufs["b"].halves])))
         # read ports: the reader's, except on the buffer the writer pools into

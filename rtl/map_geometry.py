@@ -16,10 +16,11 @@ written out.  Protocol: the inputs are read while ``start`` is high and must
 stay stable until ``done``; each field must already be in its range (the
 network controller checks ranges first: sides and channels at least 1, kernel
 no larger than the padded map).  ``done`` rises at most
-4*max(side + padding, kernel) + 5 clocks after ``start`` (four counting
-loops, each as long as its longest side; 33 clocks for the digits CNN's
-second convolution) and stays high until the next ``start``; the outputs
-are valid while it is high.
+8*max(side + padding, kernel) + 9 clocks after ``start`` (four counting
+loops, each as long as its longest side, each step two clocks: its compares
+are registered; 65 clocks for the digits CNN's second convolution) and
+stays high until the next ``start``; the outputs are valid while it is
+high.
 """
 
 from amaranth.hdl import Module, Mux, Signal
@@ -79,59 +80,87 @@ class MapGeometry(wiring.Component):
         pool_sw = Mux(self.pool, self.pool_sw, 1)
         wc, kwc = Signal(count), Signal(count)
 
+        # every loop acts on every other clock: on the first its compares land in
+        # registers (the limits come from far away), on the second it counts
+        act = Signal()
+        fit_h, fit_w = Signal(), Signal()
+        more_row, more_map = Signal(), Signal()
+        in_loop = Signal()
+        with m.If(in_loop):
+            m.d.sync += act.eq(~act)
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [
-                        self.done.eq(0), self.out_h.eq(0), self.out_w.eq(0),
+                        self.done.eq(0), self.out_h.eq(0), self.out_w.eq(0), act.eq(0),
                         end_h.eq(self.kh), end_w.eq(self.kw),
                         limit_h.eq(self.h + 2 * self.ph), limit_w.eq(self.w + 2 * self.pw),
                     ]
                     m.next = "CONV_SIDES"
             # out = how many windows fit: window ends KH, KH+SH, ... up to H+2*PH
             with m.State("CONV_SIDES"):
-                with m.If(end_h <= limit_h):
-                    m.d.sync += [self.out_h.eq(self.out_h + 1), end_h.eq(end_h + self.sh)]
-                with m.If(end_w <= limit_w):
-                    m.d.sync += [self.out_w.eq(self.out_w + 1), end_w.eq(end_w + self.sw)]
-                with m.If((end_h > limit_h) & (end_w > limit_w)):
-                    m.d.sync += [self.pool_h.eq(0), self.pool_w.eq(0),
-                                 end_h.eq(pool_kh), end_w.eq(pool_kw)]
-                    m.next = "POOL_SIDES"
+                m.d.comb += in_loop.eq(1)
+                with m.If(~act):
+                    m.d.sync += [fit_h.eq(end_h <= limit_h), fit_w.eq(end_w <= limit_w)]
+                with m.Else():
+                    with m.If(fit_h):
+                        m.d.sync += [self.out_h.eq(self.out_h + 1), end_h.eq(end_h + self.sh)]
+                    with m.If(fit_w):
+                        m.d.sync += [self.out_w.eq(self.out_w + 1), end_w.eq(end_w + self.sw)]
+                    with m.If(~fit_h & ~fit_w):
+                        m.d.sync += [self.pool_h.eq(0), self.pool_w.eq(0),
+                                     end_h.eq(pool_kh), end_w.eq(pool_kw)]
+                        m.next = "POOL_SIDES"
             with m.State("POOL_SIDES"):
-                m.d.sync += self.pool_fits.eq((pool_kh <= self.out_h) & (pool_kw <= self.out_w))
-                with m.If(end_h <= self.out_h):
-                    m.d.sync += [self.pool_h.eq(self.pool_h + 1), end_h.eq(end_h + pool_sh)]
-                with m.If(end_w <= self.out_w):
-                    m.d.sync += [self.pool_w.eq(self.pool_w + 1), end_w.eq(end_w + pool_sw)]
-                with m.If((end_h > self.out_h) & (end_w > self.out_w)):
-                    m.d.sync += [t.eq(0), wc.eq(0), kwc.eq(0), self.pool_row.eq(0)]
-                    m.next = "ROW_PRODUCTS"
+                m.d.comb += in_loop.eq(1)
+                with m.If(~act):
+                    m.d.sync += [fit_h.eq(end_h <= self.out_h), fit_w.eq(end_w <= self.out_w),
+                                 self.pool_fits.eq((pool_kh <= self.out_h)
+                                                   & (pool_kw <= self.out_w))]
+                with m.Else():
+                    with m.If(fit_h):
+                        m.d.sync += [self.pool_h.eq(self.pool_h + 1), end_h.eq(end_h + pool_sh)]
+                    with m.If(fit_w):
+                        m.d.sync += [self.pool_w.eq(self.pool_w + 1), end_w.eq(end_w + pool_sw)]
+                    with m.If(~fit_h & ~fit_w):
+                        m.d.sync += [t.eq(0), wc.eq(0), kwc.eq(0), self.pool_row.eq(0)]
+                        m.next = "ROW_PRODUCTS"
             # products by repeated addition: first the row lengths in values ...
             with m.State("ROW_PRODUCTS"):
-                m.d.sync += t.eq(t + 1)
-                with m.If(t < self.w):
-                    m.d.sync += wc.eq(wc + self.c)
-                with m.If(t < self.kw):
-                    m.d.sync += kwc.eq(kwc + self.c)
-                with m.If(t < self.pool_w):
-                    m.d.sync += self.pool_row.eq(self.pool_row + self.c_out)
-                with m.If((t >= self.w) & (t >= self.kw) & (t >= self.out_w)):
-                    m.d.sync += [t.eq(0), self.in_map.eq(0), self.patch.eq(0), self.rows.eq(0),
-                                 self.out_map.eq(0)]
-                    m.next = "MAP_PRODUCTS"
+                m.d.comb += in_loop.eq(1)
+                with m.If(~act):
+                    m.d.sync += [fit_w.eq(t < self.w), fit_h.eq(t < self.kw),
+                                 more_map.eq(t < self.pool_w),
+                                 more_row.eq((t < self.w) | (t < self.kw) | (t < self.out_w))]
+                with m.Else():
+                    m.d.sync += t.eq(t + 1)
+                    with m.If(fit_w):
+                        m.d.sync += wc.eq(wc + self.c)
+                    with m.If(fit_h):
+                        m.d.sync += kwc.eq(kwc + self.c)
+                    with m.If(more_map):
+                        m.d.sync += self.pool_row.eq(self.pool_row + self.c_out)
+                    with m.If(~more_row):
+                        m.d.sync += [t.eq(0), self.in_map.eq(0), self.patch.eq(0),
+                                     self.rows.eq(0), self.out_map.eq(0)]
+                        m.next = "MAP_PRODUCTS"
             # ... then the maps, row length times rows
             with m.State("MAP_PRODUCTS"):
-                m.d.sync += t.eq(t + 1)
-                with m.If(t < self.h):
-                    m.d.sync += self.in_map.eq(self.in_map + wc)
-                with m.If(t < self.kh):
-                    m.d.sync += self.patch.eq(self.patch + kwc)
-                with m.If(t < self.out_h):
-                    m.d.sync += self.rows.eq(self.rows + self.out_w)
-                with m.If(t < self.pool_h):
-                    m.d.sync += self.out_map.eq(self.out_map + self.pool_row)
-                with m.If((t >= self.h) & (t >= self.kh) & (t >= self.out_h)):
-                    m.d.sync += self.done.eq(1)
-                    m.next = "IDLE"
+                m.d.comb += in_loop.eq(1)
+                with m.If(~act):
+                    m.d.sync += [fit_h.eq(t < self.h), fit_w.eq(t < self.kh),
+                                 more_row.eq(t < self.out_h), more_map.eq(t < self.pool_h)]
+                with m.Else():
+                    m.d.sync += t.eq(t + 1)
+                    with m.If(fit_h):
+                        m.d.sync += self.in_map.eq(self.in_map + wc)
+                    with m.If(fit_w):
+                        m.d.sync += self.patch.eq(self.patch + kwc)
+                    with m.If(more_row):
+                        m.d.sync += self.rows.eq(self.rows + self.out_w)
+                    with m.If(more_map):
+                        m.d.sync += self.out_map.eq(self.out_map + self.pool_row)
+                    with m.If(~fit_h & ~fit_w & ~more_row):
+                        m.d.sync += self.done.eq(1)
+                        m.next = "IDLE"
         return m

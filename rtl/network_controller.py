@@ -91,17 +91,13 @@ class NetworkController(wiring.Component):
         layer_clock = Signal(32)
         pc = net.patch
         geo = m.submodules.geometry = MapGeometry(net)
-        conv = Signal()             # the current layer is a convolution
-        m.d.comb += conv.eq(cur.kind == LayerKind.CONV2D)
-        # values per image the layer reads, and writes (the chain compares them)
+        conv = Signal()             # the current layer is a convolution (set with `cur`)
+        # values per image the layer reads, and writes (the chain compares them);
+        # registered in SUMS, once the geometry is known
         in_values = Signal(geo.count_bits)
         out_values = Signal(geo.count_bits)
         prev_out_values = Signal(geo.count_bits)
         prev_conv = Signal()
-        m.d.comb += [
-            in_values.eq(Mux(conv, geo.in_map, cur.in_values)),
-            out_values.eq(Mux(conv, geo.out_map, cur.out_features)),
-        ]
         q_features = Signal.like(mul_const(cur.q, eng.k), name="q_features")
 
         def outside(value, lo, hi):
@@ -110,6 +106,7 @@ class NetworkController(wiring.Component):
         # the geometry a layer of its kind must have, field by field (RANGE)
         pooled = cur.pool == 1
         geometry_bad = Signal()
+        geometry_bad_r = Signal()
         m.d.comb += geometry_bad.eq(
             (cur.kind > LayerKind.CONV2D)
             | Mux(conv,
@@ -212,11 +209,16 @@ class NetworkController(wiring.Component):
                 # an explicit multiplexer: indexing the array view with a signal
                 # would compute the bit offset with a multiplication
                 table = Array(self.descriptors[i] for i in range(L))
-                m.d.sync += [cur.eq(table[layer]), w_need.eq(0), covered.eq(0)]
+                m.d.sync += [cur.eq(table[layer]), w_need.eq(0), covered.eq(0),
+                             conv.eq(table[layer].kind == LayerKind.CONV2D)]
                 with m.If(checking):
-                    m.next = "RANGE"
+                    m.next = "GEOMETRY_CHECK"
                 with m.Else():
                     m.next = "GEOMETRY"
+            with m.State("GEOMETRY_CHECK"):
+                # the geometry fields' checks are many: into a register first
+                m.d.sync += geometry_bad_r.eq(geometry_bad)
+                m.next = "RANGE"
             with m.State("RANGE"):
                 # shape and shifts first: the size loop below relies on them
                 # (registered, as in CHECK / VERDICT)
@@ -227,7 +229,7 @@ class NetworkController(wiring.Component):
                     bad[ErrorCode.SHIFT_RANGE].eq((cur.acc_shift > eng.acc_shift_range[1])
                                                   | (cur.out_shift < out_lo)
                                                   | (cur.out_shift > out_hi)),
-                    bad[ErrorCode.GEOMETRY_RANGE].eq(geometry_bad),
+                    bad[ErrorCode.GEOMETRY_RANGE].eq(geometry_bad_r),
                 ]
                 m.next = "RANGE_VERDICT"
             with m.State("RANGE_VERDICT"):
@@ -258,7 +260,9 @@ class NetworkController(wiring.Component):
                 # fields are wide and their registers spread out)
                 m.d.sync += [w_end.eq(cur.w_base + w_need), b_end.eq(cur.b_base + (cur.p << log_n)),
                              p_features.eq(mul_const(cur.p, eng.k)),
-                             q_features.eq(mul_const(cur.q, eng.k))]
+                             q_features.eq(mul_const(cur.q, eng.k)),
+                             in_values.eq(Mux(conv, geo.in_map, cur.in_values)),
+                             out_values.eq(Mux(conv, geo.out_map, cur.out_features))]
                 m.next = "CHECK"
             with m.State("CHECK"):
                 # every check into a register first (one bit per error code),

@@ -85,6 +85,23 @@ def test_a_network_gives_the_same_words_and_clocks_on_both(case, seed):
         assert stats["verilator"][key] == stats["icarus"][key], key
 
 
+def test_a_cnn_gives_the_same_words_and_clocks_on_both(seed):
+    """conv -> pool -> conv -> dense on the convolution accelerator of the CNN tests."""
+    from cnn_cases import CNN_NET, cnn_case
+    from test_cnn_accelerator import CHAIN
+    rng = np.random.default_rng(seed)
+    steps, _, x, expected, _ = cnn_case(rng, CNN_NET, CHAIN, [5], images=4)
+    outs, stats = {}, {}
+    for simulator in SIMULATORS:
+        outs[simulator], stats[simulator] = simulate_network(
+            CNN_NET, steps, x, name=f"both_cnn_{simulator}", idle=0.2, stall=0.2, seed=seed,
+            compare=True, simulator=simulator, addr_bits=SHELL_BITS)
+    np.testing.assert_array_equal(outs["verilator"], outs["icarus"])
+    np.testing.assert_array_equal(outs["icarus"], expected)
+    for key in ("cycles", "layer_cycles", "batch_cycles", "inferences_counter", "stream_cycles"):
+        assert stats["verilator"][key] == stats["icarus"][key], key
+
+
 # --- the long runs: Verilator only -----------------------------------------------------
 
 def _random_networks(rng, net, count, rows_per_batch):

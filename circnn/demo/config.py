@@ -25,7 +25,7 @@ __all__ = ["DemoConfig", "config_from_args", "check_block_size", "check_output_f
 #: Training recipe shared by the dense baseline, the circulant network and the sweep
 #: (block size, epochs and learning rate: per network, :mod:`.networks`).
 DEFAULTS = dict(network="cnn", hidden=128, seed=0, batch_size=32, optimizer="adam",
-                pes=4, batch=4, freq=100.0, calibration_rows=256, rtl_rows_mnist_icarus=200)
+                pes=4, freq=100.0, calibration_rows=256, rtl_rows_mnist_icarus=200)
 
 N_CLASSES = 10
 WIDTH = 16          # activations, weight spectra, IFFT input, twiddles
@@ -89,7 +89,7 @@ def config_from_args(args) -> DemoConfig:
         lr=float(_get(args, "lr", family.lr)),
         seed=_get(args, "seed", DEFAULTS["seed"]),
         pes=_get(args, "pes", DEFAULTS["pes"]),
-        batch=_get(args, "batch", DEFAULTS["batch"]),
+        batch=_get(args, "batch", family.batch),
         freq=float(_get(args, "freq", DEFAULTS["freq"])),
         skip_synth=bool(_get(args, "skip_synth", False)),
         skip_rtl=bool(_get(args, "skip_rtl", False)),
