@@ -438,7 +438,7 @@ class LayerController(wiring.Component):
 
         # the pooling windows holding the pixel, two per direction at most:
         # target t = 2*ty + tx, window (pu_y - ty, pu_x - tx).  Registered from the
-        # row state (a clock after it moves: `stale` holds the writer for it)
+        # row state (two clocks after it moves: `stale`, `stale2` hold the writer)
         pool = ws.pool
         in_y0 = cur["puy"] < ws.pool_h
         in_x0 = cur["pux"] < ws.pool_w
@@ -447,9 +447,11 @@ class LayerController(wiring.Component):
         row_targets = Signal(4)
         row_base = [Signal(count, name=f"row_base{t}") for t in range(4)]
         row_first = Signal()        # the pixel opens its window (0, 0)
-        stale = Signal()
+        row_first_t = Signal(4)     # its first target (one-hot), a clock later still
+        stale, stale2 = Signal(), Signal()
         m.d.sync += [
-            stale.eq(advance | self.start),
+            stale.eq(advance | self.start), stale2.eq(stale),
+            row_first_t.eq(row_targets & (-row_targets)[:4]),
             row_targets.eq(Mux(pool, Cat(in_y0 & in_x0, in_y0 & in_x1, in_y1 & in_x0,
                                          in_y1 & in_x1), 1)),
             row_first.eq(~pool | ((cur["phx"] == 0) & (cur["phy"] == 0))),
@@ -481,19 +483,40 @@ class LayerController(wiring.Component):
         cur_op = Signal(8)              # the op being done: the lowest left (one-hot)
         # the current op, decoded into registers when it becomes current (keeps the
         # one-hot decoding off the write's data path)
-        op_valid, op_part, op_odd, op_first = Signal(), Signal(), Signal(), Signal()
+        op_valid, op_first = Signal(), Signal()
+        op_last = Signal()              # no op after this one
         op_word = Signal(self.pos_bits)
+        # what the op writes: the half enables and the values (its pair's y0 and y1,
+        # or y1 into half 0 of the next word, or y0 into half 1 when the first value's
+        # index is odd)
+        op_en = Signal(2)
+        op_val = [Signal(value, name="op_val0"), Signal(value, name="op_val1")]
+
+        def load_values(part: int, odd, y0, y1, keep_second):
+            if part:
+                m.d.sync += [op_en.eq(0b01), op_val[0].eq(y1)]
+                return
+            with m.If(odd):
+                m.d.sync += [op_en.eq(0b10), op_val[1].eq(y0)]
+            with m.Else():
+                m.d.sync += [op_en.eq(Cat(1, keep_second)), op_val[0].eq(y0), op_val[1].eq(y1)]
 
         def lowest(bits):
             return bits & (-bits)[:len(bits)]
 
-        def decode(bits, words, odds, first_flag):
-            """Load the registers of op ``bits`` (one-hot) of a pair with these words."""
-            m.d.sync += [op_valid.eq(bits != 0), op_first.eq(first_flag & (bits[0] | bits[1]))]
+        def single(bits):
+            return (bits & (bits - 1)[:len(bits)]) == 0
+
+        def decode(bits, left, words, odds, first_flag):
+            """Load the registers of op ``bits`` (one-hot, the lowest of ``left``) of a
+            pair with these words."""
+            m.d.sync += [op_valid.eq(bits != 0), op_first.eq(first_flag & (bits[0] | bits[1])),
+                         op_last.eq(single(left))]
             for t in range(4):
                 for q in range(2):
                     with m.If(bits[2 * t + q]):
-                        m.d.sync += [op_part.eq(q), op_odd.eq(odds[t]), op_word.eq(words[t][q])]
+                        m.d.sync += op_word.eq(words[t][q])
+                        load_values(q, odds[t], h_y[0], h_y[1], h_keep1)
 
         rmw_wait = Signal(range(latency + 3))
         rest = Signal(8)
@@ -501,9 +524,10 @@ class LayerController(wiring.Component):
         fire = Signal()
         m.d.comb += fire.eq(h_valid & op_valid & (op_first | (rmw_wait == latency + 2)))
         finished = Signal()
-        m.d.comb += finished.eq(h_valid & (~op_valid | (fire & (rest == 0))))
+        m.d.comb += finished.eq(h_valid & (~op_valid | (fire & op_last)))
         take = Signal()
-        m.d.comb += [take.eq(conv & wq.r_rdy & ~advance & ~stale & (~h_valid | finished)),
+        m.d.comb += [take.eq(conv & wq.r_rdy & ~advance & ~stale & ~stale2
+                             & (~h_valid | finished)),
                      wq.r_en.eq(take)]
         with m.If(h_valid & op_valid & ~op_first & (rmw_wait != latency + 2)):
             m.d.sync += rmw_wait.eq(rmw_wait + 1)
@@ -515,20 +539,28 @@ class LayerController(wiring.Component):
                                  for t in range(4)]))
         words = [[Signal(self.pos_bits, name=f"take_word{t}_{q}") for q in range(2)]
                  for t in range(4)]
+        half_channel = e.channel >> 1          # the channel is even
         for t in range(4):
-            m.d.comb += [words[t][0].eq((row_base[t] + e.channel) >> 1),
-                         words[t][1].eq((row_base[t] + e.channel + 2) >> 1)]
+            m.d.comb += [words[t][0].eq((row_base[t] >> 1) + half_channel),
+                         words[t][1].eq((row_base[t] >> 1) + half_channel + 1)]
         row_odd = Cat(*[base[0] for base in row_base])
         with m.If(take):
             m.d.sync += [h_valid.eq(1), h_y[0].eq(e.y0), h_y[1].eq(e.y1), h_keep1.eq(keep1),
                          h_first.eq(row_first), h_last.eq(e.layer_last), h_img.eq(cur["img"]),
-                         new_batch.eq(e.batch_last), ops_left.eq(ops), cur_op.eq(lowest(ops)),
+                         new_batch.eq(e.batch_last), ops_left.eq(ops),
                          h_odd.eq(row_odd), rmw_wait.eq(0)]
             m.d.sync += [h_word[t][q].eq(words[t][q]) for t in range(4) for q in range(2)]
-            decode(lowest(ops), words, row_odd, row_first)
+            # the first op: part 0 of the first target (its one-hot precomputed)
+            m.d.sync += [cur_op.eq(Mux(keep0, Cat(*[Cat(row_first_t[t], 0) for t in range(4)]), 0)),
+                         op_valid.eq(keep0 & (row_targets != 0)),
+                         op_first.eq(row_first & row_first_t[0]), op_last.eq(single(ops))]
+            for t in range(4):
+                with m.If(row_first_t[t]):
+                    m.d.sync += op_word.eq(words[t][0])
+                    load_values(0, row_odd[t], e.y0, e.y1, keep1)
         with m.Elif(fire):
             m.d.sync += [rmw_wait.eq(0), ops_left.eq(rest), cur_op.eq(lowest(rest))]
-            decode(lowest(rest), h_word, h_odd, h_first)
+            decode(lowest(rest), rest, h_word, h_odd, h_first)
         with m.Elif(finished):
             m.d.sync += h_valid.eq(0)
         with m.If(self.start):
@@ -537,16 +569,8 @@ class LayerController(wiring.Component):
         # convolution is done when its last pair has been placed
         m.d.sync += self.done.eq(Mux(conv, finished & h_last, last_moved))
 
-        # the op's write: word, half enables and values, then (registered) the write,
-        # the larger of the value and the word read for a later pixel of a window
-        op_en = Signal(2)
-        op_val = [Signal(value, name="op_val0"), Signal(value, name="op_val1")]
-        with m.If(op_part):
-            m.d.comb += [op_en.eq(0b01), op_val[0].eq(h_y[1])]
-        with m.Elif(op_odd):
-            m.d.comb += [op_en.eq(0b10), op_val[1].eq(h_y[0])]
-        with m.Else():
-            m.d.comb += [op_en.eq(Cat(1, h_keep1)), op_val[0].eq(h_y[0]), op_val[1].eq(h_y[1])]
+        # the op's write (registered): the larger of the value and the word read
+        # for a later pixel of a window
         op_addr = self._address(op_word, h_img)
         conv_addr = Signal.like(op_addr, name="conv_wr_addr")
         conv_en = Signal(2)

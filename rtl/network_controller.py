@@ -103,30 +103,36 @@ class NetworkController(wiring.Component):
         def outside(value, lo, hi):
             return (value < lo) | (value > hi)
 
-        # the geometry a layer of its kind must have, field by field (RANGE)
+        # the geometry a layer of its kind must have, field by field, in three groups
+        # registered apart (GEOMETRY_CHECK), their verdict in RANGE
         pooled = cur.pool == 1
-        geometry_bad = Signal()
-        geometry_bad_r = Signal()
-        m.d.comb += geometry_bad.eq(
-            (cur.kind > LayerKind.CONV2D)
-            | Mux(conv,
-                  outside(cur.in_h, 1, pc.max_side) | outside(cur.in_w, 1, pc.max_side)
-                  | outside(cur.in_c, 1, pc.max_channels)
-                  | outside(cur.kernel_h, 1, pc.max_kernel) | outside(cur.kernel_w, 1, pc.max_kernel)
-                  | outside(cur.stride_h, 1, pc.max_stride) | outside(cur.stride_w, 1, pc.max_stride)
-                  | (cur.pad_h > pc.max_padding) | (cur.pad_w > pc.max_padding)
-                  | (cur.pad_h >= cur.kernel_h) | (cur.pad_w >= cur.kernel_w)
-                  | (cur.kernel_h > cur.in_h + 2 * cur.pad_h)
-                  | (cur.kernel_w > cur.in_w + 2 * cur.pad_w)
-                  | (cur.pool > 1)
-                  | (pooled & (outside(cur.pool_h, 1, pc.max_kernel)
-                               | outside(cur.pool_w, 1, pc.max_kernel)
-                               | outside(cur.pool_stride_h, 1, pc.max_stride)
-                               | outside(cur.pool_stride_w, 1, pc.max_stride)
-                               # a value lies in at most two windows per direction
-                               | (cur.pool_h > 2 * cur.pool_stride_h)
-                               | (cur.pool_w > 2 * cur.pool_stride_w))),
-                  cur.in_values == 0))
+        geometry_bad = Signal(3)
+        geometry_bad_r = Signal(3)
+        m.d.comb += [
+            geometry_bad[0].eq(
+                (cur.kind > LayerKind.CONV2D)
+                | Mux(conv,
+                      outside(cur.in_h, 1, pc.max_side) | outside(cur.in_w, 1, pc.max_side)
+                      | outside(cur.in_c, 1, pc.max_channels)
+                      | outside(cur.kernel_h, 1, pc.max_kernel)
+                      | outside(cur.kernel_w, 1, pc.max_kernel)
+                      | outside(cur.stride_h, 1, pc.max_stride)
+                      | outside(cur.stride_w, 1, pc.max_stride)
+                      | (cur.pad_h > pc.max_padding) | (cur.pad_w > pc.max_padding),
+                      cur.in_values == 0)),
+            geometry_bad[1].eq(conv & ((cur.pad_h >= cur.kernel_h) | (cur.pad_w >= cur.kernel_w)
+                                       | (cur.kernel_h > cur.in_h + 2 * cur.pad_h)
+                                       | (cur.kernel_w > cur.in_w + 2 * cur.pad_w))),
+            geometry_bad[2].eq(conv & ((cur.pool > 1)
+                                       | (pooled & (outside(cur.pool_h, 1, pc.max_kernel)
+                                                    | outside(cur.pool_w, 1, pc.max_kernel)
+                                                    | outside(cur.pool_stride_h, 1, pc.max_stride)
+                                                    | outside(cur.pool_stride_w, 1, pc.max_stride)
+                                                    # a value lies in at most two windows
+                                                    # per direction
+                                                    | (cur.pool_h > 2 * cur.pool_stride_h)
+                                                    | (cur.pool_w > 2 * cur.pool_stride_w))))),
+        ]
         # the geometry unit reads the descriptor narrowed to its ranges (checked first)
         for port, fld in (("h", "in_h"), ("w", "in_w"), ("c", "in_c"), ("kh", "kernel_h"),
                           ("kw", "kernel_w"), ("sh", "stride_h"), ("sw", "stride_w"),
@@ -229,7 +235,7 @@ class NetworkController(wiring.Component):
                     bad[ErrorCode.SHIFT_RANGE].eq((cur.acc_shift > eng.acc_shift_range[1])
                                                   | (cur.out_shift < out_lo)
                                                   | (cur.out_shift > out_hi)),
-                    bad[ErrorCode.GEOMETRY_RANGE].eq(geometry_bad_r),
+                    bad[ErrorCode.GEOMETRY_RANGE].eq(geometry_bad_r.any()),
                 ]
                 m.next = "RANGE_VERDICT"
             with m.State("RANGE_VERDICT"):
