@@ -94,9 +94,11 @@ class NetworkController(wiring.Component):
         conv = Signal()             # the current layer is a convolution (set with `cur`)
         # values per image the layer reads, and writes (the chain compares them);
         # registered in SUMS, once the geometry is known
-        in_values = Signal(geo.count_bits)
-        out_values = Signal(geo.count_bits)
-        prev_out_values = Signal(geo.count_bits)
+        # (a map's values, or a dense vector's: up to max(max_q, max_p)*k)
+        values = max(geo.count_bits, (max(eng.max_q, eng.max_p) * eng.k).bit_length() + 1)
+        in_values = Signal(values)
+        out_values = Signal(values)
+        prev_out_values = Signal(values)
         prev_conv = Signal()
         q_features = Signal.like(mul_const(cur.q, eng.k), name="q_features")
 
@@ -119,7 +121,8 @@ class NetworkController(wiring.Component):
                       | outside(cur.stride_h, 1, pc.max_stride)
                       | outside(cur.stride_w, 1, pc.max_stride)
                       | (cur.pad_h > pc.max_padding) | (cur.pad_w > pc.max_padding),
-                      cur.in_values == 0)),
+                      (cur.in_values == 0)
+                      | (cur.in_values > max(eng.max_q, eng.max_p) * eng.k))),
             geometry_bad[1].eq(conv & ((cur.pad_h >= cur.kernel_h) | (cur.pad_w >= cur.kernel_w)
                                        | (cur.kernel_h > cur.in_h + 2 * cur.pad_h)
                                        | (cur.kernel_w > cur.in_w + 2 * cur.pad_w))),

@@ -97,3 +97,19 @@ def test_compiler_refuses_what_the_engine_cannot_hold(seed):
         network_case(rng, small, [2, 3, 2], ["relu", "none"], vectors=2)
     with pytest.raises(CircnnError, match="the accelerator.s table has max_layers=2 slots"):
         network_case(rng, small, [1, 1, 1, 1], ["relu", "relu", "none"], vectors=2)
+
+
+def test_a_dense_network_sized_by_the_compiler_runs(seed):
+    """network_config_for sizes the accelerator of an MLP tightly (no maps, a patch walker
+    of one value): a first layer of 64 values still chains (its in_values, wider than any
+    map, once wrapped in a narrow register and was refused)."""
+    from circnn.compiler import network_config_for
+    from circnn.sim.harness.accelerator import simulate_network
+    rng = np.random.default_rng(seed)
+    eng = EngineConfig(k=4, pes=4, batch=2, max_q=16, max_p=4, weight_depth=512, bias_depth=64)
+    _, programs, _, x, expected, _ = network_case(rng, NetworkConfig(eng, max_layers=2),
+                                                  [16, 4, 3], ["relu", "none"], vectors=4)
+    net = network_config_for(programs, eng)
+    assert (net.max_map, net.patch.max_side) == (2, 1)
+    y, _ = simulate_network(net, programs, x, name="sized_mlp", seed=seed, compare=True)
+    np.testing.assert_array_equal(y, expected)
