@@ -334,16 +334,21 @@ def _run_into(out: Path, cfg: DemoConfig, steps: Steps, loaded, t_start: float) 
          "value": f"{dense_w / circ_w:.2f}x ({padded_dense_w / circ_w:.2f}x on the padded weight "
                   f"matrices)",
          "met": dense_w / circ_w >= TARGET_COMPRESSION},
-        {"target": f"cycles per inference within {100 * TARGET_MAC_BOUND_EXCESS:g}% of the layers' "
-                   f"MAC bounds",
-         "value": "n/a" if cycles is None else f"{cycles:.1f} / {mac_bound} = "
-                                                f"{cycles / mac_bound:.3f}",
-         "met": None if cycles is None else cycles <= (1 + TARGET_MAC_BOUND_EXCESS) * mac_bound},
-        {"target": f"accelerator Fmax >= {TARGET_FMAX_MHZ:g} MHz",
-         "value": "n/a" if fmax is None else f"{fmax:.1f} MHz",
-         "met": None if fmax is None else fmax >= TARGET_FMAX_MHZ},
         {"target": "demo wall time < 10 min", "value": None, "met": None},
     ]
+    if cfg.network == "cnn":    # the convolution accelerator's own targets
+        targets[-1:-1] = [
+            {"target": f"cycles per inference within {100 * TARGET_MAC_BOUND_EXCESS:g}% of the "
+                       f"layers' MAC bounds",
+             "value": "n/a" if cycles is None else f"{cycles:.1f} / {mac_bound} = "
+                                                    f"{cycles / mac_bound:.3f}",
+             "met": None if cycles is None
+             else cycles <= (1 + TARGET_MAC_BOUND_EXCESS) * mac_bound},
+            {"target": f"accelerator Fmax >= {TARGET_FMAX_MHZ:g} MHz (the MLP demo's before "
+                       f"convolution)",
+             "value": "n/a" if fmax is None else f"{fmax:.1f} MHz",
+             "met": None if fmax is None else fmax >= TARGET_FMAX_MHZ},
+        ]
 
     report = {
         # required
