@@ -193,11 +193,14 @@ class LayerController(wiring.Component):
         src = Signal(Buffer)
         dst = Signal(Buffer)
         conv = Signal()
+        # without convolution (NetworkConfig.convolution), every convolution path is
+        # constant and yosys removes it
+        shape_conv = shape.conv if net.convolution else Const(0)
         q_last = Signal(range(eng.max_q * N))       # pairs per row, less one
         p_pairs = Signal(range(eng.max_p * N + 1))
         r_img = Signal(range(max(2, B)))
         with m.If(self.start):
-            m.d.sync += [src.eq(self.src), dst.eq(self.dst), conv.eq(shape.conv),
+            m.d.sync += [src.eq(self.src), dst.eq(self.dst), conv.eq(shape_conv),
                          q_last.eq((self.q << log_n) - 1), p_pairs.eq(self.p << log_n),
                          r_img.eq(0)]
 
@@ -229,7 +232,7 @@ class LayerController(wiring.Component):
                     m.d.sync += [pair_mode.eq(~shape.c[0]), d_pos.eq(0),
                                  d_last.eq(((shape.in_values + 1) >> 1) - 1),
                                  d_at_last.eq(shape.in_values <= 2), d_odd.eq(shape.in_values[0])]
-                    with m.If(shape.conv):
+                    with m.If(shape_conv):
                         m.next = "CONV_START"
                     with m.Else():
                         m.next = "DENSE"

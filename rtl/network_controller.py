@@ -112,7 +112,7 @@ class NetworkController(wiring.Component):
         geometry_bad_r = Signal(3)
         m.d.comb += [
             geometry_bad[0].eq(
-                (cur.kind > LayerKind.CONV2D)
+                (cur.kind > (LayerKind.CONV2D if net.convolution else LayerKind.DENSE))
                 | Mux(conv,
                       outside(cur.in_h, 1, pc.max_side) | outside(cur.in_w, 1, pc.max_side)
                       | outside(cur.in_c, 1, pc.max_channels)
@@ -219,7 +219,8 @@ class NetworkController(wiring.Component):
                 # would compute the bit offset with a multiplication
                 table = Array(self.descriptors[i] for i in range(L))
                 m.d.sync += [cur.eq(table[layer]), w_need.eq(0), covered.eq(0),
-                             conv.eq(table[layer].kind == LayerKind.CONV2D)]
+                             conv.eq((table[layer].kind == LayerKind.CONV2D)
+                                     if net.convolution else 0)]
                 with m.If(checking):
                     m.next = "GEOMETRY_CHECK"
                 with m.Else():

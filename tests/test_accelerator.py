@@ -110,6 +110,6 @@ def test_a_dense_network_sized_by_the_compiler_runs(seed):
     _, programs, _, x, expected, _ = network_case(rng, NetworkConfig(eng, max_layers=2),
                                                   [16, 4, 3], ["relu", "none"], vectors=4)
     net = network_config_for(programs, eng)
-    assert (net.max_map, net.patch.max_side) == (2, 1)
+    assert (net.max_map, net.patch.max_side, net.convolution) == (2, 1, False)
     y, _ = simulate_network(net, programs, x, name="sized_mlp", seed=seed, compare=True)
     np.testing.assert_array_equal(y, expected)

@@ -132,6 +132,8 @@ def _laid_out(rng, net, convs, dense_outs=(5,)):
                                  r"max_channels=4"),
     ({"max_layers": 2}, CHAIN, r"the network needs 3 descriptors \(maxpool2d fused into its "
                                r"conv2d\); the accelerator's table has max_layers=2 slots"),
+    ({"convolution": False}, CHAIN, r"layer 0 \(conv2d\): the accelerator was built without "
+                                    r"convolution \(convolution=False\)"),
 ])
 def test_the_compiler_refuses_a_cnn_that_does_not_fit(net_change, convs, message, seed):
     rng = np.random.default_rng(seed)
@@ -139,6 +141,7 @@ def test_the_compiler_refuses_a_cnn_that_does_not_fit(net_change, convs, message
              ("max_map", "max_layers")}
     net = NetworkConfig(CNN_NET.engine, max_layers=net_change.get("max_layers", 5),
                         max_map=net_change.get("max_map", CNN_NET.max_map),
+                        convolution=net_change.get("convolution", True),
                         patch=PatchConfig(**{**CNN_NET.patch.__dict__, **patch}))
     if net_change == {"max_map": 200}:
         _laid_out(rng, net, convs)            # fits: 6x6x8 = 288 > 200 is pooled to 72

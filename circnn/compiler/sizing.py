@@ -48,5 +48,7 @@ def network_config_for(layers: list, eng: EngineConfig) -> NetworkConfig:
     patch = PatchConfig(max_side=max(sides), max_channels=max(channels),
                         max_kernel=max(kernels), max_stride=max(strides),
                         max_padding=max(paddings))
-    return NetworkConfig(sized, max_layers=len(stages), max_map=max(maps), patch=patch)
+    convolution = any(stage.step.kind == "conv2d" for stage in stages)
+    return NetworkConfig(sized, max_layers=len(stages), max_map=max(maps), patch=patch,
+                         convolution=convolution)
 

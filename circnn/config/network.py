@@ -152,6 +152,8 @@ class NetworkConfig:
     max_layers: int = param(8, "descriptor table size (layers)", 1, 64)
     max_map: int = param(2048, "values of the largest feature map (H*W*C) of one image", 1,
                          1 << 22)
+    convolution: bool = param(True, "convolution layers: im2col reader, map writer, fused "
+                                    "max-pooling (False: dense layers only, less logic)")
     patch: PatchConfig = field(default_factory=PatchConfig)
 
     def __post_init__(self):
@@ -173,6 +175,7 @@ class NetworkConfig:
         """Every parameter of the accelerator, flat: the engine's, the table's and
         buffers', the patch walker's."""
         return {**self.engine.to_dict(), "max_layers": self.max_layers, "max_map": self.max_map,
+                "convolution": self.convolution,
                 **{name: getattr(self.patch, name) for name in
                    ("max_side", "max_channels", "max_kernel", "max_stride", "max_padding")}}
 

@@ -330,10 +330,15 @@ def _run_into(out: Path, cfg: DemoConfig, steps: Steps, loaded, t_start: float) 
          "met": None if rtl_gap is None else abs(rtl_gap) <= rtl_target + 1e-12},
         {"target": f"circulant (float) within {100 * circ_target:g} point(s) of dense",
          "value": f"{0.0 - 100 * gap_circ:+.2f} points", "met": gap_circ <= circ_target + 1e-12},
-        {"target": "compression >= 8x against the dense baseline's weights",
-         "value": f"{dense_w / circ_w:.2f}x ({padded_dense_w / circ_w:.2f}x on the padded weight "
-                  f"matrices)",
-         "met": dense_w / circ_w >= TARGET_COMPRESSION},
+        # the CNN's target counts the dense baseline's weights, the MLP's the padded
+        # weight matrices (its 10-class layer pads to p*k rows)
+        {"target": "compression >= 8x against the dense baseline's weights"
+                   if cfg.network == "cnn" else
+                   "compression ratio >= 8 on the weight matrices (dense-equivalent / stored)",
+         "value": f"{dense_w / circ_w:.2f}x against the dense baseline, "
+                  f"{padded_dense_w / circ_w:.2f}x on the padded weight matrices",
+         "met": (dense_w if cfg.network == "cnn" else padded_dense_w) / circ_w
+         >= TARGET_COMPRESSION},
         {"target": "demo wall time < 10 min", "value": None, "met": None},
     ]
     if cfg.network == "cnn":    # the convolution accelerator's own targets

@@ -135,6 +135,9 @@ def check_fits(stages: list[Stage], net: NetworkConfig) -> None:
         name = f"layer {stage.layers[0]} ({step.kind})"
         if step.kind != "conv2d":
             continue
+        if not net.convolution:
+            raise CircnnError(f"{name}: the accelerator was built without convolution "
+                              f"(convolution=False)")
         if stage is stages[-1]:
             raise CircnnError(f"{name}: the last layer must be dense (results leave the "
                               f"accelerator as vectors)")
