@@ -165,4 +165,4 @@ def check_block_size(cfg: DemoConfig, n_in: int) -> None:
     """The network must fit the data: an MLP's k at most the input and hidden widths, a
     CNN's images square."""
     from .networks import NETWORKS
-    NETWORKS[cfg.network](cfg, None).check(n_in)
+    NETWORKS[cfg.network](cfg).check(n_in)

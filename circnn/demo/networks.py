@@ -25,9 +25,8 @@ class _Family:
     #: the engine's batch B (input vectors per weight read)
     batch = 4
 
-    def __init__(self, cfg, in_shape):
+    def __init__(self, cfg):
         self.cfg = cfg
-        self.in_shape = in_shape
 
     def weighted(self, bundle) -> list:
         """The bundle's layers with weights (those the engine computes)."""

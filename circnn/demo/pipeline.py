@@ -177,7 +177,7 @@ def _run_into(out: Path, cfg: DemoConfig, steps: Steps, loaded, t_start: float) 
     """The steps after loading the data, every file written into ``out``; the report."""
     xtr, ytr, xte, yte, data_desc = loaded
     n_in = xtr.shape[1]
-    family = NETWORKS[cfg.network](cfg, None)
+    family = NETWORKS[cfg.network](cfg)
     sweep_ks = family.ks(n_in)
     n_test = len(yte)
     # every test row, but MNIST's 10,000 on Icarus (about an hour): its first 200
@@ -211,8 +211,8 @@ def _run_into(out: Path, cfg: DemoConfig, steps: Steps, loaded, t_start: float) 
         bundle = load_bundle(bundle_path)
         eng = _engine(cfg.k, bundle, family, cfg)
         programs = family.compile(bundle, eng, calib)
-        weighted = family.weighted(bundle)
         weighted_index = [i for i, layer in enumerate(bundle.layers) if layer.kind != "maxpool2d"]
+        weighted = [bundle.layers[i] for i in weighted_index]
         compiled = [getattr(step, "program", step) for step in programs]
         compiled = [prog for prog in compiled if prog is not None]
         layer_bounds = mac_bound_cycles(stages_of(programs), eng)

@@ -84,25 +84,28 @@ def stages_of(layers: list) -> list[Stage]:
     return stages
 
 
+def _conv_sides(step) -> list[int]:
+    """A convolution step's output sides (H_out, W_out)."""
+    return [output_side(size, k, s, p) for size, k, s, p in
+            zip(step.in_shape[:2], step.kernel, step.stride, step.padding)]
+
+
 def written_map(stage: Stage) -> tuple:
     """(H, W, C) a convolution stage writes: its output map, pooled when pooling."""
-    step = stage.step
-    (h, w, _), (kh, kw), (sh, sw), (ph, pw) = step.in_shape, step.kernel, step.stride, step.padding
-    side = (output_side(h, kh, sh, ph), output_side(w, kw, sw, pw))
+    sides = _conv_sides(stage.step)
     if stage.pool is not None:
-        (pkh, pkw), (psh, psw) = stage.pool.kernel, stage.pool.stride
-        side = (output_side(side[0], pkh, psh), output_side(side[1], pkw, psw))
-    return side[0], side[1], step.channels_out
+        sides = [output_side(size, k, s) for size, k, s in
+                 zip(sides, stage.pool.kernel, stage.pool.stride)]
+    return sides[0], sides[1], stage.step.channels_out
 
 
 def output_pixels(stage: Stage) -> int:
     """Rows the stage runs through the engine per image: a convolution's output pixels
     (before pooling), 1 for a dense layer."""
-    step = stage.step
-    if step.kind != "conv2d":
+    if stage.step.kind != "conv2d":
         return 1
-    (h, w, _), (kh, kw), (sh, sw), (ph, pw) = step.in_shape, step.kernel, step.stride, step.padding
-    return output_side(h, kh, sh, ph) * output_side(w, kw, sw, pw)
+    out_h, out_w = _conv_sides(stage.step)
+    return out_h * out_w
 
 
 def mac_bound_cycles(stages: list[Stage], eng) -> list[int]:
