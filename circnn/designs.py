@@ -23,6 +23,7 @@ from .rtl.block_ram import BlockRAM
 from .rtl.dense import DenseLayer
 from .rtl.fft import FFT
 from .rtl.layer import CirculantLayer
+from .rtl.layer_controller import LayerController
 from .rtl.multiplier import Multiplier
 from .rtl.patch_addresses import PatchAddresses
 from .rtl.real_fft import RealFFT
@@ -90,17 +91,23 @@ def _network(values: dict) -> NetworkConfig:
 _SMALL_ENGINE = {"k": 4, "act_width": 8, "weight_width": 8, "ifft_width": 8, "twiddle_width": 8,
                  "pes": 2, "batch": 2, "max_q": 3, "max_p": 3}
 
+#: the parameters of a design built from a NetworkConfig, and small values for lint
+_NETWORK_PARAMS = (params_of(EngineConfig, defaults={"max_q": 8, "max_p": 8, "weight_depth": 512,
+                                                     "bias_depth": 256})
+                   + params_of(NetworkConfig)
+                   + params_of(PatchConfig, defaults={"max_side": 16, "max_channels": 32}))
+_SMALL_NETWORK = {**_SMALL_ENGINE, "weight_depth": 32, "bias_depth": 16, "max_layers": 3,
+                  "max_map": 64, "max_side": 6, "max_channels": 4, "max_kernel": 3,
+                  "max_stride": 2, "max_padding": 1}
+
 _DESIGNS = [
     Design("accelerator",
            "the whole engine: hierarchical controller, activation buffers, host port, layer core",
-           params_of(EngineConfig, defaults={"max_q": 8, "max_p": 8, "weight_depth": 512,
-                                             "bias_depth": 256})
-           + params_of(NetworkConfig) + params_of(PatchConfig, defaults={"max_side": 16,
-                                                                        "max_channels": 32}),
-           _network, Accelerator,
-           {**_SMALL_ENGINE, "weight_depth": 32, "bias_depth": 16, "max_layers": 3,
-            "max_map": 64, "max_side": 6, "max_channels": 4, "max_kernel": 3, "max_stride": 2,
-            "max_padding": 1}),
+           _NETWORK_PARAMS, _network, Accelerator, _SMALL_NETWORK),
+    Design("layer_controller",
+           "the layer level alone: activation buffers, im2col reader, pair assembler, dense "
+           "and feature-map (max-pooling) writers",
+           _NETWORK_PARAMS, _network, LayerController, _SMALL_NETWORK),
     Design("layer",
            "one block-circulant FC layer: real FFT, P circulant PEs, IFFT, bias/ReLU/requantise",
            params_of(EngineConfig, exclude=("weight_depth", "bias_depth")),

@@ -24,7 +24,8 @@ between layers, long before).
 Both outputs come from :class:`CreditQueue` components: a word is read only while
 its queue, and at a block's first word the tag queue, has a credit, so
 neither ``o.valid`` nor ``tag.valid`` ever depends on a ``ready``.
-Pipeline: issue -> PE read -> PE register -> select -> requantise (3).
+Pipeline: issue -> address register -> PE read -> PE register -> select ->
+requantise (3).
 """
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal
@@ -52,7 +53,7 @@ def tag_layout(eng: EngineConfig):
 
 class AccumulatorDrain(wiring.Component):
     #: clocks from a read's issue to its requantised word
-    PIPELINE = 3 + Requantizer.latency
+    PIPELINE = 4 + Requantizer.latency
 
     def __init__(self, eng: EngineConfig, pe_addr_bits: int):
         self.eng = eng
@@ -85,6 +86,7 @@ class AccumulatorDrain(wiring.Component):
         first_blk = Signal(range(eng.max_p + P + 1))    # g * P
 
         issue = Signal()
+        releasing = Signal()
         last_f = f == N - 1
         # output blocks left in the pass, p - first_blk: a register updated at
         # pass boundaries, so "last active PE" is a narrow compare
@@ -92,15 +94,21 @@ class AccumulatorDrain(wiring.Component):
         last_pe = (pe == P - 1) | (pe + 1 >= remaining)
         last_b = b == B - 1
         m.d.comb += [
-            issue.eq(self.banks.ready & queue.can_admit & ((f != 0) | tags.can_admit)),
+            issue.eq(self.banks.ready & ~releasing & queue.can_admit
+                     & ((f != 0) | tags.can_admit)),
             queue.admit.eq(issue),
             tags.admit.eq(issue & (f == 0)),
             tags.i.valid.eq(issue & (f == 0)),
             tags.i.payload.block.eq(first_blk + pe),
             tags.i.payload.vector.eq(b),
-            self.banks.release.eq(issue & last_f & last_pe & last_b),
-            self.rd_addr.eq(Cat((bn + f)[:bank_bits], dbank)),
+            self.banks.release.eq(releasing),
         ]
+        # the read address is registered (the PEs' accumulators are LUT RAM read
+        # through a register in each PE, often far from here), and so is the
+        # release: the bank is released as its last read reaches the PEs, and no
+        # read issues in that clock (the bank's `ready` falls a clock later)
+        m.d.sync += [self.rd_addr.eq(Cat((bn + f)[:bank_bits], dbank)),
+                     releasing.eq(issue & last_f & last_pe & last_b)]
         # the next pass's first block, precomputed: first_blk changes at most
         # once per k/2 clocks, so this register is up to date when it is used
         next_first = Signal.like(first_blk)
@@ -118,9 +126,9 @@ class AccumulatorDrain(wiring.Component):
                         m.d.sync += [b.eq(0), bn.eq(0), first_blk.eq(next_first),
                                      remaining.eq(self.p - next_first)]
 
-        # c+1: the PEs' read data (registered in each PE); c+2: select the PE's
-        # word; c+3..: requantise (pipelined); then into the queue
-        v2, pe2 = delay(m, issue, 2, "v"), delay(m, pe, 2, "pe")
+        # c+1: the read address; c+2: the PEs' read data (registered in each PE);
+        # c+3: select the PE's word; c+4..: requantise (pipelined); then into the queue
+        v2, pe2 = delay(m, issue, 3, "v"), delay(m, pe, 3, "pe")
         word = Signal(complex_layout(eng.acc_width))
         v3 = Signal()
         # an explicit P-way multiplexer (indexing the array view with a signal

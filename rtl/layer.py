@@ -7,9 +7,9 @@ Model twin: :func:`circnn.sim.model.layer.layer_forward`.  Dataflow
                                    ▲                          │      weight bank each)
                           MACScheduler ──steps────────────────┘
                                                               │ finished accumulator banks
-    o (y pairs) ◄─ OutputStage ◄─ RealIFFT ◄─ AccumulatorDrain ◄┘
-                   (bias, ReLU,                (round+saturate, block tags)
-                    requantise)
+    o (y pairs) ◄─ OutputStage ◄─ RealIFFT ◄─ StreamRegister ◄─ AccumulatorDrain ◄┘
+                   (bias, ReLU,                                  (round+saturate,
+                    requantise)                                   block tags)
 
 Input: B vectors per batch, each q*k activations sent as q*k/2 pairs
 ``(x[2n], x[2n+1])``, vector after vector.  Output: for each PE pass
@@ -40,6 +40,7 @@ from .real_fft import RealFFT, real_input_layout
 from .real_ifft import RealIFFT
 from .scheduler import MACScheduler
 from .spectrum_buffer import SpectrumBuffer
+from .stream_register import StreamRegister
 
 __all__ = ["CirculantLayer", "layer_config_layout"]
 
@@ -134,7 +135,11 @@ class CirculantLayer(wiring.Component):
         wiring.connect(m, pes.landed, acc_banks.landed)
         wiring.connect(m, drain.banks, acc_banks.reader)
         m.d.comb += [pes.rd_addr.eq(drain.rd_addr), drain.rd_data.eq(pes.rd_data)]
-        wiring.connect(m, drain.o, rifft.i)
+        # the drain sits by the PEs' accumulators, the inverse FFT by its own
+        # memories and multipliers, often far apart: a register slice between them
+        link = m.submodules.drain_link = StreamRegister(drain.o.payload.shape())
+        wiring.connect(m, drain.o, link.i)
+        wiring.connect(m, link.o, rifft.i)
         wiring.connect(m, rifft.o, ostage.i)
         wiring.connect(m, drain.tag, ostage.tag)      # block tags travel beside the IFFT
         wiring.connect(m, ostage.o, wiring.flipped(self.o))

@@ -105,37 +105,37 @@ class NetworkController(wiring.Component):
         def outside(value, lo, hi):
             return (value < lo) | (value > hi)
 
-        # the geometry a layer of its kind must have, field by field, in three groups
-        # registered apart (GEOMETRY_CHECK), their verdict in RANGE
+        # the geometry a layer of its kind must have, check by check, each registered
+        # apart (GEOMETRY_CHECK: a field's compare and no more), their verdict in RANGE
         pooled = cur.pool == 1
-        geometry_bad = Signal(3)
-        geometry_bad_r = Signal(3)
-        m.d.comb += [
-            geometry_bad[0].eq(
-                (cur.kind > (LayerKind.CONV2D if net.convolution else LayerKind.DENSE))
-                | Mux(conv,
-                      outside(cur.in_h, 1, pc.max_side) | outside(cur.in_w, 1, pc.max_side)
-                      | outside(cur.in_c, 1, pc.max_channels)
-                      | outside(cur.kernel_h, 1, pc.max_kernel)
-                      | outside(cur.kernel_w, 1, pc.max_kernel)
-                      | outside(cur.stride_h, 1, pc.max_stride)
-                      | outside(cur.stride_w, 1, pc.max_stride)
-                      | (cur.pad_h > pc.max_padding) | (cur.pad_w > pc.max_padding),
-                      (cur.in_values == 0)
-                      | (cur.in_values > max(eng.max_q, eng.max_p) * eng.k))),
-            geometry_bad[1].eq(conv & ((cur.pad_h >= cur.kernel_h) | (cur.pad_w >= cur.kernel_w)
-                                       | (cur.kernel_h > cur.in_h + 2 * cur.pad_h)
-                                       | (cur.kernel_w > cur.in_w + 2 * cur.pad_w))),
-            geometry_bad[2].eq(conv & ((cur.pool > 1)
-                                       | (pooled & (outside(cur.pool_h, 1, pc.max_kernel)
-                                                    | outside(cur.pool_w, 1, pc.max_kernel)
-                                                    | outside(cur.pool_stride_h, 1, pc.max_stride)
-                                                    | outside(cur.pool_stride_w, 1, pc.max_stride)
-                                                    # a value lies in at most two windows
-                                                    # per direction
-                                                    | (cur.pool_h > 2 * cur.pool_stride_h)
-                                                    | (cur.pool_w > 2 * cur.pool_stride_w))))),
+        conv_checks = [
+            outside(cur.in_h, 1, pc.max_side), outside(cur.in_w, 1, pc.max_side),
+            outside(cur.in_c, 1, pc.max_channels),
+            outside(cur.kernel_h, 1, pc.max_kernel), outside(cur.kernel_w, 1, pc.max_kernel),
+            outside(cur.stride_h, 1, pc.max_stride), outside(cur.stride_w, 1, pc.max_stride),
+            cur.pad_h > pc.max_padding, cur.pad_w > pc.max_padding,
+            # the relations between fields, on the fields narrowed to their ranges (as
+            # the geometry unit reads them: short adders; a field out of its range is
+            # flagged above)
+            (geo.ph >= geo.kh) | (geo.pw >= geo.kw),
+            geo.kh > geo.h + 2 * geo.ph, geo.kw > geo.w + 2 * geo.pw,
+            cur.pool > 1,
         ]
+        pool_checks = [
+            outside(cur.pool_h, 1, pc.max_kernel), outside(cur.pool_w, 1, pc.max_kernel),
+            outside(cur.pool_stride_h, 1, pc.max_stride),
+            outside(cur.pool_stride_w, 1, pc.max_stride),
+            # a value lies in at most two windows per direction
+            geo.pool_kh > 2 * geo.pool_sh, geo.pool_kw > 2 * geo.pool_sw,
+        ]
+        dense_checks = [cur.in_values == 0,
+                        cur.in_values > max(eng.max_q, eng.max_p) * eng.k]
+        checks = ([cur.kind > (LayerKind.CONV2D if net.convolution else LayerKind.DENSE)]
+                  + [conv & c for c in conv_checks] + [conv & pooled & c for c in pool_checks]
+                  + [~conv & c for c in dense_checks])
+        geometry_bad = Signal(len(checks))
+        geometry_bad_r = Signal(len(checks))
+        m.d.comb += [geometry_bad[n].eq(c) for n, c in enumerate(checks)]
         # the geometry unit reads the descriptor narrowed to its ranges (checked first)
         for port, fld in (("h", "in_h"), ("w", "in_w"), ("c", "in_c"), ("kh", "kernel_h"),
                           ("kw", "kernel_w"), ("sh", "stride_h"), ("sw", "stride_w"),

@@ -13,11 +13,13 @@ zero padding expects.  The bias memory is initialised at elaboration and
 writable at run time (``load``).  Pipeline: c1 the word, its tag and the
 bias read (one more clock per select stage of a deep bias memory), c2 the
 bias and the padding mask, c3 bias and ReLU, then the :class:`Requantizer`;
-a :class:`CreditQueue` at the end gives full back-pressure.
+a :class:`CreditQueue` at the end gives full back-pressure.  The block tags
+wait in a 3-slot FIFO at the input, so that the tag queue of the drain (placed
+by the PEs, often far away) sees only a registered ready.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from circnn.config import MAX_LEFT_SHIFT, EngineConfig, LoadTarget, RequantizerConfig
@@ -84,14 +86,23 @@ class OutputStage(wiring.Component):
         ]
 
         m.submodules.queue = queue = CreditQueue(layer_output_layout(eng), self.queue_depth)
+        # the block tags wait in a 3-slot FIFO here (a 2-slot one has a
+        # zero-width inner address): the tag taken as a block's last
+        # sample is accepted is then a local decision, and the drain's tag queue
+        # (far away) sees only this FIFO's registered w_rdy
+        tags = tag_layout(eng)
+        m.submodules.tag_slots = slots = fifo.SyncFIFOBuffered(width=tags.size, depth=3)
+        tag = tags(slots.r_data)
         accept = Signal()
         n = Signal(range(max(2, N)))
         m.d.comb += [
-            self.i.ready.eq(self.tag.valid & queue.can_admit),
+            slots.w_data.eq(self.tag.payload), slots.w_en.eq(self.tag.valid),
+            self.tag.ready.eq(slots.w_rdy),
+            self.i.ready.eq(slots.r_rdy & queue.can_admit),
             accept.eq(self.i.valid & self.i.ready),
             queue.admit.eq(accept),
-            self.tag.ready.eq(accept & self.i.payload.last),
-            bias.rd_addr.eq(self.b_base + ((self.tag.payload.block << log_n) | n)),
+            slots.r_en.eq(accept & self.i.payload.last),
+            bias.rd_addr.eq(self.b_base + ((tag.block << log_n) | n)),
         ]
         with m.If(accept):
             m.d.sync += n.eq(Mux(self.i.payload.last, 0, n + 1))
@@ -100,7 +111,7 @@ class OutputStage(wiring.Component):
         # clock per select stage of a bias memory deeper than one block RAM)
         x = Signal(ifft_output_layout(eng))
         v1, tag1, n1 = Signal(), Signal(tag_layout(eng)), Signal(range(max(2, N)))
-        m.d.sync += [v1.eq(accept), x.eq(self.i.payload), tag1.eq(self.tag.payload), n1.eq(n)]
+        m.d.sync += [v1.eq(accept), x.eq(self.i.payload), tag1.eq(tag), n1.eq(n)]
         wait = self.bias_wait
         x, v1, tag1, n1 = (delay(m, x, wait, "x"), delay(m, v1, wait, "v1"),
                            delay(m, tag1, wait, "tag1"), delay(m, n1, wait, "n1"))

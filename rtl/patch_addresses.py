@@ -14,9 +14,10 @@ Protocol: the geometry (``h``, ``w``, ``c``, ``kh``, ``kw``, ``sh``, ``sw``,
 (the network controller checks descriptors: kernel no larger than the
 padded map, stride >= 1, padding below the kernel).  A set-up forms the
 index strides by repeated addition; ``o.valid`` rises max(W, SW, PW) +
-max(SH, PH) + 4 clocks after the clock on which ``start`` is high (for the
-digits CNN's first layer, 13).  ``o.valid`` never depends on ``o.ready``;
-the stream holds each value until taken, one value a clock at full rate.
+max(SH, PH) + 6 clocks after the clock on which ``start`` is high (for the
+digits CNN's first layer, 15).  ``o.valid`` and ``o.payload``
+leave registers; the stream holds each value until taken, one value a clock
+at full rate.
 ``busy`` is high from the clock after ``start`` until the final value is
 taken.  No division and no multiplier in the loop: the last
 window of a row or column is found by comparing its origin with a limit
@@ -85,20 +86,38 @@ class PatchAddresses(wiring.Component):
             index.eq(row_i + col_i + c),
             inside.eq((y >= 0) & (y < g["h"]) & (x >= 0) & (x < g["w"])),
         ]
-        last_c, last_kw, last_kh = c == c_last, kw == kw_last, kh == kh_last
-        last_ox, last_oy = xbase > x_limit, ybase > y_limit
+        # the channel (kernel column, kernel row) is its last: registers, set as the
+        # counter moves, so that a take's decisions start at flip-flops
+        last_c, last_kw, last_kh = Signal(), Signal(), Signal()
+        only_c, only_kw, only_kh = Signal(), Signal(), Signal()     # C (KW, KH) of 1
+        # the window is the last of its row (column) when its origin has passed the
+        # limit: gap = limit - origin, kept as a running value, is negative (a
+        # register's sign bit, so the consumer's decisions on `final` start at
+        # registers)
+        x_gap, y_gap, x_gap0 = Signal(pos), Signal(pos), Signal(pos)
+        last_ox, last_oy = x_gap[-1], y_gap[-1]
         row_end = last_c & last_kw & last_kh
         final = row_end & last_ox & last_oy
 
-        payload = self.o.payload
+        # the value at the walker's position, into an output register when the
+        # register is free or taken (`take`): the index sum and the padding
+        # compares stay beside the counters, the consumer sees flip-flops
+        word = Signal(patch_address_layout(cfg))
         m.d.comb += [
-            payload.index.eq(Mux(inside, index, 0)), payload.zero.eq(~inside),
-            payload.last.eq(row_end), payload.final.eq(final),
+            word.index.eq(Mux(inside, index, 0)), word.zero.eq(~inside),
+            word.last.eq(row_end), word.final.eq(final),
         ]
-        take = self.o.valid & self.o.ready
+        out_valid = Signal()
+        out_word = Signal(patch_address_layout(cfg))
+        take = Signal()
+        m.d.comb += [self.o.valid.eq(out_valid), self.o.payload.eq(out_word),
+                     take.eq(~out_valid | self.o.ready)]
+        with m.If(self.o.ready):
+            m.d.sync += out_valid.eq(0)
 
         with m.FSM():
             with m.State("IDLE"):
+                m.d.comb += self.busy.eq(out_valid)
                 with m.If(self.start):
                     m.d.sync += [g[name].eq(getattr(self, name)) for name in g]
                     m.d.sync += [t.eq(0), wc.eq(0), swc.eq(0), pwc.eq(0), shwc.eq(0),
@@ -126,39 +145,54 @@ class PatchAddresses(wiring.Component):
                 with m.If(t < g["ph"]):
                     m.d.sync += phwc.eq(phwc + wc)
                 with m.If((t >= g["sh"]) & (t >= g["ph"])):
-                    m.next = "ORIGIN"
+                    m.next = "LIMITS"
+            with m.State("LIMITS"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [x_limit.eq(g["w"] + g["pw"] - g["sw"] - g["kw"]),
+                             y_limit.eq(g["h"] + g["ph"] - g["sh"] - g["kh"])]
+                m.next = "ORIGIN"
             with m.State("ORIGIN"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [
                     c_last.eq(g["c"] - 1), kw_last.eq(g["kw"] - 1), kh_last.eq(g["kh"] - 1),
-                    x_limit.eq(g["w"] + g["pw"] - g["sw"] - g["kw"]),
-                    y_limit.eq(g["h"] + g["ph"] - g["sh"] - g["kh"]),
+                    x_gap0.eq(x_limit + g["pw"]), x_gap.eq(x_limit + g["pw"]),
+                    y_gap.eq(y_limit + g["ph"]),
                     ybase.eq(-g["ph"]), xbase.eq(-g["pw"]), y.eq(-g["ph"]), x.eq(-g["pw"]),
                     kh.eq(0), kw.eq(0), c.eq(0),
+                    only_c.eq(g["c"] == 1), only_kw.eq(g["kw"] == 1), only_kh.eq(g["kh"] == 1),
+                    last_c.eq(g["c"] == 1), last_kw.eq(g["kw"] == 1), last_kh.eq(g["kh"] == 1),
                     ybase_i.eq(-phwc), row_i.eq(-phwc), xbase_i.eq(-pwc), col_i.eq(-pwc),
                 ]
                 m.next = "RUN"
             with m.State("RUN"):
-                m.d.comb += [self.busy.eq(1), self.o.valid.eq(1)]
+                m.d.comb += self.busy.eq(1)
                 with m.If(take):
-                    m.d.sync += c.eq(c + 1)
+                    m.d.sync += [out_valid.eq(1), out_word.eq(word)]
+                    m.d.sync += [c.eq(c + 1), last_c.eq(c + 1 == c_last)]
                     with m.If(last_c):
                         # next kernel column: one pixel right
-                        m.d.sync += [c.eq(0), kw.eq(kw + 1), x.eq(x + 1),
+                        m.d.sync += [c.eq(0), last_c.eq(only_c), kw.eq(kw + 1),
+                                     last_kw.eq(kw + 1 == kw_last), x.eq(x + 1),
                                      col_i.eq(col_i + g["c"])]
                         with m.If(last_kw):
                             # next kernel row: back to the window's left edge, one row down
-                            m.d.sync += [kw.eq(0), x.eq(xbase), col_i.eq(xbase_i),
-                                         kh.eq(kh + 1), y.eq(y + 1), row_i.eq(row_i + wc)]
+                            m.d.sync += [kw.eq(0), last_kw.eq(only_kw), x.eq(xbase),
+                                         col_i.eq(xbase_i), kh.eq(kh + 1),
+                                         last_kh.eq(kh + 1 == kh_last), y.eq(y + 1),
+                                         row_i.eq(row_i + wc)]
                             with m.If(last_kh):
                                 # next window of the row
-                                m.d.sync += [kh.eq(0), y.eq(ybase), row_i.eq(ybase_i),
+                                m.d.sync += [kh.eq(0), last_kh.eq(only_kh), y.eq(ybase),
+                                             row_i.eq(ybase_i),
                                              xbase.eq(xbase + g["sw"]), x.eq(xbase + g["sw"]),
+                                             x_gap.eq(x_gap - g["sw"]),
                                              xbase_i.eq(xbase_i + swc),
                                              col_i.eq(xbase_i + swc)]
                                 with m.If(last_ox):
                                     # first window of the next row
                                     m.d.sync += [xbase.eq(-g["pw"]), x.eq(-g["pw"]),
+                                                 x_gap.eq(x_gap0),
+                                                 y_gap.eq(y_gap - g["sh"]),
                                                  xbase_i.eq(-pwc), col_i.eq(-pwc),
                                                  ybase.eq(ybase + g["sh"]),
                                                  y.eq(ybase + g["sh"]),

@@ -105,7 +105,7 @@ def run_controller(eng, chain, n_batches, seed, *, host=(0.3, 1), core=(0.3, 1))
                for name in ("host_i", "host_o", "core_i", "core_o")}
     problems = []
     received = {}           # (batch, layer) -> pairs the stand-in core took
-    events = {"host_i": [], "core_o": [], "done": [], "start": [], "in_full": []}
+    events = {"host_i": [], "host_o": [], "core_o": [], "done": [], "start": [], "in_full": []}
     result = {}
 
     def pattern(rate_burst):
@@ -113,9 +113,12 @@ def run_controller(eng, chain, n_batches, seed, *, host=(0.3, 1), core=(0.3, 1))
 
     async def monitor(ctx):
         clock = 0
-        async for _, _, hv, hr, cv, cr, done, start, full, accept in ctx.tick().sample(
+        async for _, _, hv, hr, cv, cr, done, start, full, accept, ov, orr in ctx.tick().sample(
                 dut.host_i.valid, dut.host_i.ready, dut.core_o.valid, dut.core_o.ready,
-                dut.done, dut.start, dut.in_full, dut.accept_input):
+                dut.done, dut.start, dut.in_full, dut.accept_input, dut.host_o.valid,
+                dut.host_o.ready):
+            if ov and orr:
+                events["host_o"].append(clock)
             if hv and hr:
                 events["host_i"].append(clock)
                 if full or not accept:
@@ -215,17 +218,22 @@ def run_controller(eng, chain, n_batches, seed, *, host=(0.3, 1), core=(0.3, 1))
                 f"batch {batch} layer {layer}: the core's input differs from the reference"
     assert result["host"] == host_out
     streams["host_o"].check_words(host_out)
-    # done: once per layer, the clock after the layer's last output moved
+    # done: once per layer, two clocks after the core's last output was taken (it
+    # passes the input register slice, then done is registered), or, for the last
+    # layer, the clock after the host took its last output
     n_layers = len(chain)
     assert len(events["done"]) == n_batches * n_layers, events["done"]
     assert len(events["start"]) == n_batches * n_layers
-    at = 0
+    at = host_at = 0
     for i in range(n_batches * n_layers):
-        p = chain[i % n_layers][1]
+        p, dst = chain[i % n_layers][1], chain[i % n_layers][3]
         at += B * p * N
-        last = events["core_o"][at - 1]
+        last = events["core_o"][at - 1] + 1
+        if dst == Buffer.OUT:
+            host_at += B * p * N
+            last = max(last, events["host_o"][host_at - 1])
         assert events["done"][i] == last + 1, \
-            f"layer {i}: done at clock {events['done'][i]}, last output at {last}"
+            f"layer {i}: done at clock {events['done'][i]}, last output placed at {last}"
     assert len(events["core_o"]) == at
     # IN: full after each batch's last word, released before layer 0 is done
     words = B * q0 * N
