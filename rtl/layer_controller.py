@@ -53,7 +53,7 @@ from .patch_addresses import PatchAddresses
 from .real_fft import real_input_layout
 from .stream_register import StreamRegister
 
-__all__ = ["LayerController", "layer_shape_layout"]
+__all__ = ["LayerController"]
 
 
 def _read_layout(net: NetworkConfig) -> data.StructLayout:

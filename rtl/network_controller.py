@@ -27,7 +27,7 @@ from circnn.config import Buffer, ErrorCode, LayerKind, NetworkConfig
 
 from .arith import mul_const
 from .layer import layer_config_layout
-from .layer_controller import layer_shape_layout
+from .layer_shape import layer_shape_layout
 from .map_geometry import MapGeometry
 
 __all__ = ["NetworkController", "descriptor_layout"]

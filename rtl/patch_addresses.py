@@ -20,8 +20,8 @@ leave registers; the stream holds each value until taken, one value a clock
 at full rate.
 ``busy`` is high from the clock after ``start`` until the final value is
 taken.  No division and no multiplier in the loop: the last
-window of a row or column is found by comparing its origin with a limit
-formed once, and the pixel, its position and its index are running values
+window of a row or column is found by the sign of its distance to a limit
+formed once (a running value), and the pixel, its position and its index are running values
 (index = y*W*C + x*C + c, two additions).
 """
 
@@ -69,8 +69,6 @@ class PatchAddresses(wiring.Component):
         t = Signal(range(max(cfg.max_side, cfg.max_stride, cfg.max_padding) + 2))
         c_last = Signal.like(g["c"])
         kw_last, kh_last = Signal.like(g["kw"]), Signal.like(g["kh"])
-        # the window is the last of its row (column) when its origin passes these
-        x_limit, y_limit = Signal(pos), Signal(pos)
         # window origin (oy*SH - PH, ox*SW - PW); the current pixel (y, x) inside it;
         # the channel; and the index parts y*W*C (of the origin and of the pixel) and
         # x*C, all kept as running values so that the loop needs no multiplier
@@ -148,15 +146,15 @@ class PatchAddresses(wiring.Component):
                     m.next = "LIMITS"
             with m.State("LIMITS"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [x_limit.eq(g["w"] + g["pw"] - g["sw"] - g["kw"]),
-                             y_limit.eq(g["h"] + g["ph"] - g["sh"] - g["kh"])]
+                # the gaps of the first window (origin -padding) to the limits
+                m.d.sync += [x_gap0.eq(g["w"] + 2 * g["pw"] - g["sw"] - g["kw"]),
+                             y_gap.eq(g["h"] + 2 * g["ph"] - g["sh"] - g["kh"])]
                 m.next = "ORIGIN"
             with m.State("ORIGIN"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [
                     c_last.eq(g["c"] - 1), kw_last.eq(g["kw"] - 1), kh_last.eq(g["kh"] - 1),
-                    x_gap0.eq(x_limit + g["pw"]), x_gap.eq(x_limit + g["pw"]),
-                    y_gap.eq(y_limit + g["ph"]),
+                    x_gap.eq(x_gap0),
                     ybase.eq(-g["ph"]), xbase.eq(-g["pw"]), y.eq(-g["ph"]), x.eq(-g["pw"]),
                     kh.eq(0), kw.eq(0), c.eq(0),
                     only_c.eq(g["c"] == 1), only_kw.eq(g["kw"] == 1), only_kh.eq(g["kh"] == 1),
