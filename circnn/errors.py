@@ -17,3 +17,7 @@ class ParameterError(CircnnError, ValueError):
 
 class BundleError(CircnnError, ValueError):
     """A model bundle that breaks the format (names the offending key)."""
+
+
+class ModelError(CircnnError, ValueError):
+    """A PyTorch model that circnn cannot take (names the module and the rule broken)."""

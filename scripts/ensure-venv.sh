@@ -24,4 +24,4 @@ if [ ! -x "$VENV/bin/python" ]; then
     fi
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip>=23"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test,torch]"

