@@ -52,8 +52,12 @@ def cmd_synth(args) -> int:
     from circnn.synth.flow import synthesize, tool_folder
     r = synthesize(args.design, parse_assignments(args.set), report=Path(args.report),
                    device=args.device, package=args.package, speed=args.speed, freq=args.freq,
-                   seed=args.seed, progress=_progress(args.quiet))
+                   seed=args.seed, seeds=args.seeds, progress=_progress(args.quiet))
     fmax = "n/a" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f} MHz"
+    if len(r["fmax_mhz_seeds"]) > 1:
+        fmax += " (median of seeds " + ", ".join(
+            f"{s}: {'n/a' if f is None else f'{f:.1f}'}"
+            for s, f in zip(r["nextpnr_seeds"], r["fmax_mhz_seeds"])) + ")"
     status = "met" if r["timing_met"] else "NOT met"
     print(f"{r['design']} on {r['device']}-{r['speed']} {r['package']}: "
           f"Fmax {fmax} (target {r['freq_target_mhz']} MHz, {status}), "
@@ -229,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--freq", type=float, default=150.0, metavar="MHZ",
                    help="target clock for placement and routing (default 150)")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
+    p.add_argument("--seeds", type=int, default=1, metavar="N",
+                   help="place and route N times, seeds SEED..SEED+N-1; fmax_mhz is the median "
+                        "and fmax_mhz_seeds lists each (default 1)")
     p.add_argument("--report", required=True, metavar="FILE.json",
                    help="report path, in an existing folder; the tool files go to "
                         "FILE.files/ beside it")

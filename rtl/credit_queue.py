@@ -12,8 +12,12 @@ Ports:
 
 * ``admit`` (in): the producer admits a word into its pipeline this clock
   (it takes a credit); only while ``can_admit``;
-* ``can_admit`` (out): a credit is free.  It is a register, so it never
-  depends on ``o.ready`` within a clock;
+* ``can_admit`` (out): a credit is free.  It is one LUT of this queue's own
+  flip-flops: admissions and departures are registered as they happen and
+  counted a clock later, so neither ``admit`` nor ``o.ready`` (which come
+  from stages that may sit across the chip) passes through any logic here
+  before a flip-flop; it never depends on ``o.ready`` within a clock.  A
+  credit comes back on the clock after its word left;
 * ``i`` (in, always ready): the words leaving the pipeline, in order;
 * ``o`` (out): the queue's head; ``o.valid`` never depends on ``o.ready``.
 
@@ -31,9 +35,9 @@ from circnn.config import check_int
 __all__ = ["CreditQueue", "queue_depth", "QUEUE_SLACK"]
 
 #: Slots beyond the words in flight.  A credit comes back one clock after its
-#: word left (the counter is a register) and the buffered FIFO holds one more
-#: word in its output register: four spare slots keep a word per clock
-#: flowing when the consumer takes a word per clock.
+#: word left and the buffered FIFO holds one more word in its output register:
+#: four spare slots keep a word per clock flowing when the consumer takes a
+#: word per clock.
 QUEUE_SLACK = 4
 
 
@@ -63,24 +67,34 @@ class CreditQueue(wiring.Component):
         m = Module()
         width = Shape.cast(self.shape).width
         m.submodules.fifo = queue = fifo.SyncFIFOBuffered(width=width, depth=self.depth)
-        # credits = slots not yet promised to a word: one counter (inflight +
-        # level would put two adders between o.ready and the producer's
-        # admission), and "a credit is free" is a register of its own, so the
-        # producer's ready leaves a flip-flop directly: it fans out across
-        # the chip into the producer's admission logic
-        credits = Signal(range(self.depth + 1), init=self.depth)
-        credits_next = Signal.like(credits)
-        has_credit = Signal(init=1)
-        released = Signal()
+        # C(t), the credits free at clock t, is seen(t) - admitted(t) + left(t):
+        # `seen` = C(t-1), counted from `admitted` / `left`, the admission and the
+        # departure of the clock before, each registered as it happened.  So
+        # "C(t) >= 1" needs only these flip-flops: seen >= 2 (`plenty`), or
+        # seen == 1 (`one`) unless a word was admitted and none left, or seen == 0
+        # when a word left and none was admitted
+        seen = Signal(range(self.depth + 1), init=self.depth)
+        admitted, left = Signal(), Signal()
+        plenty, one = Signal(init=1), Signal()
+        gain, loss = Signal(), Signal()         # seen moves up / down by one
         m.d.comb += [
-            self.can_admit.eq(has_credit),
-            credits_next.eq(credits - self.admit + released),
+            gain.eq(left & ~admitted), loss.eq(admitted & ~left),
+            self.can_admit.eq(plenty | (one & ~loss) | (~plenty & ~one & gain)),
             queue.w_en.eq(self.i.valid),
             queue.w_data.eq(self.i.payload),
             self.o.valid.eq(queue.r_rdy),
             self.o.payload.eq(queue.r_data),
             queue.r_en.eq(self.o.ready),
-            released.eq(self.o.valid & self.o.ready),
         ]
-        m.d.sync += [credits.eq(credits_next), has_credit.eq(credits_next != 0)]
+        m.d.sync += [admitted.eq(self.admit), left.eq(self.o.valid & self.o.ready)]
+        with m.If(gain):
+            m.d.sync += seen.eq(seen + 1)
+        with m.Elif(loss):
+            m.d.sync += seen.eq(seen - 1)
+        # the flags of the next count, from this count's small compares (no adder
+        # on their path)
+        m.d.sync += [
+            plenty.eq((seen >= 3) | ((seen == 2) & ~loss) | ((seen == 1) & gain)),
+            one.eq(((seen == 1) & ~gain & ~loss) | ((seen == 2) & loss) | ((seen == 0) & gain)),
+        ]
         return m

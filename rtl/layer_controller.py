@@ -170,7 +170,11 @@ class LayerController(wiring.Component):
 
         # dense rows: the first in_values values of each image, in order
         d_pos = Signal(range(net.stride + 1))
-        d_last = Signal(range(net.stride + 1))
+        # the word before the image's last (wraps when the image is one word, then
+        # unused), and whether it is one word: "d_pos + 1 is the last" becomes
+        # an equality of registers, no adder before it
+        d_before_last = Signal(range(net.stride + 1))
+        d_one_word = Signal()
         d_at_last = Signal()
         d_odd = Signal()
         # convolution rows: the patch walker, on values (C odd) or on pairs (C even)
@@ -191,7 +195,8 @@ class LayerController(wiring.Component):
             with m.State("IDLE"):
                 with m.If(start):
                     m.d.sync += [pair_mode.eq(~shape.c[0]), d_pos.eq(0),
-                                 d_last.eq(((shape.in_values + 1) >> 1) - 1),
+                                 d_before_last.eq(((shape.in_values + 1) >> 1) - 2),
+                                 d_one_word.eq(shape.in_values <= 2),
                                  d_at_last.eq(shape.in_values <= 2), d_odd.eq(shape.in_values[0])]
                     with m.If(shape_conv):
                         m.next = "CONV_START"
@@ -201,9 +206,9 @@ class LayerController(wiring.Component):
                 m.d.comb += [issue.eq(rqueue.can_admit), req_word.eq(d_pos),
                              req_single.eq(d_at_last & d_odd), req_last.eq(d_at_last)]
                 with m.If(issue):
-                    m.d.sync += [d_pos.eq(d_pos + 1), d_at_last.eq(d_pos + 1 == d_last)]
+                    m.d.sync += [d_pos.eq(d_pos + 1), d_at_last.eq(d_pos == d_before_last)]
                     with m.If(d_at_last):
-                        m.d.sync += [d_pos.eq(0), d_at_last.eq(d_last == 0), r_img.eq(r_img + 1)]
+                        m.d.sync += [d_pos.eq(0), d_at_last.eq(d_one_word), r_img.eq(r_img + 1)]
                         with m.If(r_img == B - 1):
                             m.d.comb += reads_done.eq(1)
                             m.next = "IDLE"

@@ -261,8 +261,10 @@ class MapWriter(wiring.Component):
         m.d.sync += [settled.eq(~(advance | self.start | stale)),
                      drained.eq(~pool | (~p_valid & (drain <= 1)))]
         take = Signal()
+        free = Signal()             # the pair's slot is free for the next clock
+        m.d.comb += free.eq(~p_valid | last_op)
         m.d.comb += [
-            take.eq(wq.r_rdy & ~advance & settled & (~p_valid | last_op) & (~fresh | drained)),
+            take.eq(wq.r_rdy & ~advance & settled & free & (~fresh | drained)),
             wq.r_en.eq(take),
         ]
         with m.If(p_valid):
@@ -274,24 +276,30 @@ class MapWriter(wiring.Component):
         half_channel = e.channel >> 1          # the channel is even
         writes = Signal()
         m.d.comb += writes.eq(e.keep0 & row_more[0])
-        with m.If(take):
+        # the pair's data registers load whenever its slot is free, taken or not
+        # (p_valid says whether they hold a pair): `take`, a few levels of logic
+        # from the queue's head, then drives a handful of flip-flops, not the
+        # whole pair
+        with m.If(free):
             m.d.sync += [
-                # a pair of channels beyond C_out, or of a pixel in no pooling window,
-                # is dropped, unless it ends the layer: then it issues one op that
-                # writes nothing
-                p_valid.eq(writes | e.layer_last), p_null.eq(~writes),
+                p_null.eq(~writes),
                 p_y[0].eq(e.y0), p_y[1].eq(e.y1), p_keep1.eq(e.keep1), p_first.eq(row_first),
                 p_end.eq(e.layer_last), p_img.eq(cur["img"]), p_odd.eq(row_odd),
                 p_more.eq(Mux(writes, row_more, 1)),
-                new_batch.eq(e.batch_last), fresh.eq(0),
             ]
             m.d.sync += [p_list[n].eq(Mux(writes, row_list[n], 0)) for n in range(MAX_OPS)]
             m.d.sync += [p_word[t].eq((row_base[t] >> 1) + half_channel) for t in range(4)]
-        with m.Elif(p_valid):
+        with m.Else():
             m.d.sync += [p_list[n].eq(p_list[n + 1]) for n in range(MAX_OPS - 1)]
             m.d.sync += [p_list[-1].eq(0), p_more.eq(p_more >> 1)]
-            with m.If(last_op):
-                m.d.sync += p_valid.eq(0)
+        with m.If(take):
+            # a pair of channels beyond C_out, or of a pixel in no pooling window,
+            # is dropped, unless it ends the layer: then it issues one op that
+            # writes nothing
+            m.d.sync += [p_valid.eq(writes | e.layer_last), new_batch.eq(e.batch_last),
+                         fresh.eq(0)]
+        with m.Elif(p_valid & last_op):
+            m.d.sync += p_valid.eq(0)
         with m.If(self.start):
             m.d.sync += [p_valid.eq(0), fresh.eq(0)]
 

@@ -5,7 +5,8 @@ engine (every layer, before anything runs).  Then, for each batch of B
 inferences and each layer, it fetches the layer's descriptor, drives the
 layer core's configuration from it, waits (for layer 0) until the host has
 filled the IN buffer, starts the layer controller and waits for the
-layer's last output; after the last layer it counts the batch's
+layer's last output (its ``layer_done`` pulse is registered on the way in:
+the next layer starts a clock later); after the last layer it counts the batch's
 inferences and either starts the next batch or stops.
 
 A descriptor the engine cannot run is not run: the controller stops with
@@ -19,7 +20,7 @@ in the last batch.
 
 from contextlib import contextmanager
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -172,6 +173,12 @@ class NetworkController(wiring.Component):
         n_layers_bad = Signal()
         m.d.sync += n_layers_bad.eq((self.n_layers == 0) | (self.n_layers > L))
 
+        # the layer level's done pulse, registered here: it is a multiplexer of the
+        # layer controller's registers, far away, and it steers this state
+        # machine's every register (a clock per layer)
+        layer_done = Signal()
+        m.d.sync += layer_done.eq(self.layer_done)
+
         m.d.comb += [
             self.running.eq(self.busy & ~checking),   # input is accepted once the table is good
             self.src.eq(cur.src), self.dst.eq(cur.dst),
@@ -190,16 +197,35 @@ class NetworkController(wiring.Component):
                          self.busy.eq(0), self.done.eq(1)]
             m.next = "IDLE"
 
+        def first_failure(*codes):
+            """A register pair (found, code): whether any of ``codes``' check bits is
+            set and the first such code, following ``bad`` a clock behind, so that a
+            verdict's state decodes one flip-flop (the check bits sit across the
+            network controller)."""
+            found = Signal(name=f"found_{codes[0].name.lower()}")
+            code = Signal(ErrorCode, name=f"first_{codes[0].name.lower()}")
+            first = ErrorCode.NONE
+            for c in reversed(codes):
+                first = Mux(bad[c], c, first)
+            m.d.sync += [found.eq(Cat(*(bad[c] for c in codes)).any()), code.eq(first)]
+            return found, code
+
         @contextmanager
-        def verdict(*codes):
-            """Fail with the first of ``codes`` whose check bit is set; else the body."""
-            with m.If(bad[codes[0]]):
-                fail(codes[0])
-            for code in codes[1:]:
-                with m.Elif(bad[code]):
-                    fail(code)
+        def verdict(found_code):
+            """Fail with the first failing check (a settle clock after the checks were
+            registered: see first_failure); else the body."""
+            found, code = found_code
+            with m.If(found):
+                fail(code)
             with m.Else():
                 yield
+
+        range_failure = first_failure(ErrorCode.Q_RANGE, ErrorCode.P_RANGE,
+                                      ErrorCode.SHIFT_RANGE, ErrorCode.GEOMETRY_RANGE)
+        size_failure = first_failure(ErrorCode.WEIGHTS_OVERFLOW, ErrorCode.BIASES_OVERFLOW,
+                                     ErrorCode.SHAPE_CHAIN, ErrorCode.BUFFER_CHAIN,
+                                     ErrorCode.OUT_FEATURES_RANGE, ErrorCode.GEOMETRY_RANGE,
+                                     ErrorCode.MAP_OVERFLOW, ErrorCode.PATCH_SIZE)
 
         with m.FSM():
             with m.State("IDLE"):
@@ -241,10 +267,11 @@ class NetworkController(wiring.Component):
                                                   | (cur.out_shift > out_hi)),
                     bad[ErrorCode.GEOMETRY_RANGE].eq(geometry_bad_r.any()),
                 ]
+                m.next = "RANGE_SETTLE"
+            with m.State("RANGE_SETTLE"):
                 m.next = "RANGE_VERDICT"
             with m.State("RANGE_VERDICT"):
-                with verdict(ErrorCode.Q_RANGE, ErrorCode.P_RANGE, ErrorCode.SHIFT_RANGE,
-                             ErrorCode.GEOMETRY_RANGE):
+                with verdict(range_failure):
                     m.next = "GEOMETRY"
             with m.State("GEOMETRY"):
                 # a convolution's sizes, formed by counting (also while running: the
@@ -298,12 +325,11 @@ class NetworkController(wiring.Component):
                     bad[ErrorCode.OUT_FEATURES_RANGE].eq((cur.out_features == 0)
                                                          | (cur.out_features > p_features)),
                 ]
+                m.next = "SETTLE"
+            with m.State("SETTLE"):
                 m.next = "VERDICT"
             with m.State("VERDICT"):
-                with verdict(ErrorCode.WEIGHTS_OVERFLOW, ErrorCode.BIASES_OVERFLOW,
-                             ErrorCode.SHAPE_CHAIN, ErrorCode.BUFFER_CHAIN,
-                             ErrorCode.OUT_FEATURES_RANGE, ErrorCode.GEOMETRY_RANGE,
-                             ErrorCode.MAP_OVERFLOW, ErrorCode.PATCH_SIZE):
+                with verdict(size_failure):
                     m.d.sync += [prev_p.eq(cur.p), prev_dst.eq(cur.dst), prev_conv.eq(conv),
                                  prev_out_values.eq(out_values)]
                     with m.If(layer == 0):
@@ -323,11 +349,13 @@ class NetworkController(wiring.Component):
                 m.next = "WAIT_LAYER"
             with m.State("WAIT_LAYER"):
                 m.d.sync += layer_clock.eq(layer_clock + 1)
-                with m.If(self.layer_done):
+                with m.If(layer_done):
+                    # a clock after the layer's done pulse: its clocks, start to done,
+                    # are layer_clock
                     with m.Switch(layer):
                         for i in range(L):
                             with m.Case(i):
-                                m.d.sync += self.layer_cycles[i].eq(layer_clock + 1)
+                                m.d.sync += self.layer_cycles[i].eq(layer_clock)
                     with m.If(last_layer):
                         m.d.sync += [self.inferences.eq(self.inferences + eng.batch),
                                      batch.eq(batch + 1), layer.eq(0),

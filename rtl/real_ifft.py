@@ -70,10 +70,10 @@ class RealSpectrumPre(SpectrumPairStage):
         N = self.cfg.half
         return msin[:N].tolist(), cos[:N].tolist()
 
-    def word0_sums(self, m, a, e2):
+    def word0_sums(self, m, a, e3):
         # word 0 = (X[0], X[N]): e carries the exact sum and difference
         # (width + 1 bits) to the last stage, which divides them by 4
-        m.d.sync += [e2.re.eq(a.re + a.im), e2.im.eq(a.re - a.im)]
+        m.d.sync += [e3.re.eq(a.re + a.im), e3.im.eq(a.re - a.im)]
 
     def exact_rotations(self, m, fx, o, t):
         iw = self.cfg.internal_width

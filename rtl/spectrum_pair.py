@@ -16,9 +16,11 @@ directions is given by the subclasses: the write order into the buffer,
 the rotation codes ``R_f``, the rotations applied exactly by wiring, and
 what word 0 (which carries two real bins) becomes.
 
-Pipeline: c1 memory data, c2 half sum / difference (ROM read at c1), the
-:class:`ComplexMultiplier`, one register for the rounded rotation, one for
-the output sum.
+Pipeline: c1 memory data, c2 exact sum / difference, c3 halved (rounded;
+ROM read at c2), the :class:`ComplexMultiplier`, one register for the
+rounded rotation, one for the output sum.  The sum and its rounding take
+a clock each: as one clock, two carry chains in series set the
+accelerator's clock.
 """
 
 from amaranth.hdl import Cat, Module, Signal, signed
@@ -45,9 +47,9 @@ class SpectrumPairStage(wiring.Component):
         self.cfg = cfg
         self.out_layout = out_layout
         self.buffer_width = buffer_width
-        #: clocks from a pair's read to its output word: memory, half sums,
+        #: clocks from a pair's read to its output word: memory, sums, halves,
         #: the multiplier, rotation, output sum (plus one spare)
-        self.pipeline_latency = 3 + ComplexMultiplier.latency + 2
+        self.pipeline_latency = 4 + ComplexMultiplier.latency + 2
         self.queue_depth = queue_depth(self.pipeline_latency)
         super().__init__({
             "i": In(stream.Signature(in_layout)),
@@ -63,8 +65,8 @@ class SpectrumPairStage(wiring.Component):
         """``(re, im)`` code lists of ``R_f``, f = 0..N-1."""
         raise NotImplementedError
 
-    def word0_sums(self, m, a, e2) -> None:
-        """At c2, for word 0 (``a`` = the word): override ``e2`` if needed."""
+    def word0_sums(self, m, a, e3) -> None:
+        """At c3, for word 0 (``a`` = the word, registered): override ``e3`` if needed."""
 
     def exact_rotations(self, m, fx, o, t) -> None:
         """At the rotation register: the ``R_f`` applied exactly (``t`` from ``o``)."""
@@ -118,37 +120,45 @@ class SpectrumPairStage(wiring.Component):
         with m.If(issue):
             m.d.sync += f.eq(f + 1)
 
-        # --- c1: memory data; c2: half sum / half difference ---------------
+        # --- c1: memory data; c2: sum / difference; c3: halved ---------------
         v1, f1 = Signal(), Signal(bits)
         m.d.sync += [v1.eq(issue), f1.eq(f)]
-        a, b_raw = rd_a.data, rd_b.data
-        b_re, b_im = b_raw.re, (-b_raw.im)            # B = conj(S[(N - f) mod N])
-        half = lambda v: round_shift(v, 1, r)[:iw].as_signed()
-        e2, o2 = Signal(sample), Signal(sample)
+        a, b = rd_a.data, rd_b.data                   # B = conj(S[(N - f) mod N])
+        exact = complex_layout(self.buffer_width + 1)
+        sum2, dif2 = Signal(exact), Signal(exact)     # A + B, A - B
+        a2 = Signal.like(a)                           # word 0's own sums (subclass)
         v2, f2 = Signal(), Signal(bits)
         m.d.sync += [
-            e2.re.eq(half(a.re + b_re)), e2.im.eq(half(a.im + b_im)),
-            o2.re.eq(half(a.re - b_re)), o2.im.eq(half(a.im - b_im)),
-            v2.eq(v1), f2.eq(f1),
+            sum2.re.eq(a.re + b.re), sum2.im.eq(a.im - b.im),
+            dif2.re.eq(a.re - b.re), dif2.im.eq(a.im + b.im),
+            a2.eq(a), v2.eq(v1), f2.eq(f1),
         ]
-        with m.If(f1 == 0):
-            self.word0_sums(m, a, e2)
+        half = lambda v: round_shift(v, 1, r)[:iw].as_signed()
+        e3, o3 = Signal(sample), Signal(sample)
+        v3, f3 = Signal(), Signal(bits)
+        m.d.sync += [
+            e3.re.eq(half(sum2.re)), e3.im.eq(half(sum2.im)),
+            o3.re.eq(half(dif2.re)), o3.im.eq(half(dif2.im)),
+            v3.eq(v2), f3.eq(f2),
+        ]
+        with m.If(f2 == 0):
+            self.word0_sums(m, a2, e3)
 
-        # --- rotation by R_f (ROM addressed at c1) -------------------------
+        # --- rotation by R_f (ROM addressed at c2) -------------------------
         r_re, r_im = self.rotation_codes()
         m.submodules.rom_re = rom_re = memory.Memory(shape=signed(tw), depth=N, init=r_re)
         m.submodules.rom_im = rom_im = memory.Memory(shape=signed(tw), depth=N, init=r_im)
         tr_re, tr_im = rom_re.read_port(), rom_im.read_port()
-        m.d.comb += [tr_re.addr.eq(f1), tr_im.addr.eq(f1)]
+        m.d.comb += [tr_re.addr.eq(f2), tr_im.addr.eq(f2)]
         cm = m.submodules.cmul = ComplexMultiplier(aw, tw)
         m.d.comb += [
-            cm.a.re.eq(round_shift(o2.re, cfg.mult_shift, r)[:aw].as_signed()),
-            cm.a.im.eq(round_shift(o2.im, cfg.mult_shift, r)[:aw].as_signed()),
+            cm.a.re.eq(round_shift(o3.re, cfg.mult_shift, r)[:aw].as_signed()),
+            cm.a.im.eq(round_shift(o3.im, cfg.mult_shift, r)[:aw].as_signed()),
             cm.b.re.eq(tr_re.data), cm.b.im.eq(tr_im.data),
         ]
         L = ComplexMultiplier.latency
-        e, o, v, fx = (delay(m, e2, L, "e"), delay(m, o2, L, "o"), delay(m, v2, L, "v"),
-                       delay(m, f2, L, "f"))
+        e, o, v, fx = (delay(m, e3, L, "e"), delay(m, o3, L, "o"), delay(m, v3, L, "v"),
+                       delay(m, f3, L, "f"))
         shift = tw - 1 - cfg.mult_shift
         t7, e7 = Signal(sample), Signal(sample)
         v7, f7 = Signal(), Signal(bits)

