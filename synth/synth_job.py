@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["synth_in_child", "overflow_from_log", "DEVICE_CAPACITY", "overflow_of",
+__all__ = ["SynthChild", "synth_in_child", "overflow_from_log", "DEVICE_CAPACITY", "overflow_of",
            "overflow_text"]
 
 #: Resources of the ECP5 parts (nextpnr's BEL counts), by report key.
@@ -69,32 +69,44 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def synth_in_child(design: str, params: dict, report: Path, *, freq: float, timeout: float,
-                   say, label: str, device: str = "LFE5U-85F", seed: int = 1) -> dict:
-    """Run ``circnn synth DESIGN`` on ``params`` into ``report``.
+class SynthChild:
+    """``circnn synth DESIGN`` on ``params`` into ``report``, started in a child process
+    now; :meth:`wait` collects it (the caller may do other work meanwhile), :meth:`stop`
+    ends it with yosys/nextpnr underneath it."""
 
-    Returns ``{"ok": True, "fmax_mhz", "timing_met", "lut4", "ff", "mult18",
-    "dp16kd", "wall_s", "report", ...}`` or ``{"ok": False, "error", "wall_s",
-    "overflow"?}`` (``overflow`` when nextpnr found the design too big).
-    """
-    from .flow import TOOL_FILES, tool_folder     # (the flow imports the RTL: only when used)
+    def __init__(self, design: str, params: dict, report: Path, *, freq: float,
+                 device: str = "LFE5U-85F", package: str = "CABGA381", speed: int = 6,
+                 seed: int = 1):
+        from .flow import TOOL_FILES, tool_folder     # (the flow imports the RTL: only when used)
 
-    report = Path(report).resolve()
-    report.unlink(missing_ok=True)
-    pnr_log = tool_folder(report) / TOOL_FILES["nextpnr_log"]
-    # not --quiet: the flow's progress lines in the log tell the stage in progress
-    argv = [sys.executable, "-m", "circnn.cli", "synth", design, "--freq", str(freq),
-            "--device", device, "--seed", str(seed), "--report", str(report)]
-    for k, v in params.items():
-        argv += ["--set", f"{k}={v}"]
-    report.parent.mkdir(parents=True, exist_ok=True)
-    log = report.with_name(f"{report.stem}.cli.log")
-    t0 = time.monotonic()
-    with open(log, "w") as fh:
-        # run in the report's folder: a ``circnn/`` source folder in the caller's working
-        # directory would shadow the installed package for ``python -m``
-        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-                                cwd=report.parent)
+        self.report = report = Path(report).resolve()
+        report.unlink(missing_ok=True)
+        self.pnr_log = tool_folder(report) / TOOL_FILES["nextpnr_log"]
+        # not --quiet: the flow's progress lines in the log tell the stage in progress
+        argv = [sys.executable, "-m", "circnn.cli", "synth", design, "--freq", str(freq),
+                "--device", device, "--package", package, "--speed", str(speed),
+                "--seed", str(seed), "--report", str(report)]
+        for k, v in params.items():
+            argv += ["--set", f"{k}={v}"]
+        report.parent.mkdir(parents=True, exist_ok=True)
+        self.log = report.with_name(f"{report.stem}.cli.log")
+        self.t0 = time.monotonic()
+        with open(self.log, "w") as fh:
+            # run in the report's folder: a ``circnn/`` source folder in the caller's
+            # working directory would shadow the installed package for ``python -m``
+            self.proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT,
+                                         start_new_session=True, cwd=report.parent)
+
+    def stop(self) -> None:
+        """End the run (and its tools) if it is still going."""
+        if self.proc.poll() is None:
+            _stop(self.proc)
+
+    def wait(self, *, timeout: float, say, label: str) -> dict:
+        """The run's result (see :func:`synth_in_child`); ``say`` gets a line a minute.
+        Ctrl-C or SIGTERM while waiting stops the child (it runs in its own session,
+        so it would go on otherwise) and goes on up."""
+        proc, log = self.proc, self.log
         status = None
         try:
             while status is None:
@@ -102,7 +114,7 @@ def synth_in_child(design: str, params: dict, report: Path, *, freq: float, time
                     proc.wait(timeout=60)
                     status = "done"
                 except subprocess.TimeoutExpired:
-                    dt = time.monotonic() - t0
+                    dt = time.monotonic() - self.t0
                     if dt > timeout:
                         _stop(proc)
                         status = "timeout"
@@ -111,24 +123,38 @@ def synth_in_child(design: str, params: dict, report: Path, *, freq: float, time
                             else "yosys"
                         say(f"  synth {label}: {stage} running, {dt:.0f} s")
         except BaseException:
-            # Ctrl-C or SIGTERM of the caller: the child runs in its own session, so it
-            # would go on for up to the timeout; it cleans up on SIGTERM
             _stop(proc)
             raise
-    base = {"wall_s": round(time.monotonic() - t0, 1), "report": str(report)}
-    if status == "timeout":
-        return dict(base, ok=False, error=f"timed out after {timeout:.0f} s")
-    if proc.returncode != 0 or not report.exists():
-        text = log.read_text(errors="replace")
-        # the tool folder holds this run's nextpnr log only when nextpnr itself failed
-        overflow = overflow_from_log(pnr_log.read_text(errors="replace")) \
-            if "nextpnr-ecp5 failed" in text and pnr_log.exists() else {}
-        tail = text.strip().splitlines()[-3:]
-        res = dict(base, ok=False, error=f"exit {proc.returncode}: " + " / ".join(tail))
-        if overflow:
-            res["overflow"] = overflow
-        return res
-    r = json.loads(report.read_text())
-    return dict(base, ok=True, fmax_mhz=r["fmax_mhz"], timing_met=r["timing_met"],
-                lut4=r["lut4"], ff=r["ff"], mult18=r["mult18"], dp16kd=r["dp16kd"],
-                seconds=r.get("seconds"))
+        return self._result(status, timeout)
+
+    def _result(self, status: str, timeout: float) -> dict:
+        proc, log, report, pnr_log = self.proc, self.log, self.report, self.pnr_log
+        base = {"wall_s": round(time.monotonic() - self.t0, 1), "report": str(report)}
+        if status == "timeout":
+            return dict(base, ok=False, error=f"timed out after {timeout:.0f} s")
+        if proc.returncode != 0 or not report.exists():
+            text = log.read_text(errors="replace")
+            # the tool folder holds this run's nextpnr log only when nextpnr itself failed
+            overflow = overflow_from_log(pnr_log.read_text(errors="replace")) \
+                if "nextpnr-ecp5 failed" in text and pnr_log.exists() else {}
+            tail = text.strip().splitlines()[-3:]
+            res = dict(base, ok=False, error=f"exit {proc.returncode}: " + " / ".join(tail))
+            if overflow:
+                res["overflow"] = overflow
+            return res
+        r = json.loads(report.read_text())
+        return dict(base, ok=True, fmax_mhz=r["fmax_mhz"], timing_met=r["timing_met"],
+                    lut4=r["lut4"], ff=r["ff"], mult18=r["mult18"], dp16kd=r["dp16kd"],
+                    seconds=r.get("seconds"))
+
+
+def synth_in_child(design: str, params: dict, report: Path, *, freq: float, timeout: float,
+                   say, label: str, device: str = "LFE5U-85F", seed: int = 1) -> dict:
+    """Run ``circnn synth DESIGN`` on ``params`` into ``report``.
+
+    Returns ``{"ok": True, "fmax_mhz", "timing_met", "lut4", "ff", "mult18",
+    "dp16kd", "wall_s", "report", ...}`` or ``{"ok": False, "error", "wall_s",
+    "overflow"?}`` (``overflow`` when nextpnr found the design too big).
+    """
+    return SynthChild(design, params, report, freq=freq, device=device, seed=seed).wait(
+        timeout=timeout, say=say, label=label)

@@ -21,7 +21,8 @@
    counts the output words on which RTL and golden model differ.
 4. **Synthesise** the accelerator for LFE5U-85F-6 (yosys + nextpnr): the
    network-level design ``accelerator``, its memories sized for the
-   network.  ``inferences_per_second = fmax * 1e6 / cycles_per_inference``.
+   network, in a child process started after the compile (it runs beside
+   steps 3 and the sweep).  ``inferences_per_second = fmax * 1e6 / cycles_per_inference``.
 5. **Report**: a summary table on stdout; ``report.json``, ``report.md`` and
    two pictures (accuracy vs block size, confusion matrix of the RTL run)
    in ``--out``.

@@ -4,7 +4,9 @@
 the block-circulant network, exports and compiles the bundle, evaluates the
 test split in float, in the bit-true model and in RTL simulation
 (:func:`.rtl.run_network_rtl`), sweeps the block size, synthesises the
-``accelerator`` design sized for the network, and hands the figures to
+``accelerator`` design sized for the network (in a child process started
+after the compile, so that yosys and nextpnr use the second core while the
+models, the sweep and the RTL run), and hands the figures to
 :mod:`.report` and :mod:`.plots`.  The package docstring describes the
 steps and what each one measures.  A run writes into a fresh folder beside
 ``--out`` that replaces ``--out`` when the run is complete
@@ -24,7 +26,7 @@ from threadpoolctl import threadpool_limits
 from circnn.bundle import load_bundle, save_bundle
 from circnn.compiler import dequantize_outputs, network_config_for
 from circnn.config import EngineConfig
-from circnn.errors import CircnnError, ParameterError
+from circnn.errors import ParameterError
 from circnn.files import write_folder_atomic
 from circnn.sim.model.accelerator import mac_bound_cycles, stages_of
 from circnn.sim.model.float_network import predict
@@ -110,25 +112,33 @@ def synthesis_params(eng, programs) -> dict:
             "bias_depth": net.engine.bias_words}
 
 
-def _synthesise(cfg: DemoConfig, out: Path, eng, programs, steps: Steps) -> dict:
-    """The ECP5 build's report (in ``out/synth``), or ``{"design", "params", "error"}``
-    when it failed."""
-    from circnn.synth.flow import synthesize
+#: how long the demo waits for its ECP5 build (it normally takes 4-8 minutes)
+SYNTH_TIMEOUT_S = 3600.0
+
+
+def _start_synthesis(cfg: DemoConfig, out: Path, eng, programs):
+    """The ECP5 build, started now in a child process (it runs on the second core while
+    the demo goes on): a :class:`~circnn.synth.synth_job.SynthChild`."""
+    from circnn.synth.synth_job import SynthChild
 
     params = synthesis_params(eng, programs)
-    (out / "synth").mkdir(exist_ok=True)
+    return params, SynthChild(SYNTH_DESIGN, params, out / "synth" / f"{SYNTH_DESIGN}.json",
+                              freq=cfg.freq, device=DEVICE, package=PACKAGE, speed=SPEED)
+
+
+def _finish_synthesis(job, steps: Steps) -> dict:
+    """The ECP5 build's report (in ``out/synth``), or ``{"design", "params", "error"}``
+    when it failed."""
+    params, child = job
     with steps.step("synthesis", f"ECP5 build of `{SYNTH_DESIGN}` ({DEVICE}-{SPEED} {PACKAGE}, "
-                                 f"yosys + nextpnr)"):
+                                 f"yosys + nextpnr; started after the compile)"):
         with steps.ticker("synth") as note:
-            try:
-                return synthesize(SYNTH_DESIGN, {k: str(v) for k, v in params.items()},
-                                  report=out / "synth" / f"{SYNTH_DESIGN}.json", device=DEVICE,
-                                  package=PACKAGE, speed=SPEED, freq=cfg.freq, progress=note)
-            except (CircnnError, RuntimeError, OSError, ValueError) as exc:
-                failed = {"design": SYNTH_DESIGN, "params": params,
-                          "error": str(exc).splitlines()[0]}
-                steps.say(f"synthesis failed: {failed['error']}")
-                return failed
+            r = child.wait(timeout=SYNTH_TIMEOUT_S, say=note, label=SYNTH_DESIGN)
+        if r["ok"]:
+            return json.loads(Path(r["report"]).read_text())
+        failed = {"design": SYNTH_DESIGN, "params": params, "error": r["error"]}
+        steps.say(f"synthesis failed: {failed['error']}")
+        return failed
 
 
 # --------------------------------------------------------------------------
@@ -217,59 +227,67 @@ def _run_into(out: Path, cfg: DemoConfig, steps: Steps, loaded, t_start: float) 
         compiled = [prog for prog in compiled if prog is not None]
         layer_bounds = mac_bound_cycles(stages_of(programs), eng)
 
-    # ---- float and golden on the test split
-    with steps.step("evaluate_float_golden", "float and golden (bit-true) models on the test split"):
-        logits_float = predict(bundle, xte)
-        acc_float = _accuracy(logits_float, yte)
-        y_golden, logits_golden, x_codes = family.golden(programs, eng, xte)
-        acc_golden = _accuracy(logits_golden, yte)
-        acc_train_net = float(np.mean(circ.predict(xte) == yte))
-        if abs(acc_train_net - acc_float) > 1e-12:
-            notes.append(f"the exported bundle's float accuracy {acc_float:.4f} differs from the "
-                         f"trained network's {acc_train_net:.4f}")
+    # ---- synthesis: on the second core while the models, the sweep and the RTL run
+    synth_job = None if cfg.skip_synth else _start_synthesis(cfg, out, eng, programs)
+    try:
 
-    # ---- accuracy against block size (float and golden per k)
-    sweep = []
-    with steps.step("sweep", f"accuracy against block size (k in {', '.join(map(str, sweep_ks))})"):
-        with steps.bar(cfg.epochs * (len(sweep_ks) - 1), "k sweep", "epoch") as bar:
-            for k in sweep_ks:
-                if k == cfg.k:
-                    net, progs_k, eng_k = circ, programs, eng
-                else:
-                    net = family.circulant(n_in, k)
-                    _train(net, data, cfg, bar, label=f"k={k} ")
-                    b_k = family.to_bundle(net)
-                    eng_k = _engine(k, b_k, family, cfg)
-                    progs_k = family.compile(b_k, eng_k, calib)
-                sweep.append({
-                    "k": k, "weights": _weights(net),
-                    "compression_ratio": _weights(dense) / _weights(net),
-                    "accuracy_float": float(np.mean(net.predict(xte) == yte)),
-                    "accuracy_golden": _accuracy(family.golden(progs_k, eng_k, xte)[1], yte),
-                })
+        # ---- float and golden on the test split
+        with steps.step("evaluate_float_golden", "float and golden (bit-true) models on the test split"):
+            logits_float = predict(bundle, xte)
+            acc_float = _accuracy(logits_float, yte)
+            y_golden, logits_golden, x_codes = family.golden(programs, eng, xte)
+            acc_golden = _accuracy(logits_golden, yte)
+            acc_train_net = float(np.mean(circ.predict(xte) == yte))
+            if abs(acc_train_net - acc_float) > 1e-12:
+                notes.append(f"the exported bundle's float accuracy {acc_float:.4f} differs from the "
+                             f"trained network's {acc_train_net:.4f}")
 
-    # ---- RTL
-    acc_golden_rtl_rows = _accuracy(logits_golden[:rtl_rows], yte[:rtl_rows])
-    acc_float_rtl_rows = _accuracy(logits_float[:rtl_rows], yte[:rtl_rows])
-    if cfg.skip_rtl:
-        y_rtl = acc_rtl = mismatches = confusion = cycles = None
-        rtl_stats = {"method": "skipped", "layers": [], "ideal_cycles_per_inference": None}
-    else:
-        from .rtl import run_network_rtl
-        with steps.step("rtl", f"RTL simulation (cocotb on {cfg.simulator}) of {rtl_rows} "
-                               f"test rows"):
-            with steps.ticker("rtl") as note:
-                y_rtl, rtl_stats = run_network_rtl(programs, eng, x_codes[:rtl_rows], note,
-                                                   simulator=cfg.simulator)
-        mismatches = int(np.count_nonzero(y_rtl != y_golden[:rtl_rows]))
-        logits_rtl = dequantize_outputs(y_rtl, compiled[-1].out_frac, N_CLASSES)
-        acc_rtl = _accuracy(logits_rtl, yte[:rtl_rows])
-        confusion = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
-        np.add.at(confusion, (yte[:rtl_rows], np.argmax(logits_rtl, axis=1)), 1)
-        cycles = float(rtl_stats["cycles_per_inference"])
+        # ---- accuracy against block size (float and golden per k)
+        sweep = []
+        with steps.step("sweep", f"accuracy against block size (k in {', '.join(map(str, sweep_ks))})"):
+            with steps.bar(cfg.epochs * (len(sweep_ks) - 1), "k sweep", "epoch") as bar:
+                for k in sweep_ks:
+                    if k == cfg.k:
+                        net, progs_k, eng_k = circ, programs, eng
+                    else:
+                        net = family.circulant(n_in, k)
+                        _train(net, data, cfg, bar, label=f"k={k} ")
+                        b_k = family.to_bundle(net)
+                        eng_k = _engine(k, b_k, family, cfg)
+                        progs_k = family.compile(b_k, eng_k, calib)
+                    sweep.append({
+                        "k": k, "weights": _weights(net),
+                        "compression_ratio": _weights(dense) / _weights(net),
+                        "accuracy_float": float(np.mean(net.predict(xte) == yte)),
+                        "accuracy_golden": _accuracy(family.golden(progs_k, eng_k, xte)[1], yte),
+                    })
 
-    # ---- synthesis
-    synth = None if cfg.skip_synth else _synthesise(cfg, out, eng, programs, steps)
+        # ---- RTL
+        acc_golden_rtl_rows = _accuracy(logits_golden[:rtl_rows], yte[:rtl_rows])
+        acc_float_rtl_rows = _accuracy(logits_float[:rtl_rows], yte[:rtl_rows])
+        if cfg.skip_rtl:
+            y_rtl = acc_rtl = mismatches = confusion = cycles = None
+            rtl_stats = {"method": "skipped", "layers": [], "ideal_cycles_per_inference": None}
+        else:
+            from .rtl import run_network_rtl
+            with steps.step("rtl", f"RTL simulation (cocotb on {cfg.simulator}) of {rtl_rows} "
+                                   f"test rows"):
+                with steps.ticker("rtl") as note:
+                    y_rtl, rtl_stats = run_network_rtl(programs, eng, x_codes[:rtl_rows], note,
+                                                       simulator=cfg.simulator)
+            mismatches = int(np.count_nonzero(y_rtl != y_golden[:rtl_rows]))
+            logits_rtl = dequantize_outputs(y_rtl, compiled[-1].out_frac, N_CLASSES)
+            acc_rtl = _accuracy(logits_rtl, yte[:rtl_rows])
+            confusion = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
+            np.add.at(confusion, (yte[:rtl_rows], np.argmax(logits_rtl, axis=1)), 1)
+            cycles = float(rtl_stats["cycles_per_inference"])
+    except BaseException:
+        if synth_job is not None:
+            synth_job[1].stop()         # its tools with it: nothing goes on writing
+        raise
+
+    # ---- synthesis (started after the compile)
+    synth = None if synth_job is None else _finish_synthesis(synth_job, steps)
     synth_ok = synth is not None and not synth.get("error")
     fmax = synth.get("fmax_mhz") if synth_ok else None
     ips = fmax * 1e6 / cycles if fmax and cycles else None
