@@ -84,6 +84,18 @@ def cmd_perf_layer(args) -> int:
     return 0 if not result["failures"] else 1
 
 
+def cmd_perf_network(args) -> int:
+    from .benchmarks.network_perf import render_markdown, run_perf_network
+    from .files import check_output_dir
+    simulator = _checked_simulator(args.simulator)
+    check_output_dir(args.out, "--out")
+    result = run_perf_network(out=Path(args.out), simulator=simulator, seed=args.seed,
+                              quick=args.quick, say=_progress(args.quiet))
+    print(render_markdown(result), end="")
+    print(f"written: {Path(args.out) / 'network.md'}, {Path(args.out) / 'network.json'}")
+    return 0 if not result["failures"] else 1
+
+
 def cmd_train_cnn(args) -> int:
     from .train_cnn import run_train_cnn
     return run_train_cnn(args, say=_progress(args.quiet))
@@ -259,6 +271,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synth", action="store_true", help="synthesise even with --quick")
     p.set_defaults(func=cmd_perf_layer)
 
+    p = sub.add_parser("perf-network", help="whole inferences on the accelerator: cycles per "
+                                            "layer against the MAC bound, PE utilisation",
+                       description="Simulate the digits MLP (64-128-10, k=8), a 64-256-128-10 MLP "
+                                   "(k=16) and the digits CNN (k=16) with random weights on the "
+                                   "whole accelerator (P=4), in steady state, with one batch per "
+                                   "layer and with several (layer_batches); print each layer's "
+                                   "cycles per inference, MAC bound, overhead and PE utilisation. "
+                                   "Writes network.md and network.json. Exit 1 when a network "
+                                   "misses its goal (85%% of the MAC bound for the MLPs, 80%% for "
+                                   "the CNN) or an output differs from the golden model.")
+    p.add_argument("--quick", action="store_true",
+                   help="only the larger layer_batches of each network")
+    p.add_argument("--out", default="build/perf-network", metavar="DIR",
+                   help="output directory (default build/perf-network)")
+    p.add_argument("--simulator", default="verilator", metavar="{verilator,icarus}",
+                   help=SIMULATOR_HELP)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(func=cmd_perf_network)
+
     p = sub.add_parser("bench", help="circulant vs dense engine: resources, Fmax, cycles, GOPS, storage",
                        description="Sweep block-circulant layers (square 256..4096 and non-square; "
                                    "k in {4, 8, 16, 32, 64}; P in {1, 2, 4, 8, 16}) and the dense "
@@ -357,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=None,
                    help="input vectors per weight read B of the engine (default 2 for the CNN, "
                         "4 for the MLP)")
+    p.add_argument("--layer-batches", type=int, default=None, metavar="M",
+                   help="batches of B inputs that run each layer together in the accelerator "
+                        "(default 2 for the CNN, 8 for the MLP)")
     p.add_argument("--rtl-rows", type=int, default=None, metavar="N",
                    help="simulate only the first N test rows in RTL (default: all on digits, "
                         "200 on MNIST)")
@@ -415,6 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="probability of an output back-pressure clock (default 0)")
     rg.add_argument("--seed", type=int, default=None,
                     help="seed of the idle/stall patterns (default 0)")
+    rg.add_argument("--layer-batches", type=int, default=None, metavar="M",
+                    help="rtl, multi-layer bundles: batches of B inputs that run each layer "
+                         "together (activation buffers for M x B inputs; the pipeline's fill "
+                         "and drain are paid once per layer for all of them; default 1)")
     p.add_argument("--report", default=None, metavar="FILE.json",
                    help="also write a JSON report (formats, errors, saturation counts of the "
                         "calibration and of the run, cycles, utilisation); written together "

@@ -74,7 +74,7 @@ def _defaults_at_fault(message: str, values: dict, given: dict) -> str:
     return f" ({shown}: the design's default; change it with --set)"
 
 
-_NETWORK_KEYS = ("max_layers", "max_map", "convolution")
+_NETWORK_KEYS = ("max_layers", "max_map", "layer_batches", "convolution")
 _PATCH_KEYS = tuple(limits_of(PatchConfig))
 
 

@@ -46,7 +46,7 @@ BACKENDS = ("float", "golden", "rtl", *DENSE_BACKENDS)
 ENGINE_DEFAULTS = dict(pes=4, mults=4, batch=1, act_width=16, weight_width=16, ifft_width=16,
                        twiddle_width=16, rounding="half_up")
 #: Options of the RTL backends, and their values when not given.
-RTL_DEFAULTS = dict(idle=0.0, stall=0.0, seed=0, simulator="verilator")
+RTL_DEFAULTS = dict(idle=0.0, stall=0.0, seed=0, simulator="verilator", layer_batches=1)
 #: Exit status of a ``--strict`` run in which a value saturated.
 EXIT_SATURATED = 3
 
@@ -271,11 +271,11 @@ def _infer_golden_cnn(bundle, eng, x: np.ndarray, steps) -> InferResult:
 def infer_rtl(bundle, eng, x: np.ndarray, calibration: np.ndarray, *, name: str = "infer",
               idle: float = 0.0, stall: float = 0.0, seed: int = 0, progress=None,
               simulator: str = "verilator", keep_files: bool = True,
-              programs=None) -> InferResult:
+              programs=None, layer_batches: int = 1) -> InferResult:
     """The compiled network on the generated Verilog, all rows in one simulation:
     ``CirculantLayer`` for a one-layer dense bundle, the whole ``Accelerator``
-    (sized by :func:`~circnn.compiler.network_config_for`) for deeper or
-    convolutional ones.  The bit-true model runs on the same codes: it gives the
+    (sized by :func:`~circnn.compiler.network_config_for`, with activation buffers
+    for ``layer_batches`` x B inputs) for deeper or convolutional ones.  The bit-true model runs on the same codes: it gives the
     run's per-layer saturation counts (the hardware counts only totals) and
     ``rtl_golden_mismatches``, every output word compared."""
     from .compiler import dequantize_outputs, network_config_for, quantize_inputs
@@ -304,7 +304,7 @@ def infer_rtl(bundle, eng, x: np.ndarray, calibration: np.ndarray, *, name: str 
                      layer_mac_bound_cycles=[stats["ideal_cycles_per_row"]],
                      layers_run=["layer 0 (dense)"])
     else:
-        net = network_config_for(programs, eng)
+        net = network_config_for(programs, eng, layer_batches)
         y_codes, stats = simulate_network(net, programs, codes, name=name, idle=idle,
                                           stall=stall, seed=seed, progress=progress,
                                           keep_files=keep_files, simulator=simulator)
@@ -389,7 +389,7 @@ def _check_options(args) -> dict:
         if not backend.startswith("rtl"):
             unused += _given(args, rtl_names)
         unused += _given(args, ["mults"] if backend not in DENSE_BACKENDS else
-                         ["pes", "ifft_width", "twiddle_width"])
+                         ["pes", "ifft_width", "twiddle_width", "layer_batches"])
     if unused:
         flag = "--" + unused[0].replace("_", "-")
         raise ParameterError(f"{flag} is not used by the {backend} backend"
@@ -399,6 +399,8 @@ def _check_options(args) -> dict:
     for name, default in RTL_DEFAULTS.items():
         value = getattr(args, name, None)
         options[name] = default if value is None else value
+    if not 1 <= options["layer_batches"] <= 64:
+        raise ParameterError(f"--layer-batches must be in 1..64, not {options['layer_batches']}")
     for flag in ("idle", "stall"):
         if not 0.0 <= options[flag] <= 0.95:
             raise ParameterError(f"--{flag} must be a probability in 0..0.95, not {options[flag]}")
@@ -500,6 +502,8 @@ def run_infer(args, progress=None) -> int:
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(args.model).stem)[:40] + f"_{os.getpid()}"
         rtl = dict(idle=options["idle"], stall=options["stall"], seed=options["seed"],
                    simulator=options["simulator"], progress=say, keep_files=False)
+        if backend == "rtl":
+            rtl["layer_batches"] = options["layer_batches"]
         if backend == "golden":
             result = infer_golden(bundle, eng, x, calibration, programs=compiled)
         elif backend == "golden-dense":
@@ -520,7 +524,7 @@ def run_infer(args, progress=None) -> int:
             for key in ("simulator", "sim_clocks", "sim_wall_s", "build_wall_s",
                         "rtl_golden_mismatches", "accelerator", "cycles_per_inference",
                         "layer_cycles", "mac_bound_cycles", "layer_mac_bound_cycles",
-                        "layers_run"):
+                        "layer_pe_utilisation", "layers_run"):
                 if key in result.stats:
                     summary[key] = result.stats[key]
         summary["error_vs_float"] = error_vs_float(y, infer_float(bundle, x))
@@ -616,7 +620,8 @@ def _print_summary(s: dict) -> None:
     pad = f" (+{r['padded_rows']} zero rows to fill the batch)" if r.get("padded_rows") else ""
     if s["backend"] == "rtl" and "layers_run" in r and len(r["layers_run"]) > 1:
         a = r["accelerator"]
-        print(f"accelerator: k={a['k']} P={a['pes']} B={a['batch']} max_q={a['max_q']} "
+        print(f"accelerator: k={a['k']} P={a['pes']} B={a['batch']} "
+              f"layer_batches={a['layer_batches']} max_q={a['max_q']} "
               f"max_p={a['max_p']} max_layers={a['max_layers']} max_map={a['max_map']} values, "
               f"patches up to {a['max_kernel']}x{a['max_kernel']} on {a['max_side']}x"
               f"{a['max_side']}x{a['max_channels']} maps")
@@ -624,8 +629,10 @@ def _print_summary(s: dict) -> None:
               f"rows{pad}; steady state {r['cycles_per_inference']:.1f} cycles per inference, "
               f"MAC bound {r['mac_bound_cycles']} "
               f"({100 * r['mac_bound_cycles'] / max(r['cycles_per_inference'], 1e-9):.0f}%)")
-        for run, c, bound in zip(r["layers_run"], r["layer_cycles"], r["layer_mac_bound_cycles"]):
-            print(f"  {run}: {c:.1f} cycles per inference, MAC bound {bound}")
+        for run, c, bound, util in zip(r["layers_run"], r["layer_cycles"],
+                                       r["layer_mac_bound_cycles"], r["layer_pe_utilisation"]):
+            print(f"  {run}: {c:.1f} cycles per inference, MAC bound {bound}, "
+                  f"PE utilisation {100 * util:.1f}%")
         print(f"rtl vs golden: {r['rtl_golden_mismatches']} output words differ (every word "
               f"compared)")
     elif s["backend"] == "rtl":

@@ -1,6 +1,7 @@
 """``ActivationBuffer``: one activation buffer of the layer level, and its address.
 
-Every buffer holds, per image (input vector) ``b``, a region of ``stride``
+Every buffer holds, per image (input vector) ``b`` of a network batch
+(:attr:`NetworkConfig.images`: ``layer_batches`` x B), a region of ``stride``
 words (:attr:`NetworkConfig.stride`, a power of two, so the address is
 ``{b, word}`` with no multiplier).  A word is a pair of values, ``x0`` at value
 index ``2*word`` and ``x1`` at ``2*word + 1``; the two halves are two memories
@@ -29,8 +30,8 @@ class BufferAddress:
 
     def __init__(self, net: NetworkConfig):
         self.word_bits = max(1, (net.stride - 1).bit_length())
-        batch = net.engine.batch
-        self.image_bits = max(1, (batch - 1).bit_length()) if batch > 1 else 0
+        images = net.images
+        self.image_bits = max(1, (images - 1).bit_length()) if images > 1 else 0
         self.bits = self.word_bits + self.image_bits
         self.depth = 1 << self.bits
 

@@ -4,9 +4,10 @@ It owns the activation buffers and moves one layer's data around the layer
 core (:class:`circnn.rtl.layer.CirculantLayer`, whose own scheduler is the
 PE level):
 
-* **IN**: the host's input stream fills it with a batch (B inputs of
-  ``in_pairs`` activation pairs) whenever it is empty, also while earlier
-  inferences compute, so the next batch's input streams in early;
+* **IN**: the host's input stream fills it with a network batch
+  (``images`` = ``layer_batches`` x B inputs of ``in_pairs`` activation
+  pairs) whenever it is empty, also while earlier inferences compute, so the
+  next batch's input streams in early;
 * **A**, **B**: ping-pong buffers between layers.
 
 Each is an :class:`~circnn.rtl.activation_buffer.ActivationBuffer`: per image
@@ -16,15 +17,18 @@ map channel-last, value ``(y*W + x)*C + c``.
 
 On ``start`` (``shape`` describes the layer, :func:`layer_shape_layout`):
 
-* the **reader** streams B x rows x q*k/2 pairs from buffer ``src`` into the
-  core.  A dense layer's row is an image's first ``in_values`` values (a
+* the **reader** streams ``images`` x rows x q*k/2 pairs from buffer ``src``
+  into the core, which takes them B rows at a time (a core batch: one weight
+  read per B rows; the next core batch's spectra load while this one's passes
+  run, so ``layer_batches`` core batches of a dense layer pay the pipeline's
+  fill and drain once).  A dense layer's row is an image's first ``in_values`` values (a
   map read flattened in (h, w, c) order); a convolution's rows are the im2col
   patches of each output pixel (:class:`~circnn.rtl.patch_addresses.PatchAddresses`),
   image after image, read a pair per clock when C is even (a pair never
   straddles pixels) and a value per clock when C is odd; padding values are
   zeros inserted, never read, and every row ends with zeros up to q*k values;
 * the **writer** places every output pair the core produces: a dense
-  layer's at ``(vector, block * k/2 + n)`` of buffer ``dst`` or on the host
+  layer's at ``(core batch * B + vector, block * k/2 + n)`` of buffer ``dst`` or on the host
   output stream when ``dst`` is OUT; a convolution's go to the
   :class:`~circnn.rtl.map_writer.MapWriter` (channel-last map, max-pooling
   fused), which owns ``dst``'s write port and read port for the layer (the
@@ -92,6 +96,7 @@ class LayerController(wiring.Component):
         m = Module()
         net, eng = self.net, self.net.engine
         N, B = eng.half, eng.batch
+        images = net.images
         log_n = N.bit_length() - 1
         pair = real_input_layout(eng.fft_config)
         value = pair.members["x0"]
@@ -117,7 +122,7 @@ class LayerController(wiring.Component):
 
         # --- IN: filled by the host ------------------------------------
         in_pos = Signal(range(net.stride + 1))
-        in_vec = Signal(range(max(2, B)))
+        in_vec = Signal(range(max(2, images)))
         in_full = Signal()
         release_in = Signal()
         host_take = Signal()
@@ -139,7 +144,7 @@ class LayerController(wiring.Component):
             m.d.sync += in_pos.eq(in_pos + 1)
             with m.If(in_pos == in_last):
                 m.d.sync += [in_pos.eq(0), in_vec.eq(in_vec + 1)]
-                with m.If(in_vec == B - 1):
+                with m.If(in_vec == images - 1):
                     m.d.sync += [in_vec.eq(0), in_full.eq(1)]
         release_in_d = Signal()     # registered: the reader's counters are far from IN's
         m.d.sync += release_in_d.eq(release_in)
@@ -155,7 +160,7 @@ class LayerController(wiring.Component):
         shape_conv = shape.conv if net.convolution else Const(0)
         q_last = Signal(range(eng.max_q * N))       # pairs per row, less one
         p_pairs = Signal(range(eng.max_p * N + 1))
-        r_img = Signal(range(max(2, B)))
+        r_img = Signal(range(max(2, images)))
         with m.If(start):
             m.d.sync += [src.eq(self.src), dst.eq(self.dst), conv.eq(shape_conv),
                          q_last.eq((self.q << log_n) - 1), p_pairs.eq(self.p << log_n),
@@ -209,7 +214,7 @@ class LayerController(wiring.Component):
                     m.d.sync += [d_pos.eq(d_pos + 1), d_at_last.eq(d_pos == d_before_last)]
                     with m.If(d_at_last):
                         m.d.sync += [d_pos.eq(0), d_at_last.eq(d_one_word), r_img.eq(r_img + 1)]
-                        with m.If(r_img == B - 1):
+                        with m.If(r_img == images - 1):
                             m.d.comb += reads_done.eq(1)
                             m.next = "IDLE"
             with m.State("CONV_START"):
@@ -224,7 +229,7 @@ class LayerController(wiring.Component):
                 ]
                 with m.If(issue & walk.o.payload.final):
                     m.d.sync += r_img.eq(r_img + 1)
-                    with m.If(r_img == B - 1):
+                    with m.If(r_img == images - 1):
                         m.d.comb += reads_done.eq(1)
                         m.next = "IDLE"
                     with m.Else():
@@ -338,8 +343,15 @@ class LayerController(wiring.Component):
         m.d.sync += dense_done.eq(last_moved)
         m.d.comb += self.done.eq(Mux(conv, mw.done, dense_done))
 
-        # dense: each pair as it moves, at (vector, block*k/2 + n)
-        dense_addr = self._address((out.block << log_n) | n, out.vector)
+        # dense: each pair as it moves, at (core batch * B + vector, block*k/2 + n)
+        # (`batches` counts the layer's core batches)
+        if net.layer_batches == 1:
+            dense_image = out.vector
+        elif B & (B - 1) == 0:
+            dense_image = Cat(out.vector[:B.bit_length() - 1], batches)
+        else:
+            dense_image = mul_const(batches, B) + out.vector
+        dense_addr = self._address((out.block << log_n) | n, dense_image)
         for name in ("a", "b"):
             buf = bufs[name]
             mine = dst == Buffer[name.upper()]

@@ -31,7 +31,7 @@ def layer_shape_layout(net: NetworkConfig) -> data.StructLayout:
         "in_values": count,                 # dense: values read per vector
         "c_out": range(eng.max_p * eng.k + 1),
         "out_h": out_side, "out_w": out_side,
-        "rows": 24,                         # patch rows per image (1: dense)
+        "rows": 24,                         # core batches: layer_batches x pixels (dense: x 1)
         "pool": 1, "pool_kh": kern, "pool_kw": kern, "pool_sh": stride, "pool_sw": stride,
         "pool_h": out_side, "pool_w": out_side,     # the pooled map's sides
         "pool_row": count,                  # values per row of the pooled map

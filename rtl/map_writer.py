@@ -4,7 +4,8 @@ map, with max-pooling fused.
 Input: the core's output pairs, tagged with their ``vector`` (the row of the
 batch), ``channel`` (of ``y0``: ``block*k + 2n``, even), ``batch_last`` (the
 batch's last pair) and ``layer_last`` (the layer's).  A batch is B consecutive
-patch rows (output pixels, raster order, image after image); the core gives
+patch rows (output pixels, raster order, image after image, over the
+network batch's ``layer_batches`` x B images); the core gives
 them pass by pass (one block of output channels), vector by vector.
 
 Without pooling a pair's channels below C_out (``shape.c_out``) go to value
@@ -89,8 +90,9 @@ class MapWriter(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        net, eng = self.net, self.net.engine
-        B, L = eng.batch, self.latency
+        net = self.net
+        L = self.latency
+        images = net.images     # the network batch's images, the row state's range
         value = self.value
         count = count_bits(net)
         ws = self.shape
@@ -119,7 +121,7 @@ class MapWriter(wiring.Component):
 
         def row_state(name):
             return {
-                "img": Signal(range(max(2, B) + 1), name=f"{name}_img"),
+                "img": Signal(range(max(2, images) + 1), name=f"{name}_img"),
                 "pix": Signal(count, name=f"{name}_pix"),
                 "x": Signal(side, name=f"{name}_x"), "y": Signal(side, name=f"{name}_y"),
                 "phx": Signal(phase, name=f"{name}_phx"), "phy": Signal(phase, name=f"{name}_phy"),
@@ -247,7 +249,7 @@ class MapWriter(wiring.Component):
         p_more = Signal(MAX_OPS)
         p_y = [Signal(value, name="pair_y0"), Signal(value, name="pair_y1")]
         p_keep1, p_first, p_end, p_null = Signal(), Signal(), Signal(), Signal()
-        p_img = Signal(range(max(2, B)))
+        p_img = Signal(range(max(2, images)))
         p_word = [Signal(self.address.word_bits, name=f"pair_word{t}") for t in range(4)]
         p_odd = Signal(4)
         last_op = ~p_more[1]

@@ -1,9 +1,10 @@
 """``NetworkController``: the network level of the hierarchical controller.
 
 On ``start`` it first checks the whole layer descriptor table against the
-engine (every layer, before anything runs).  Then, for each batch of B
-inferences and each layer, it fetches the layer's descriptor, drives the
-layer core's configuration from it, waits (for layer 0) until the host has
+engine (every layer, before anything runs).  Then, for each network batch
+(``layer_batches`` x B inferences: each layer runs over all of them, B at a
+time in the core, before the next layer starts) and each layer, it fetches
+the layer's descriptor, drives the layer core's configuration from it, waits (for layer 0) until the host has
 filled the IN buffer, starts the layer controller and waits for the
 layer's last output (its ``layer_done`` pulse is registered on the way in:
 the next layer starts a clock later); after the last layer it counts the batch's
@@ -153,7 +154,8 @@ class NetworkController(wiring.Component):
             shape.sh.eq(cur.stride_h), shape.sw.eq(cur.stride_w), shape.ph.eq(cur.pad_h),
             shape.pw.eq(cur.pad_w), shape.in_values.eq(cur.in_values),
             shape.c_out.eq(cur.out_features), shape.out_h.eq(geo.out_h),
-            shape.out_w.eq(geo.out_w), shape.rows.eq(Mux(conv, geo.rows, 1)),
+            shape.out_w.eq(geo.out_w),
+            shape.rows.eq(mul_const(Mux(conv, geo.rows, 1), net.layer_batches)),
             shape.pool.eq(cur.pool[0]), shape.pool_kh.eq(cur.pool_h),
             shape.pool_kw.eq(cur.pool_w), shape.pool_sh.eq(cur.pool_stride_h),
             shape.pool_sw.eq(cur.pool_stride_w), shape.pool_h.eq(geo.pool_h),
@@ -357,7 +359,7 @@ class NetworkController(wiring.Component):
                             with m.Case(i):
                                 m.d.sync += self.layer_cycles[i].eq(layer_clock)
                     with m.If(last_layer):
-                        m.d.sync += [self.inferences.eq(self.inferences + eng.batch),
+                        m.d.sync += [self.inferences.eq(self.inferences + net.images),
                                      batch.eq(batch + 1), layer.eq(0),
                                      self.batch_cycles.eq(batch_clock + 1), batch_clock.eq(0)]
                         with m.If(last_batch):

@@ -59,7 +59,7 @@ def cnn_case(rng, net, convs, dense_outs, images):
     x = FixedFormat(eng.act_width, steps[0].program.in_frac).quantize(
         rng.uniform(-1, 1, (images, n_in)), "half_even")
     expected = cnn_forward(x, steps, eng)
-    writes = host_writes(image, n_batches=images // eng.batch)
+    writes = host_writes(image, n_batches=images // net.images)
     return steps, image, x, expected, np.array(writes, dtype=np.int64)
 
 

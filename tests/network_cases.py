@@ -38,7 +38,7 @@ def network_case(rng, net, blocks, activations, vectors, in_features=None, out_f
     image = build_image(programs, net)
     x = quantize_inputs(rng.uniform(-1, 1, (vectors, n_in)), programs[0].in_frac, eng, blocks[0])
     expected = network_forward(x, programs, eng)
-    writes = host_writes(image, n_batches=vectors // eng.batch)
+    writes = host_writes(image, n_batches=vectors // net.images)
     return bundle, programs, image, x, expected, np.array(writes, dtype=np.int64)
 
 

@@ -211,6 +211,8 @@ def _bad(tmp_path, rng, what):
         return ["--rounding", "sideways"], ["rounding", "sideways"]
     if what == "stall":
         return ["--stall", "1.0"], ["--stall", "1.0"]
+    if what == "layer_batches":
+        return ["--layer-batches", "0"], ["--layer-batches", "1..64", "not 0"]
     if what == "out_folder":
         return ["--out", str(tmp_path / "nowhere" / "y.npy")], ["nowhere", "does not exist"]
     if what == "calibration_zero":
@@ -265,7 +267,7 @@ def _bad(tmp_path, rng, what):
 BAD = ["bundle_missing", "bundle_malformed", "bundle_not_npz", "weights_nan",
        "multi_layer_golden_dense", "multi_layer_rtl_dense", "inputs_missing", "inputs_not_npy", "inputs_garbage", "inputs_object", "inputs_width",
        "inputs_nan", "calibration_nan", "k_mismatch", "act_width", "pes", "rounding", "stall",
-       "out_folder", "calibration_zero", "inputs_huge", "inputs_tiny", "inputs_denormal",
+       "layer_batches", "out_folder", "calibration_zero", "inputs_huge", "inputs_tiny", "inputs_denormal",
        "weights_huge", "weights_tiny", "q_from_bundle", "out_is_inputs", "out_is_model",
        "out_is_calibration", "report_is_out", "out_fifo", "out_link_to_device", "out_directory",
        "report_directory", "scales_apart"]
@@ -301,8 +303,8 @@ def test_bad_input_is_one_line_exit_2(what, tmp_path, capsys, monkeypatch):
 
 
 def test_multi_layer_bundle_on_every_backend(tmp_path, seed):
-    """Multi-layer bundles: rtl (the accelerator, one simulation) == golden, bit for
-    bit; float equal to an independent dense reference; golden close to it."""
+    """Multi-layer bundles: rtl (the accelerator, one simulation, two batches a layer)
+    == golden, bit for bit; float equal to an independent dense reference; golden close to it."""
     rng = np.random.default_rng(seed)
     bundle = random_bundle(rng, 8, [3, 4, 2, 2], ["relu", "relu", "none"], in_features=20,
                            out_features=13)
@@ -315,9 +317,15 @@ def test_multi_layer_bundle_on_every_backend(tmp_path, seed):
         out = tmp_path / f"y_{backend}.npy"
         assert main(["infer", "--model", str(model), "--inputs", str(inputs), "--backend", backend,
                      "--out", str(out), "--quiet", "--report", str(tmp_path / f"{backend}.json"),
-                     *([] if backend == "float" else ["--batch", "2"])]) == 0
+                     *([] if backend == "float" else ["--batch", "2"]),
+                     # two batches of B = 2 run each layer together: 5 rows, padded to 8
+                     *(["--layer-batches", "2"] if backend == "rtl" else [])]) == 0
         outs[backend] = np.load(out)
     report = json.loads((tmp_path / "rtl.json").read_text())
+    assert report["accelerator"]["layer_batches"] == 2
+    assert report["rtl"]["padded_rows"] == 3 and report["rtl"]["inferences_counter"] == 8
+    assert len(report["layer_pe_utilisation"]) == 3
+    assert all(0 < u <= 1 for u in report["layer_pe_utilisation"])
     assert report["simulator"] == "verilator"                  # the default
     assert report["sim_clocks"] > report["rtl"]["cycles"] > 0
     assert report["sim_wall_s"] > 0 and report["build_wall_s"] >= 0

@@ -10,14 +10,15 @@ from circnn.sim.model.accelerator import stages_of, written_map
 __all__ = ["network_config_for"]
 
 
-def network_config_for(layers: list, eng: EngineConfig) -> NetworkConfig:
+def network_config_for(layers: list, eng: EngineConfig, layer_batches: int = 1) -> NetworkConfig:
     """The smallest accelerator of engine ``eng``'s kind that runs ``layers`` (the
     :class:`~circnn.sim.model.layer.LayerProgram` of a dense network, or the steps
     of :func:`~circnn.compiler.compile_cnn`): ``max_q``/``max_p`` of the largest
     layer, weight and bias memories for all layers, a descriptor table of exactly
     the network's descriptors (pooling fused into its convolution), and, with
     convolutions, activation buffers for the largest map and a patch walker for
-    the largest side, channel count, kernel, stride and padding."""
+    the largest side, channel count, kernel, stride and padding; activation buffers
+    for ``layer_batches`` x B images (batches that run each layer together)."""
     N, P = eng.half, eng.pes
     stages = stages_of(layers)
     programs = [stage.step.program for stage in stages]
@@ -50,5 +51,5 @@ def network_config_for(layers: list, eng: EngineConfig) -> NetworkConfig:
                         max_padding=max(paddings))
     convolution = any(stage.step.kind == "conv2d" for stage in stages)
     return NetworkConfig(sized, max_layers=len(stages), max_map=max(maps), patch=patch,
-                         convolution=convolution)
+                         convolution=convolution, layer_batches=layer_batches)
 

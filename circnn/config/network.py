@@ -110,7 +110,7 @@ class HostRegister(enum.IntEnum):
     CTRL = 0x000             #: W: bit 0 start
     STATUS = 0x001           #: R: :data:`STATUS_LAYOUT`
     N_LAYERS = 0x002         #: RW
-    N_BATCHES = 0x003        #: RW: batches run per start
+    N_BATCHES = 0x003        #: RW: batches (of layer_batches x B inputs) run per start
     INFERENCES = 0x004       #: R: inferences completed since reset
     CYCLES = 0x005           #: R: clocks busy since the last start
     ACC_SATURATIONS = 0x006  #: R
@@ -152,6 +152,10 @@ class NetworkConfig:
     max_layers: int = param(8, "descriptor table size (layers)", 1, 64)
     max_map: int = param(2048, "values of the largest feature map (H*W*C) of one image", 1,
                          1 << 22)
+    layer_batches: int = param(1, "batches of B inputs that run each layer together (the "
+                                  "activation buffers hold layer_batches*B images; the "
+                                  "pipeline's fill and drain are paid once per layer for all of "
+                                  "them)", 1, 64)
     convolution: bool = param(True, "convolution layers: im2col reader, map writer, fused "
                                     "max-pooling (False: dense layers only, less logic)")
     patch: PatchConfig = field(default_factory=PatchConfig)
@@ -162,6 +166,12 @@ class NetworkConfig:
         if not isinstance(self.patch, PatchConfig):
             raise TypeError("patch must be a PatchConfig")
         validate_fields(self)
+
+    @property
+    def images(self) -> int:
+        """Inputs per network batch: every layer runs over all of them before the next
+        layer starts (``layer_batches`` x B; the core reads each weight word once per B)."""
+        return self.layer_batches * self.engine.batch
 
     @property
     def stride(self) -> int:
@@ -175,7 +185,7 @@ class NetworkConfig:
         """Every parameter of the accelerator, flat: the engine's, the table's and
         buffers', the patch walker's."""
         return {**self.engine.to_dict(), "max_layers": self.max_layers, "max_map": self.max_map,
-                "convolution": self.convolution,
+                "layer_batches": self.layer_batches, "convolution": self.convolution,
                 **{name: getattr(self.patch, name) for name in
                    ("max_side", "max_channels", "max_kernel", "max_stride", "max_padding")}}
 

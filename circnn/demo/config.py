@@ -50,6 +50,7 @@ class DemoConfig:
     seed: int
     pes: int
     batch: int
+    layer_batches: int
     freq: float
     skip_synth: bool
     skip_rtl: bool
@@ -90,6 +91,7 @@ def config_from_args(args) -> DemoConfig:
         seed=_get(args, "seed", DEFAULTS["seed"]),
         pes=_get(args, "pes", DEFAULTS["pes"]),
         batch=_get(args, "batch", family.batch),
+        layer_batches=_get(args, "layer_batches", family.layer_batches),
         freq=float(_get(args, "freq", DEFAULTS["freq"])),
         skip_synth=bool(_get(args, "skip_synth", False)),
         skip_rtl=bool(_get(args, "skip_rtl", False)),
@@ -103,6 +105,7 @@ def config_from_args(args) -> DemoConfig:
     check_int("--seed", cfg.seed, 0, 2**32 - 1)
     check_int("--pes", cfg.pes, 1, 64)
     check_int("--batch", cfg.batch, 1, 64)
+    check_int("--layer-batches", cfg.layer_batches, 1, 64)
     if not (math.isfinite(cfg.lr) and 0 < cfg.lr <= 1):
         raise ParameterError(f"--lr must be in (0, 1], not {cfg.lr}")
     if not 1 <= cfg.freq <= 1000:

@@ -103,11 +103,11 @@ def _weights(network) -> int:
 # --------------------------------------------------------------------------
 # Synthesis
 
-def synthesis_params(eng, programs) -> dict:
+def synthesis_params(eng, programs, layer_batches: int = 1) -> dict:
     """Parameters of :data:`SYNTH_DESIGN` for engine ``eng``, sized to run every layer of
     ``programs`` (layer programs or CNN steps; the accelerator's own rule,
     ``network_config_for``): memories, descriptor table, buffers, patch walker."""
-    net = network_config_for(programs, eng)
+    net = network_config_for(programs, eng, layer_batches)
     return {**net.to_dict(), "weight_depth": net.engine.weight_words,
             "bias_depth": net.engine.bias_words}
 
@@ -121,7 +121,7 @@ def _start_synthesis(cfg: DemoConfig, out: Path, eng, programs):
     the demo goes on): a :class:`~circnn.synth.synth_job.SynthChild`."""
     from circnn.synth.synth_job import SynthChild
 
-    return SynthChild(SYNTH_DESIGN, synthesis_params(eng, programs),
+    return SynthChild(SYNTH_DESIGN, synthesis_params(eng, programs, cfg.layer_batches),
                       out / "synth" / f"{SYNTH_DESIGN}.json", freq=cfg.freq, device=DEVICE,
                       package=PACKAGE, speed=SPEED)
 
@@ -272,7 +272,8 @@ def _run_into(out: Path, cfg: DemoConfig, steps: Steps, loaded, t_start: float) 
                                    f"test rows"):
                 with steps.ticker("rtl") as note:
                     y_rtl, rtl_stats = run_network_rtl(programs, eng, x_codes[:rtl_rows], note,
-                                                       simulator=cfg.simulator)
+                                                       simulator=cfg.simulator,
+                                                       layer_batches=cfg.layer_batches)
             mismatches = int(np.count_nonzero(y_rtl != y_golden[:rtl_rows]))
             logits_rtl = dequantize_outputs(y_rtl, compiled[-1].out_frac, N_CLASSES)
             acc_rtl = _accuracy(logits_rtl, yte[:rtl_rows])

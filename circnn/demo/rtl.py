@@ -40,8 +40,8 @@ __all__ = ["run_network_rtl", "METHOD"]
 METHOD = "accelerator (one whole-network simulation)"
 
 
-def run_network_rtl(layers, eng, x_codes, progress=None,
-                    simulator: str = "verilator") -> tuple[np.ndarray, dict]:
+def run_network_rtl(layers, eng, x_codes, progress=None, simulator: str = "verilator",
+                    layer_batches: int = 1) -> tuple[np.ndarray, dict]:
     """RTL output codes of the whole network for input codes ``x_codes``; ``(y_codes, stats)``.
 
     The simulation's files go to ``demo`` under ``build/`` (or
@@ -55,7 +55,7 @@ def run_network_rtl(layers, eng, x_codes, progress=None,
     if x.ndim != 2:
         raise ValueError(f"expected input codes of shape (N, values), got {x.shape}")
     t0 = time.monotonic()
-    net = network_config_for(layers, eng)
+    net = network_config_for(layers, eng, layer_batches)
     y, st = simulate_network(net, layers, x, name="demo", progress=progress,
                              simulator=simulator)
     descriptors = []
@@ -72,7 +72,8 @@ def run_network_rtl(layers, eng, x_codes, progress=None,
         "accelerator_cycles": int(st["cycles"]),
         "wall_time_s": round(time.monotonic() - t0, 1),
         **{key: st[key] for key in ("accelerator", "mac_bound_cycles", "layer_cycles",
-                                    "layer_mac_bound_cycles", "layers_run", "simulator",
+                                    "layer_mac_bound_cycles", "layer_pe_utilisation",
+                                    "layers_run", "simulator",
                                     "sim_clocks", "sim_wall_s", "build_wall_s", "build_cached")},
         "layers": descriptors,
     }

@@ -17,7 +17,8 @@ import numpy as np
 
 from circnn.config import NetworkConfig
 from circnn.rtl.accelerator import Accelerator
-from circnn.sim.model.accelerator import build_image, host_writes, mac_bound_cycles, stage_name
+from circnn.sim.model.accelerator import (build_image, host_writes, mac_bound_cycles, stage_name,
+                                          useful_mac_steps)
 from circnn.sim.model.cnn import cnn_forward
 from circnn.sim.model.layer import LayerProgram
 from circnn.sim.model.network import network_forward
@@ -49,13 +50,14 @@ def simulate_network(net: NetworkConfig, programs: list, x_codes, *, name: str,
     convolutional one (:func:`circnn.compiler.compile_cnn`); ``x_codes`` the first
     layer's input codes (N, q0*k), or (N, H*W*C) for a map.
 
-    Rows are padded with zero rows to a multiple of the batch (their outputs
-    dropped).  Statistics: ``accelerator`` (every parameter of ``net``),
+    Rows are padded with zero rows to a multiple of the network batch
+    (``net.images`` = ``layer_batches`` x B; their outputs dropped).  Statistics: ``accelerator`` (every parameter of ``net``),
     ``cycles`` (the accelerator's busy clocks), ``cycles_per_inference`` (the
-    steady state: the last batch's period, BATCH_CYCLES, over B),
+    steady state: the last batch's period, BATCH_CYCLES, over its
+    ``net.images`` inputs),
     ``cycles_per_inference_whole_run`` (busy clocks over the padded rows, the
     first batch's input included), ``layer_cycles`` (each descriptor's clocks
-    in the last batch, over B; raw in ``layer_cycles_last_batch``),
+    in the last batch, per input; raw in ``layer_cycles_last_batch``),
     ``mac_bound_cycles`` and ``layer_mac_bound_cycles`` (output pixels x
     ceil(p/P) x q x k/2, per inference), ``layers_run`` (what each descriptor
     runs), and the stream-measured cycles.  With ``compare`` the bench also checks every
@@ -84,14 +86,15 @@ def simulate_network(net: NetworkConfig, programs: list, x_codes, *, name: str,
     eng = net.engine
     x = np.asarray(x_codes, dtype=np.int64)
     rows = x.shape[0]
-    padded = -(-rows // eng.batch) * eng.batch
+    images = net.images
+    padded = -(-rows // images) * images
     if padded != rows:
         x = np.concatenate([x, np.zeros((padded - rows, x.shape[1]), dtype=np.int64)])
     image = build_image(programs, net)
     last = image.programs[-1]
     # weights, biases and descriptors go through the host bus, so that the Verilog
     # depends on the configuration only and one simulator build serves every network
-    writes = np.array(host_writes(image, weights=True, n_batches=padded // eng.batch),
+    writes = np.array(host_writes(image, weights=True, n_batches=padded // images),
                       dtype=np.int64)
     expected = model_forward(programs, x, eng) if compare else np.zeros(
         (padded, last.p * eng.k), dtype=np.int64)
@@ -111,7 +114,7 @@ def simulate_network(net: NetworkConfig, programs: list, x_codes, *, name: str,
         t0 = time.monotonic()
         if progress:
             progress(f"simulating the accelerator on {simulator}: {image.n_layers} layers, "
-                     f"{rows} rows (batch {eng.batch}) in one simulation")
+                     f"{rows} rows (batch {images}) in one simulation")
         words_in = padded * -(-x.shape[1] // 2)
         words_out = padded * last.p * eng.half
         shell = StreamShell(Accelerator(net),
@@ -133,11 +136,15 @@ def simulate_network(net: NetworkConfig, programs: list, x_codes, *, name: str,
         accelerator=net.to_dict(),
         # steady state: the period of the last batch (its input streamed in while the
         # batch before computed), per inference; and the whole run's busy clocks per row
-        cycles_per_inference=stats["batch_cycles"] / eng.batch,
+        cycles_per_inference=stats["batch_cycles"] / images,
         cycles_per_inference_whole_run=stats.pop("cycles_per_inference"),
         layer_cycles_last_batch=last_batch,
-        layer_cycles=[c / eng.batch for c in last_batch],
+        layer_cycles=[c / images for c in last_batch],
         mac_bound_cycles=int(sum(bounds)), layer_mac_bound_cycles=bounds,
+        # useful complex MACs over P x the layer's clocks (measured per inference)
+        layer_pe_utilisation=[round(u / (eng.pes * c), 4) if c else 0.0
+                              for u, c in zip(useful_mac_steps(image.stages, eng),
+                                              [c / images for c in last_batch])],
         layers_run=[stage_name(stage) for stage in image.stages],
         **run_figures(run))
     if progress:

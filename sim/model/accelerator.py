@@ -32,7 +32,7 @@ from .layer import LayerProgram
 from .network import check_chain
 
 __all__ = ["NetworkImage", "Stage", "stages_of", "written_map", "output_pixels",
-           "mac_bound_cycles", "stage_name", "check_fits", "build_image", "host_writes",
+           "mac_bound_cycles", "useful_mac_steps", "stage_name", "check_fits", "build_image", "host_writes",
            "pack_descriptor_value"]
 
 
@@ -113,6 +113,15 @@ def mac_bound_cycles(stages: list[Stage], eng) -> list[int]:
     (the PEs busy every clock, nothing else counted)."""
     return [output_pixels(stage) * -(-stage.step.program.p // eng.pes) * stage.step.program.q
             * eng.half for stage in stages]
+
+
+def useful_mac_steps(stages: list[Stage], eng) -> list[int]:
+    """Each stage's useful complex multiply-accumulates per inference, in PE clocks:
+    output pixels x p x q x k/2 (a PE of a pass past the layer's p output blocks
+    computes nothing useful).  A stage's PE utilisation is this over P x its
+    clocks; at the MAC bound it is p / (P x ceil(p/P))."""
+    return [output_pixels(stage) * stage.step.program.p * stage.step.program.q * eng.half
+            for stage in stages]
 
 
 def stage_name(stage: Stage) -> str:
