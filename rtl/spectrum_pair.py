@@ -17,13 +17,14 @@ the rotation codes ``R_f``, the rotations applied exactly by wiring, and
 what word 0 (which carries two real bins) becomes.
 
 Pipeline: c1 memory data, c2 exact sum / difference, c3 halved (rounded;
-ROM read at c2), the :class:`ComplexMultiplier`, one register for the
+ROM read at c2), the :class:`TwiddleMultiplier` (three MULT18X18D, or
+adders only where ``cfg.split_uses_shift_add``), one register for the
 rounded rotation, one for the output sum.  The sum and its rounding take
 a clock each: as one clock, two carry chains in series set the
 accelerator's clock.
 """
 
-from amaranth.hdl import Cat, Module, Signal, signed
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -32,9 +33,9 @@ from circnn.config import MAX_OPERAND_BITS
 from .arith import round_shift
 from .bank_pair import BankPair
 from .complex import complex_layout
-from .complex_mult import ComplexMultiplier
 from .credit_queue import CreditQueue, queue_depth
 from .delay import delay
+from .twiddle_multiplier import TwiddleMultiplier
 
 __all__ = ["SpectrumPairStage"]
 
@@ -49,7 +50,7 @@ class SpectrumPairStage(wiring.Component):
         self.buffer_width = buffer_width
         #: clocks from a pair's read to its output word: memory, sums, halves,
         #: the multiplier, rotation, output sum (plus one spare)
-        self.pipeline_latency = 4 + ComplexMultiplier.latency + 2
+        self.pipeline_latency = 4 + TwiddleMultiplier.latency + 2
         self.queue_depth = queue_depth(self.pipeline_latency)
         super().__init__({
             "i": In(stream.Signature(in_layout)),
@@ -62,7 +63,8 @@ class SpectrumPairStage(wiring.Component):
         raise NotImplementedError
 
     def rotation_codes(self):
-        """``(re, im)`` code lists of ``R_f``, f = 0..N-1."""
+        """``(re, im)`` code lists of ``R_f``, f = 0..N-1 (only those of
+        ``cfg.split_positions`` are multiplied by)."""
         raise NotImplementedError
 
     def word0_sums(self, m, a, e3) -> None:
@@ -146,17 +148,14 @@ class SpectrumPairStage(wiring.Component):
 
         # --- rotation by R_f (ROM addressed at c2) -------------------------
         r_re, r_im = self.rotation_codes()
-        m.submodules.rom_re = rom_re = memory.Memory(shape=signed(tw), depth=N, init=r_re)
-        m.submodules.rom_im = rom_im = memory.Memory(shape=signed(tw), depth=N, init=r_im)
-        tr_re, tr_im = rom_re.read_port(), rom_im.read_port()
-        m.d.comb += [tr_re.addr.eq(f2), tr_im.addr.eq(f2)]
-        cm = m.submodules.cmul = ComplexMultiplier(aw, tw)
+        cm = m.submodules.tmul = TwiddleMultiplier(aw, tw, zip(r_re, r_im), cfg.split_positions,
+                                                   shift_add=cfg.split_uses_shift_add)
         m.d.comb += [
+            cm.addr.eq(f2),
             cm.a.re.eq(round_shift(o3.re, cfg.mult_shift, r)[:aw].as_signed()),
             cm.a.im.eq(round_shift(o3.im, cfg.mult_shift, r)[:aw].as_signed()),
-            cm.b.re.eq(tr_re.data), cm.b.im.eq(tr_im.data),
         ]
-        L = ComplexMultiplier.latency
+        L = TwiddleMultiplier.latency
         e, o, v, fx = (delay(m, e3, L, "e"), delay(m, o3, L, "o"), delay(m, v3, L, "v"),
                        delay(m, f3, L, "f"))
         shift = tw - 1 - cfg.mult_shift

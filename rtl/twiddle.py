@@ -7,34 +7,27 @@ generator), so RTL and model use the same codes.
 A butterfly stage of span ``D`` emits frames of ``D`` sums (passed through)
 and ``D`` differences; difference ``n`` is multiplied by ``W_{2D}^n``.
 Twiddle 1 (n = 0) and -j (n = D/2) are applied exactly by wiring; the
-others take a :class:`ComplexMultiplier` (three registered multipliers, one
-MULT18X18D each on ECP5, and the registered add/subtract at full precision)
-and a registered rounding back to the internal width.  Every sample, multiplied or
-not, takes the same ``latency`` clocks, so order is kept.
+others take a :class:`TwiddleMultiplier` (the stage's twiddle ROM and an
+exact complex multiplier: three MULT18X18D, or adders only where
+``FFTConfig.uses_shift_add`` says so) and a registered rounding back to the
+internal width.  Every sample, multiplied or not, takes the same
+``latency`` clocks, so order is kept.
 """
 
-from amaranth.hdl import Module, Signal, signed
-from amaranth.lib import memory, stream, wiring
+from amaranth.hdl import Module, Signal
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from circnn.config import MAX_OPERAND_BITS, FFTConfig, twiddle_table
+from circnn.config import MAX_OPERAND_BITS, FFTConfig, stage_twiddles
 
 from .arith import round_shift
 from .butterfly import stage_layout
-from .complex_mult import ComplexMultiplier
 from .delay import delay
+from .twiddle_multiplier import TwiddleMultiplier
 
 __all__ = ["TwiddleStage", "stage_twiddles"]
 
 PASS, MINUS_J, MULTIPLY = 0, 1, 2
-
-
-def stage_twiddles(cfg: FFTConfig, stage: int) -> list[tuple[int, int]]:
-    """ROM contents for one stage: ``W_{2D}^n`` for n = 0..D-1, as (re, im) codes."""
-    D = cfg.span(stage)
-    re, im = twiddle_table(cfg.points, cfg.twiddle_width)
-    step = cfg.points // (2 * D)
-    return [(int(re[n * step]), int(im[n * step])) for n in range(D)]
 
 
 class TwiddleStage(wiring.Component):
@@ -45,7 +38,7 @@ class TwiddleStage(wiring.Component):
     """
 
     #: ROM/data register, multiplier, add, round.
-    FULL_LATENCY = 1 + ComplexMultiplier.latency + 1
+    FULL_LATENCY = 1 + TwiddleMultiplier.latency + 1
 
     @classmethod
     def latency_of(cls, cfg: FFTConfig, stage: int) -> int:
@@ -89,15 +82,11 @@ class TwiddleStage(wiring.Component):
         if not cfg.has_multiplier(self.stage):
             return self._elaborate_trivial(m, kind)
 
-        # Stage 1: twiddle ROM read and data register, aligned.
-        codes = stage_twiddles(cfg, self.stage)
-        m.submodules.rom_re = rom_re = memory.Memory(shape=signed(tw), depth=D,
-                                                     init=[c[0] for c in codes])
-        m.submodules.rom_im = rom_im = memory.Memory(shape=signed(tw), depth=D,
-                                                     init=[c[1] for c in codes])
-        rd_re = rom_re.read_port()
-        rd_im = rom_im.read_port()
-        m.d.comb += [rd_re.addr.eq(n), rd_im.addr.eq(n)]
+        # Stage 1: twiddle ROM read (addressed now) and data register, aligned.
+        cm = m.submodules.tmul = TwiddleMultiplier(
+            aw, tw, stage_twiddles(cfg, self.stage), cfg.multiplied_twiddles(self.stage),
+            shift_add=cfg.uses_shift_add(self.stage))
+        m.d.comb += cm.addr.eq(n)
 
         d1 = Signal(layout)
         v1 = Signal()
@@ -105,15 +94,13 @@ class TwiddleStage(wiring.Component):
         m.d.sync += [d1.eq(self.i.payload), v1.eq(self.i.valid), k1.eq(kind)]
 
         # Operands: at most 18 bits (rounded first when the datapath is wider).
-        cm = m.submodules.cmul = ComplexMultiplier(aw, tw)
         m.d.comb += [
             cm.a.re.eq(round_shift(d1.re, cfg.mult_shift, cfg.rounding)[:aw].as_signed()),
             cm.a.im.eq(round_shift(d1.im, cfg.mult_shift, cfg.rounding)[:aw].as_signed()),
-            cm.b.re.eq(rd_re.data), cm.b.im.eq(rd_im.data),
         ]
 
         # Bypass path: data, kind and valid delayed like the product.
-        L = ComplexMultiplier.latency
+        L = TwiddleMultiplier.latency
         d5, v5, k5 = delay(m, d1, L, "d"), delay(m, v1, L, "v"), delay(m, k1, L, "k")
         sum_re, sum_im = cm.p.re, cm.p.im
         shift = tw - 1 - cfg.mult_shift

@@ -6,6 +6,9 @@
 * :func:`wrap_signed`: two's-complement wrap of a Python int;
 * :func:`dense_loop_nest`: the dense engine's documented schedule (``rtl/dense.py``,
   ``rtl/dense_scheduler.py``), enumerated step by step;
+* :func:`run_products`: a free-running product pipeline (the complex
+  multipliers) fed a new operand every clock, each result checked exactly
+  ``latency`` clocks later;
 * :class:`BankPairModel`: the ownership rules of two ping-pong banks, restated
   in plain Python from the protocol described in ``rtl/bank_pair.py`` (free ->
   claimed -> ready -> free, pointers toggling on commit, landing and release,
@@ -16,8 +19,9 @@
 """
 
 from amaranth.hdl import Const
+from amaranth.sim import Simulator
 
-__all__ = ["pack", "unpack", "wrap_signed", "dense_loop_nest", "BankPairModel"]
+__all__ = ["pack", "unpack", "wrap_signed", "dense_loop_nest", "run_products", "BankPairModel"]
 
 
 def pack(layout, value) -> int:
@@ -56,6 +60,32 @@ def dense_loop_nest(mults: int, batch: int, m: int, n: int, n_batches: int, firs
             passes.append((b_index, g, bank, steps))
             bank ^= 1
     return passes
+
+
+def run_products(dut, operands, latency: int, drive, expected) -> list:
+    """Feed ``operands`` (one per clock: ``drive(ctx, operand)`` sets the inputs) and
+    compare ``(p.re, p.im)`` ``latency`` clocks later with ``expected(operand)``.
+    Returns the mismatches as ``(n, operand, got, expected)``."""
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    bad, checked = [], []
+
+    async def bench(ctx):
+        for clock in range(len(operands) + latency - 1):
+            if clock < len(operands):
+                drive(ctx, operands[clock])
+            await ctx.tick()
+            n = clock + 1 - latency     # operands whose product is due now
+            if n >= 0:
+                want = expected(operands[n])
+                got = (ctx.get(dut.p.re), ctx.get(dut.p.im))
+                checked.append(n)
+                if got != want:
+                    bad.append((n, operands[n], got, want))
+    sim.add_testbench(bench)
+    sim.run()
+    assert len(checked) == len(operands)
+    return bad
 
 
 class BankPairModel:

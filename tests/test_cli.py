@@ -37,12 +37,14 @@ def test_generate_writes_verilog_with_provenance_header(tmp_path, capsys):
 
 
 def test_generate_ecp5_instantiates_mult18x18d(tmp_path, capsys):
-    code, _, _ = run(["generate", "fft", "--set", "points=16", "--target", "ecp5", "--out",
-                      str(tmp_path / "e")], capsys)
+    # (the twiddles of 16 points take adders unless told otherwise)
+    dsp = ["--set", "points=16", "--set", "twiddle_multiplier=dsp"]
+    code, _, _ = run(["generate", "fft", *dsp, "--target", "ecp5", "--out", str(tmp_path / "e")],
+                     capsys)
     assert code == 0
     assert "MULT18X18D" in (tmp_path / "e" / "fft.v").read_text()
-    code, _, _ = run(["generate", "fft", "--set", "points=16", "--target", "generic", "--out",
-                      str(tmp_path / "g")], capsys)
+    code, _, _ = run(["generate", "fft", *dsp, "--target", "generic", "--out", str(tmp_path / "g")],
+                     capsys)
     assert "MULT18X18D" not in (tmp_path / "g" / "fft.v").read_text()
 
 
@@ -52,6 +54,8 @@ def test_generate_ecp5_instantiates_mult18x18d(tmp_path, capsys):
     (["generate", "fft", "--set", "points=512", "--out", "X"], "points must be a power of two in 4..256"),
     (["generate", "fft", "--set", "width=19", "--out", "X"], "width must be in 8..18, not 19"),
     (["generate", "fft", "--set", "twiddle_width=7", "--out", "X"], "twiddle_width must be in 8..18"),
+    (["generate", "real_fft", "--set", "twiddle_multiplier=mac", "--out", "X"],
+     "twiddle_multiplier must be one of auto, dsp, shift_add, not 'mac'"),
     (["generate", "fft", "--set", "bogus=1", "--out", "X"], "design fft has no parameter bogus"),
     (["generate", "fft", "--set", "points", "--out", "X"], "--set expects name=value"),
     (["generate", "fft", "--set", "points=x", "--out", "X"], "points must be an integer"),

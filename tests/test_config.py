@@ -53,6 +53,24 @@ def test_width_limits_follow_the_multiplier():
     assert limits_of(MultiplierConfig)["a_width"][1].hi == 18
 
 
+def test_twiddle_multiplier_is_chosen_per_stage():
+    # auto: adders where a stage's twiddles have at most 3 distinct non-trivial magnitudes
+    assert [FFTConfig(64).uses_shift_add(s) for s in range(6)] == [False, False, True, True,
+                                                                  False, False]
+    assert [FFTConfig(64, twiddle_multiplier="shift_add").uses_shift_add(s)
+            for s in range(6)] == [True] * 4 + [False] * 2      # D <= 2: no multiplier at all
+    assert not any(FFTConfig(16, twiddle_multiplier="dsp").uses_shift_add(s) for s in range(4))
+    assert [RealFFTConfig(k).split_uses_shift_add for k in (4, 8, 16, 32)] == [True] * 3 + [False]
+    assert RealIFFTConfig(32, twiddle_multiplier="shift_add").split_uses_shift_add
+    # the real transforms' cores follow the same choice; the engine's transforms take "auto"
+    assert RealIFFTConfig(16, twiddle_multiplier="dsp").core.twiddle_multiplier == "dsp"
+    assert EngineConfig().fft_config.twiddle_multiplier == "auto"
+    with pytest.raises(ParameterError,
+                       match="twiddle_multiplier must be one of auto, dsp, shift_add, not 'mac'"):
+        RealFFTConfig(twiddle_multiplier="mac")
+    assert get_design("real_fft").resolve({"twiddle_multiplier": "dsp"})["twiddle_multiplier"] == "dsp"
+
+
 def test_width_plan_by_hand():
     eng = EngineConfig(k=16, act_width=16, weight_width=16, ifft_width=16, max_q=16)
     assert eng.width_plan() == {"input": 16, "spectrum": 17, "weight": 16, "product": 34,
@@ -164,3 +182,15 @@ def test_the_target_is_chosen_through_the_platform():
     assert "Instance" not in instances(None)
     assert "Instance" in instances(ECP5Target())
     assert "Instance" in instances(ULX3SLike())      # a board's platform counts as ECP5
+
+
+def test_engine_twiddle_multiplier_reaches_both_real_transforms():
+    from circnn.config import EngineConfig
+    for choice in ("auto", "dsp", "shift_add"):
+        eng = EngineConfig(k=16, twiddle_multiplier=choice)
+        assert eng.fft_config.twiddle_multiplier == choice
+        assert eng.ifft_config.twiddle_multiplier == choice
+        assert eng.to_dict()["twiddle_multiplier"] == choice
+    with pytest.raises(ParameterError, match="twiddle_multiplier must be one of auto, dsp, "
+                                              "shift_add, not 'fast'"):
+        EngineConfig(twiddle_multiplier="fast")

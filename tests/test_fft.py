@@ -43,6 +43,30 @@ def test_fft_matches_model(points, width, twiddle_width, rounding, mode, seed):
                                     seed=seed))
 
 
+MULTIPLIERS = [
+    # points, width, twiddle_width, rounding, twiddle_multiplier; "auto" (every case
+    # above) takes adders at 8 and 16 points, so these are the other choice
+    (8, 12, 10, "truncate", "dsp"),
+    (16, 16, 16, "half_up", "dsp"),
+    (32, 16, 16, "half_even", "shift_add"),      # auto: dsp at D = 16, adders below
+]
+
+
+@pytest.mark.parametrize("points,width,twiddle_width,rounding,multiplier", MULTIPLIERS)
+def test_fft_twiddle_multipliers_match_the_same_model(points, width, twiddle_width, rounding,
+                                                      multiplier, seed):
+    cfg = FFTConfig(points, width, twiddle_width, rounding, multiplier)
+    auto = FFTConfig(points, width, twiddle_width, rounding)
+    stages = [s for s in range(cfg.stages) if cfg.has_multiplier(s)]
+    assert [auto.uses_shift_add(s) for s in stages] == [points <= 16 or s > 0 for s in stages]
+    assert [cfg.uses_shift_add(s) for s in stages] == [multiplier == "shift_add"] * len(stages)
+    run_transform_bench(FFT(cfg), name=f"fft_{points}_{multiplier}",
+                        test_module="circnn.sim.benches.fft_bench", points=points, random=200,
+                        config=dict(points=points, width=width, twiddle_width=twiddle_width,
+                                    rounding=rounding, twiddle_multiplier=multiplier, mode="mixed",
+                                    idle=0.15, stall=0.15, seed=seed))
+
+
 @pytest.mark.parametrize("burst", [1, 24])
 def test_fft_heavy_backpressure_loses_nothing(burst, seed):
     # Mostly-stalled sink and mostly-idle source, per clock and in long runs
@@ -61,6 +85,7 @@ def test_fft_heavy_backpressure_loses_nothing(burst, seed):
     (dict(points=16, twiddle_width=19), "twiddle_width"),
     (dict(points=16, twiddle_width=4), "twiddle_width"),
     (dict(points=16, rounding="nearest"), "rounding"),
+    (dict(points=16, twiddle_multiplier="adders"), "twiddle_multiplier"),
 ])
 def test_fft_rejects_bad_parameters_at_construction(kwargs, name):
     with pytest.raises(ParameterError, match=name):

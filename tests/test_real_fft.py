@@ -32,6 +32,23 @@ def test_real_fft_matches_model(points, width, twiddle_width, rounding, seed):
                                     rounding=rounding, idle=0.15, stall=0.15, seed=seed))
 
 
+@pytest.mark.parametrize("points,width,twiddle_width,rounding,multiplier", [
+    (8, 8, 8, "half_even", "dsp"),
+    (16, 16, 16, "half_up", "dsp"),                # "auto" (above): adders in both stages
+    (32, 16, 16, "truncate", "shift_add"),        # auto: the split's 7 magnitudes on DSPs
+])
+def test_real_fft_twiddle_multipliers_match_the_same_model(points, width, twiddle_width, rounding,
+                                                           multiplier, seed):
+    cfg = RealFFTConfig(points, width, twiddle_width, rounding, multiplier)
+    assert RealFFTConfig(points).split_uses_shift_add == (points <= 16)
+    assert cfg.split_uses_shift_add == (multiplier == "shift_add")
+    run_transform_bench(RealFFT(cfg), name=f"real_fft_{points}_{multiplier}",
+                        test_module="circnn.sim.benches.real_fft_bench", points=points, random=200,
+                        config=dict(points=points, width=width, twiddle_width=twiddle_width,
+                                    rounding=rounding, twiddle_multiplier=multiplier, idle=0.15,
+                                    stall=0.15, seed=seed))
+
+
 def test_real_fft_rejects_bad_points():
     with pytest.raises(ParameterError, match="points"):
         RealFFTConfig(points=6)

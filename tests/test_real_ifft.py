@@ -182,6 +182,22 @@ def test_real_ifft_matches_model(points, width, twiddle_width, rounding, seed):
                                     rounding=rounding, idle=0.15, stall=0.15, seed=seed))
 
 
+@pytest.mark.parametrize("points,width,twiddle_width,rounding,multiplier", [
+    (8, 8, 8, "truncate", "dsp"),
+    (16, 16, 16, "half_up", "dsp"),                # "auto" (above): adders in both stages
+])
+def test_real_ifft_twiddle_multipliers_match_the_same_model(points, width, twiddle_width,
+                                                            rounding, multiplier, seed):
+    cfg = RealIFFTConfig(points, width, twiddle_width, rounding, multiplier)
+    assert RealIFFTConfig(points).split_uses_shift_add and not cfg.split_uses_shift_add
+    run_transform_bench(RealIFFT(cfg), name=f"real_ifft_{points}_{multiplier}",
+                        test_module="circnn.sim.benches.real_ifft_bench", points=points,
+                        random=200, testcase="real_ifft_matches_model",
+                        config=dict(points=points, width=width, twiddle_width=twiddle_width,
+                                    rounding=rounding, twiddle_multiplier=multiplier, idle=0.15,
+                                    stall=0.15, seed=seed))
+
+
 @pytest.mark.parametrize("burst", [1, 24])
 def test_real_ifft_heavy_backpressure_loses_nothing(burst, seed):
     # mostly idle source, mostly stalled sink: three buffers with their own

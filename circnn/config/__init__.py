@@ -11,7 +11,8 @@ from .checks import Limit, check_choice, check_int, check_power_of_two, limits_o
 from .dense import MAX_FEATURES, DenseConfig, DenseField, DenseMemoryImage, DenseRegisters
 from .engine import (MAX_LEFT_SHIFT, EngineConfig, LayerField, LayerRegisters, LoadTarget,
                      MemoryImage)
-from .fft import REORDER_ORDERS, FFTConfig, bit_reverse, twiddle_table
+from .fft import (REORDER_ORDERS, SHIFT_ADD_MAX_MAGNITUDES, TWIDDLE_MULTIPLIERS, FFTConfig,
+                  bit_reverse, nontrivial_magnitudes, stage_twiddles, twiddle_table)
 from .fixedpoint import MAX_FRAC, MAX_MODEL_BITS, MAX_OPERAND_BITS, ROUNDINGS, Rounding, int_range
 from .network import (DESCRIPTOR_FIELDS, DESCRIPTOR_SLOT, GEOMETRY_FIELDS, REGION_SHIFT,
                       STATUS_LAYOUT, Buffer, ErrorCode, HostRegister, LayerKind, NetworkConfig, Region, decode_status,
@@ -26,7 +27,8 @@ __all__ = [
     "Limit", "check_choice", "check_int", "check_power_of_two", "limits_of", "param",
     "MAX_FEATURES", "DenseConfig", "DenseField", "DenseMemoryImage", "DenseRegisters",
     "MAX_LEFT_SHIFT", "EngineConfig", "LayerField", "LayerRegisters", "LoadTarget", "MemoryImage",
-    "REORDER_ORDERS", "FFTConfig", "bit_reverse", "twiddle_table",
+    "REORDER_ORDERS", "SHIFT_ADD_MAX_MAGNITUDES", "TWIDDLE_MULTIPLIERS", "FFTConfig",
+    "bit_reverse", "nontrivial_magnitudes", "stage_twiddles", "twiddle_table",
     "MAX_FRAC", "MAX_MODEL_BITS", "MAX_OPERAND_BITS", "ROUNDINGS", "Rounding", "int_range",
     "DESCRIPTOR_FIELDS", "DESCRIPTOR_SLOT", "REGION_SHIFT", "STATUS_LAYOUT", "Buffer", "ErrorCode",
     "GEOMETRY_FIELDS", "LayerKind",

@@ -17,6 +17,7 @@ from amaranth.lib import enum
 from circnn.errors import ParameterError
 
 from .checks import param, validate_fields
+from .fft import twiddle_multiplier_param
 from .fixedpoint import MAX_OPERAND_BITS, ROUNDINGS
 from .real_fft import RealFFTConfig, RealIFFTConfig
 
@@ -88,6 +89,8 @@ class EngineConfig:
     weight_depth: int = param(0, "words per PE weight bank, all layers (0: one largest layer)",
                               0, 1 << 20)
     bias_depth: int = param(0, "bias pairs, all layers (0: one largest layer)", 0, 1 << 20)
+    #: how the real FFT and IFFT multiply by their twiddles (``docs/fft.md``)
+    twiddle_multiplier: str = twiddle_multiplier_param()
 
     def __post_init__(self):
         validate_fields(self)
@@ -151,11 +154,13 @@ class EngineConfig:
 
     @property
     def fft_config(self) -> RealFFTConfig:
-        return RealFFTConfig(self.k, self.act_width, self.twiddle_width, self.rounding)
+        return RealFFTConfig(self.k, self.act_width, self.twiddle_width, self.rounding,
+                             self.twiddle_multiplier)
 
     @property
     def ifft_config(self) -> RealIFFTConfig:
-        return RealIFFTConfig(self.k, self.ifft_width, self.twiddle_width, self.rounding)
+        return RealIFFTConfig(self.k, self.ifft_width, self.twiddle_width, self.rounding,
+                              self.twiddle_multiplier)
 
     def width_plan(self) -> dict[str, int]:
         return {

@@ -17,10 +17,47 @@ from .checks import param, validate_fields
 from .fixedpoint import MAX_OPERAND_BITS, ROUNDINGS, int_range
 
 __all__ = ["FFTConfig", "twiddle_table", "bit_reverse", "check_twiddles_representable",
-           "REORDER_ORDERS"]
+           "REORDER_ORDERS", "TWIDDLE_MULTIPLIERS", "SHIFT_ADD_MAX_MAGNITUDES",
+           "stage_twiddles", "nontrivial_magnitudes", "resolve_twiddle_multiplier",
+           "twiddle_multiplier_param"]
 
 #: How a frame reorder buffer permutes a frame (``circnn.rtl.reorder``).
 REORDER_ORDERS = ("bit_reverse", "natural")
+
+#: How twiddle products are formed (``twiddle_multiplier`` of the FFT configurations):
+#: ``dsp``, a ``ComplexMultiplier`` (three MULT18X18D); ``shift_add``, a
+#: ``ConstantComplexMultiplier`` (adders only: exact, same latency); ``auto``,
+#: ``shift_add`` for a stage whose constants have at most
+#: :data:`SHIFT_ADD_MAX_MAGNITUDES` distinct non-trivial magnitudes, ``dsp`` otherwise.
+TWIDDLE_MULTIPLIERS = ("auto", "dsp", "shift_add")
+
+#: ``auto``'s limit: with up to 3 magnitudes (the cos/sin of multiples of pi/8:
+#: the D = 4 and 8 twiddle stages, the split/merge stage at k <= 16) the adders
+#: cost at most ~170 LUT4 per MULT18X18D saved, about what the dense engine
+#: spends per multiplier; 7 magnitudes (the D = 16 stage, k = 32's split)
+#: cost ~450 (``docs/fft.md``, "Twiddle multipliers").
+SHIFT_ADD_MAX_MAGNITUDES = 3
+
+
+def twiddle_multiplier_param():
+    """The ``twiddle_multiplier`` field, declared alike by every FFT configuration."""
+    return param("auto", "twiddle products: auto (shift_add where a stage has at most "
+                 f"{SHIFT_ADD_MAX_MAGNITUDES} distinct twiddle magnitudes, else dsp), dsp "
+                 "(MULT18X18D), shift_add (adders only)", choices=TWIDDLE_MULTIPLIERS)
+
+
+def nontrivial_magnitudes(codes) -> frozenset[int]:
+    """The distinct ``|re|``, ``|im|`` of ``(re, im)`` codes that need adders to multiply
+    by: every magnitude but 0 and the powers of two (wiring)."""
+    mags = {abs(int(v)) for code in codes for v in code}
+    return frozenset(v for v in mags if v & (v - 1))
+
+
+def resolve_twiddle_multiplier(choice: str, codes) -> bool:
+    """True when products by ``codes`` are formed by adders under ``choice``."""
+    if choice == "auto":
+        return len(nontrivial_magnitudes(codes)) <= SHIFT_ADD_MAX_MAGNITUDES
+    return choice == "shift_add"
 
 
 @dataclass(frozen=True)
@@ -32,6 +69,7 @@ class FFTConfig:
     width: int = param(16, "input sample width (outputs are width+1 bits)", 8, MAX_OPERAND_BITS)
     twiddle_width: int = param(16, "twiddle width", 8, MAX_OPERAND_BITS)
     rounding: str = param("half_up", "rounding of every scaling step", choices=ROUNDINGS)
+    twiddle_multiplier: str = twiddle_multiplier_param()
 
     def __post_init__(self):
         validate_fields(self)
@@ -62,6 +100,26 @@ class FFTConfig:
     def has_multiplier(self, stage: int) -> bool:
         """Stages with D >= 4 need non-trivial twiddles."""
         return self.span(stage) >= 4
+
+    def multiplied_twiddles(self, stage: int) -> dict[int, tuple[int, int]]:
+        """``{n: (re, im) code}`` of the differences a stage multiplies: every n but
+        0 (twiddle 1) and D/2 (-j), which are wiring."""
+        D = self.span(stage)
+        codes = stage_twiddles(self, stage)
+        return {n: codes[n] for n in range(1, D) if n != D // 2}
+
+    def uses_shift_add(self, stage: int) -> bool:
+        """Whether a multiplier stage forms its products with adders (else MULT18X18D)."""
+        return self.has_multiplier(stage) and resolve_twiddle_multiplier(
+            self.twiddle_multiplier, self.multiplied_twiddles(stage).values())
+
+
+def stage_twiddles(cfg: FFTConfig, stage: int) -> list[tuple[int, int]]:
+    """Twiddles of one stage: ``W_{2D}^n`` for n = 0..D-1, as (re, im) codes."""
+    D = cfg.span(stage)
+    re, im = twiddle_table(cfg.points, cfg.twiddle_width)
+    step = cfg.points // (2 * D)
+    return [(int(re[n * step]), int(im[n * step])) for n in range(D)]
 
 
 def check_twiddles_representable(points: int, twiddle_width: int) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import param, validate_fields
-from .fft import FFTConfig, twiddle_table
+from .fft import FFTConfig, resolve_twiddle_multiplier, twiddle_multiplier_param, twiddle_table
 from .fixedpoint import MAX_OPERAND_BITS, ROUNDINGS
 
 __all__ = ["RealFFTConfig", "RealIFFTConfig", "post_twiddles"]
@@ -26,6 +26,7 @@ class _RealTransformConfig:
     width: int = param(16, "input sample width", 8, MAX_OPERAND_BITS)
     twiddle_width: int = param(16, "twiddle width", 8, MAX_OPERAND_BITS)
     rounding: str = param("half_up", "rounding of every scaling step", choices=ROUNDINGS)
+    twiddle_multiplier: str = twiddle_multiplier_param()
 
     #: bits the core's input has beyond ``width``
     CORE_EXTRA = 0
@@ -39,7 +40,7 @@ class _RealTransformConfig:
     @property
     def core(self) -> FFTConfig:
         return FFTConfig(self.points // 2, self.width + self.CORE_EXTRA, self.twiddle_width,
-                         self.rounding)
+                         self.rounding, self.twiddle_multiplier)
 
     @property
     def half(self) -> int:
@@ -57,6 +58,21 @@ class _RealTransformConfig:
     @property
     def mult_shift(self) -> int:
         return max(0, self.internal_width - MAX_OPERAND_BITS)
+
+    @property
+    def split_positions(self) -> list[int]:
+        """The words f whose rotation the split/merge stage multiplies: every f but 0
+        (-j, or word 0's own arithmetic) and k/4 (-1), which are wiring."""
+        return [f for f in range(self.half) if f not in (0, self.half // 2)]
+
+    @property
+    def split_uses_shift_add(self) -> bool:
+        """Whether the split/merge stage rotates with adders (else MULT18X18D).  Its
+        constants, ``(-sin, -cos)`` or ``(-sin, cos)`` of ``2 pi f / k``, have the
+        magnitudes of :func:`post_twiddles` in either direction."""
+        v_re, v_im = post_twiddles(self)
+        return resolve_twiddle_multiplier(
+            self.twiddle_multiplier, [(v_re[f], v_im[f]) for f in self.split_positions])
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """cocotb bench: the FFT engine against its bit-true model, word for word.
 
 Configuration (``CIRCNN_BENCH``): points, width, twiddle_width, rounding,
+twiddle_multiplier (optional; the model is the same for every choice),
 mode (``forward`` | ``inverse`` | ``mixed``: a random mode per frame),
 random (number of random frames), idle / stall probabilities, seed.  The
 top is the FFT in a :class:`~circnn.sim.harness.stream_shell.StreamShell`.
@@ -22,7 +23,8 @@ async def fft_matches_model(dut):
     c = bench_config()
     seed = c["seed"]
     dut._log.info(f"seed={seed} config={c}")
-    cfg = FFTConfig(c["points"], c["width"], c["twiddle_width"], c["rounding"])
+    cfg = FFTConfig(c["points"], c["width"], c["twiddle_width"], c["rounding"],
+                    c.get("twiddle_multiplier", "auto"))     # the model: the same either way
     N, W, OW = cfg.points, cfg.width, cfg.output_width
     rng = np.random.default_rng(seed)
     s_re, s_im = structured_frames(N, W)

@@ -17,7 +17,8 @@ async def real_fft_matches_model(dut):
     c = bench_config()
     seed = c["seed"]
     dut._log.info(f"seed={seed} config={c}")
-    cfg = RealFFTConfig(c["points"], c["width"], c["twiddle_width"], c["rounding"])
+    cfg = RealFFTConfig(c["points"], c["width"], c["twiddle_width"], c["rounding"],
+                        c.get("twiddle_multiplier", "auto"))  # the model: the same either way
     k, W, OW, N = cfg.points, cfg.width, cfg.output_width, cfg.half
     rng = np.random.default_rng(seed)
     s_re, s_im = structured_frames(k, W)

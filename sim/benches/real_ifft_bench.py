@@ -108,7 +108,8 @@ async def real_ifft_matches_model(dut):
     c = bench_config()
     seed = c["seed"]
     dut._log.info(f"seed={seed} config={c}")
-    cfg = RealIFFTConfig(c["points"], c["width"], c["twiddle_width"], c["rounding"])
+    cfg = RealIFFTConfig(c["points"], c["width"], c["twiddle_width"], c["rounding"],
+                         c.get("twiddle_multiplier", "auto"))  # the model: the same either way
     N, W, OW = cfg.half, cfg.width, cfg.output_width
     rng = np.random.default_rng(seed)
     s_re, s_im = structured_spectra(cfg)
