@@ -43,20 +43,22 @@ class NetworkCase:
     batch: int
     layer_batches: tuple[int, ...]
     goal: float                   # fraction of the MAC bound, at the last layer_batches
+    sizes: tuple[int, ...] = ()   # an MLP's layer widths; () for the digits CNN
     batches: int = 3              # network batches simulated (the last one is measured)
 
     def bundle(self, seed: int):
-        if self.name.startswith("digits CNN"):
+        if not self.sizes:
             from circnn.cnn_training import CNN_SPEC, cnn_network, cnn_to_bundle
             return cnn_to_bundle(cnn_network((8, 8, 1), CNN_SPEC, self.k, seed=seed))
         from circnn.training import circulant_network, to_bundle
-        sizes = [int(s) for s in self.name.split()[-1].split("-")]
-        return to_bundle(circulant_network(sizes, self.k, seed=seed))
+        return to_bundle(circulant_network(list(self.sizes), self.k, seed=seed))
 
 
 NETWORKS = (
-    NetworkCase("digits MLP 64-128-10", k=8, batch=4, layer_batches=(1, 8), goal=0.85),
-    NetworkCase("MLP 64-256-128-10", k=16, batch=4, layer_batches=(1, 8), goal=0.85),
+    NetworkCase("digits MLP 64-128-10", k=8, batch=4, layer_batches=(1, 8), goal=0.85,
+                sizes=(64, 128, 10)),
+    NetworkCase("MLP 64-256-128-10", k=16, batch=4, layer_batches=(1, 8), goal=0.85,
+                sizes=(64, 256, 128, 10)),
     NetworkCase("digits CNN", k=16, batch=2, layer_batches=(1, 2), goal=0.80),
 )
 
@@ -105,15 +107,16 @@ def run_perf_network(*, out: Path, simulator: str = "verilator", seed: int = 0,
                      quick: bool = False, say=lambda msg: None) -> dict:
     """Every network at each of its ``layer_batches`` (``quick``: the largest only)."""
     out.mkdir(parents=True, exist_ok=True)
-    points = []
+    points, failures = [], []
     for case in NETWORKS:
         for m in (case.layer_batches[-1:] if quick else case.layer_batches):
             say(f"{case.name}: layer_batches {m}")
-            points.append(measure(case, m, seed=seed, simulator=simulator, say=say))
-    failures = [f"{p['network']}: {100 * p['fraction_of_mac_bound']:.1f}% of the MAC bound "
-                f"(goal {100 * p['goal']:.0f}%)" for p in points
-                if p["layer_batches"] == _goal_point(p["network"])
-                and p["fraction_of_mac_bound"] < p["goal"]]
+            p = measure(case, m, seed=seed, simulator=simulator, say=say)
+            points.append(p)
+            # the goal is judged at the larger network batch only
+            if m == case.layer_batches[-1] and p["fraction_of_mac_bound"] < case.goal:
+                failures.append(f"{case.name}: {100 * p['fraction_of_mac_bound']:.1f}% of "
+                                f"the MAC bound (goal {100 * case.goal:.0f}%)")
     failures += [f"{p['network']} (layer_batches {p['layer_batches']}): "
                  f"{p['rtl_golden_mismatches']} output words differ from golden"
                  for p in points if p["rtl_golden_mismatches"]]
@@ -121,10 +124,6 @@ def run_perf_network(*, out: Path, simulator: str = "verilator", seed: int = 0,
     (out / "network.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "network.md").write_text(render_markdown(result))
     return result
-
-
-def _goal_point(name: str) -> int:
-    return next(c.layer_batches[-1] for c in NETWORKS if c.name == name)
 
 
 def render_markdown(result: dict) -> str:

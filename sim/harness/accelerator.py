@@ -131,6 +131,7 @@ def simulate_network(net: NetworkConfig, programs: list, x_codes, *, name: str,
             remove_run_files(work, build_root() / "sim" / slug(bench_name))
     bounds = mac_bound_cycles(image.stages, eng)
     last_batch = stats.pop("layer_cycles_last_batch")
+    per_inference = [c / images for c in last_batch]
     stats.update(
         rows=rows, padded_rows=padded - rows, seconds=round(time.monotonic() - t0, 1),
         accelerator=net.to_dict(),
@@ -139,12 +140,11 @@ def simulate_network(net: NetworkConfig, programs: list, x_codes, *, name: str,
         cycles_per_inference=stats["batch_cycles"] / images,
         cycles_per_inference_whole_run=stats.pop("cycles_per_inference"),
         layer_cycles_last_batch=last_batch,
-        layer_cycles=[c / images for c in last_batch],
+        layer_cycles=per_inference,
         mac_bound_cycles=int(sum(bounds)), layer_mac_bound_cycles=bounds,
         # useful complex MACs over P x the layer's clocks (measured per inference)
         layer_pe_utilisation=[round(u / (eng.pes * c), 4) if c else 0.0
-                              for u, c in zip(useful_mac_steps(image.stages, eng),
-                                              [c / images for c in last_batch])],
+                              for u, c in zip(useful_mac_steps(image.stages, eng), per_inference)],
         layers_run=[stage_name(stage) for stage in image.stages],
         **run_figures(run))
     if progress:
