@@ -5,11 +5,11 @@ same integers as the NumPy function of the same name, so that a component
 made of them and a model made of the NumPy twins agree bit for bit.
 """
 
-from amaranth.hdl import Cat, Const, Mux, Value
+from amaranth.hdl import Cat, Const, Mux, Value, signed
 
 from circnn.config import Rounding, int_range
 
-__all__ = ["round_shift", "saturate", "requantize", "saturates", "mul_const"]
+__all__ = ["round_shift", "half_sum", "saturate", "requantize", "saturates", "mul_const"]
 
 
 def round_shift(value: Value, shift: int, rounding) -> Value:
@@ -39,11 +39,49 @@ def round_shift(value: Value, shift: int, rounding) -> Value:
     return q + inc
 
 
+def _fits(value: Value, bits: int) -> Value:
+    """1 when ``value`` fits a signed ``bits``-wide register: the bits from the
+    result's sign bit up all equal the value's sign (zero for an unsigned value).
+    A reduction of those bits, a shallow tree of LUTs; compares against the
+    limits would be two carry chains the width of ``value``."""
+    top = value[bits - 1:]
+    if not value.shape().signed:
+        return ~top.any()
+    return top.all() | ~top.any()
+
+
+def half_sum(a: Value, b: Value, rounding) -> Value:
+    """``round_shift(a + b, 1, rounding)``, in one adder where the rounding allows.
+
+    ``truncate`` and ``half_up`` add their half LSB (0 or 1) as the carry in,
+    an extra low bit of both operands, so that no second carry chain follows
+    the sum (for timing: an add and a rounding add in one clock are two
+    chains in series).  ``half_even`` (its increment depends on the sum's
+    bits) is ``round_shift(a + b, 1, rounding)``.  Signed, wide enough never to
+    overflow.
+    """
+    rounding = Rounding.parse(rounding)
+    a, b = Value.cast(a), Value.cast(b)
+    if rounding is Rounding.HALF_EVEN:
+        return round_shift(a + b, 1, rounding)
+    ops = []
+    for v in (a, b):
+        if not v.shape().signed:
+            v = Cat(v, Const(0, 1)).as_signed()
+        ops.append(v)
+    width = max(len(v) for v in ops) + 1          # holds a + b + 1
+    ops = [Cat(v, v[-1].replicate(width - len(v))) for v in ops]
+    cin = Const(1 if rounding is Rounding.HALF_UP else 0, 1)
+    total = Cat(cin, ops[0]) + Cat(cin, ops[1])    # 2 (a + b + cin)
+    return total[2:width + 1].as_signed()
+
+
 def saturates(value: Value, bits: int) -> Value:
     """1 when ``value`` lies outside a signed ``bits``-wide register."""
-    lo, hi = int_range(bits, True)
     value = Value.cast(value)
-    return (value > hi) | (value < lo)
+    if value.shape().signed and value.shape().width <= bits:
+        return Const(0, 1)
+    return ~_fits(value, bits)
 
 
 def saturate(value: Value, bits: int) -> Value:
@@ -52,7 +90,9 @@ def saturate(value: Value, bits: int) -> Value:
     value = Value.cast(value)
     if value.shape().signed and value.shape().width <= bits:
         return value
-    clamped = Mux(value > hi, hi, Mux(value < lo, lo, value))
+    negative = value[-1] if value.shape().signed else Const(0, 1)
+    clamped = Mux(_fits(value, bits), value[:bits],
+                  Mux(negative, Const(lo, signed(bits)), Const(hi, signed(bits))))
     return clamped[:bits].as_signed()
 
 

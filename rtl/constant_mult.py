@@ -23,6 +23,18 @@ Pipeline, one carry chain (or a LUT and a carry chain) per clock::
     c4  p.re = (A ^ sA) + (B ^ sB) + (sA | sB), p.im alike: the roots
         selected and inverted (one LUT for up to two roots), one adder   -> R5 = p
 
+**Split output** (``split=(k, n)``, for a caller that rounds the product
+by ``k + 1`` bits and keeps ``n - 1`` bits of it, as
+:class:`~circnn.rtl.twiddle_multiplier.TwiddleMultiplier` does): c4 then
+forms each output in two shorter carry chains side by side, the bits below
+``k`` (of which only the carry out is kept) and bits ``k .. k + n - 1``
+without that carry, so that no chain spans the product's width::
+
+    hi    = (p >> k) - carry    (mod 2^n)        carry = the carry into bit k
+
+(``(hi + carry) mod 2^n`` is ``(p >> k) mod 2^n``.)  Both parts are
+registers, ``latency`` clocks after the operand, like ``p``.
+
 There is no ``real_pair`` mode: the split/merge stage applies word 0's
 rotation by wiring and never multiplies it.
 """
@@ -38,7 +50,7 @@ from .complex_mult import ComplexMultiplier
 from .delay import delay
 from .shift_add_plan import SLOTS, TREE_LEVELS, ShiftAddPlan
 
-__all__ = ["ConstantComplexMultiplier"]
+__all__ = ["ConstantComplexMultiplier", "can_split"]
 
 
 def _extend(value, width: int) -> Value:
@@ -54,12 +66,32 @@ def _fit(value, width: int) -> Value:
     return _extend(value, width)[:width]
 
 
+def can_split(plan: ShiftAddPlan, k: int) -> bool:
+    """Whether a multiplier of ``plan`` can split its final sums at bit ``k``: ``k``
+    above the outputs' low zero bits (a carry to keep), and no final-sum operand a
+    truncation of its root (the high parts then extend the operands' signs, which
+    is exact, not the sum's)."""
+    if not plan.constants:
+        return False
+    for slots in (("re_a", "re_b"), ("im_a", "im_b")):
+        low, width = plan.sum_bits(slots)
+        if not low < k < low + width:
+            return False
+        for slot in slots:
+            for src in plan.sources[slot]:
+                if src is not None:
+                    root, shift = plan.root(src)
+                    if root.width + shift - low > width:
+                        return False
+    return True
+
+
 class ConstantComplexMultiplier(wiring.Component):
     #: the operand register, three tree levels, the output sum
     latency = 1 + TREE_LEVELS + 1
     assert latency == ComplexMultiplier.latency
 
-    def __init__(self, a_width: int, b_width: int, constants):
+    def __init__(self, a_width: int, b_width: int, constants, *, split=None):
         self.a_width = check_int("a_width", a_width, 2, MAX_OPERAND_BITS)
         self.b_width = check_int("b_width", b_width, 2, MAX_OPERAND_BITS)
         self.constants = [(int(re), int(im)) for re, im in constants]
@@ -69,11 +101,25 @@ class ConstantComplexMultiplier(wiring.Component):
                 raise ValueError(f"constant ({re}, {im}) does not fit {b_width} bits")
         self.p_width = a_width + b_width + 1
         self.plan = ShiftAddPlan(a_width, self.constants)
+        self.split = split
+        if split is None:
+            outputs = {"p": Out(complex_layout(self.p_width))}
+        else:
+            k, n = split
+            if not self.can_split(k):
+                raise ValueError(f"cannot split the final sums at bit {k}")
+            check_int("split width", n, 1)
+            outputs = {"hi": Out(data.StructLayout({"re": n, "im": n})),
+                       "carry": Out(data.StructLayout({"re": 1, "im": 1}))}
         super().__init__({
             "a": In(complex_layout(a_width)),
             "sel": In(range(max(len(self.constants), 2))),     # at least one bit
-            "p": Out(complex_layout(self.p_width)),
+            **outputs,
         })
+
+    def can_split(self, k: int) -> bool:
+        """Whether ``split=(k, n)`` is possible (:func:`can_split`)."""
+        return can_split(self.plan, k)
 
     def _control_layout(self) -> data.StructLayout:
         fields = {"swap": 1}
@@ -137,7 +183,7 @@ class ConstantComplexMultiplier(wiring.Component):
 
         # c4: per output, two selected roots, inverted per constant, and one adder over
         # the bits that can be non-zero (the roots' common trailing zeros stay zero)
-        for out, slots in ((self.p.re, ("re_a", "re_b")), (self.p.im, ("im_a", "im_b"))):
+        for part, slots in (("re", ("re_a", "re_b")), ("im", ("im_a", "im_b"))):
             low, width = plan.sum_bits(slots)
             ops, invs = [], []
             for slot in slots:
@@ -155,7 +201,18 @@ class ConstantComplexMultiplier(wiring.Component):
                 ops.append(op)
                 invs.append(inv)
             cin = invs[0] | invs[1]                     # never both (the plan's signs)
-            # the carry in as an extra low bit: one adder
-            total = (Cat(cin, ops[0]) + Cat(cin, ops[1]))[1:width + 1]
-            m.d.sync += out.eq(Cat(Const(0, low), total).as_signed())
+            if self.split is None:
+                # the carry in as an extra low bit: one adder
+                total = (Cat(cin, ops[0]) + Cat(cin, ops[1]))[1:width + 1]
+                m.d.sync += getattr(self.p, part).eq(Cat(Const(0, low), total).as_signed())
+                continue
+            # split: the carry out of the bits below k, and bits k .. k + n - 1 of the
+            # operands' sum without it (operands sign-extended: they are exact)
+            k, n = self.split
+            j = k - low
+            below = Cat(cin, ops[0][:j]) + Cat(cin, ops[1][:j])
+            above = (_extend(ops[0].as_signed(), j + n)[j:j + n]
+                     + _extend(ops[1].as_signed(), j + n)[j:j + n])
+            m.d.sync += [getattr(self.hi, part).eq(above[:n]),
+                         getattr(self.carry, part).eq(below[j + 1])]
         return m

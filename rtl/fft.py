@@ -47,8 +47,10 @@ class FFT(wiring.Component):
         if not isinstance(cfg, FFTConfig):
             raise TypeError("cfg must be an FFTConfig")
         self.cfg = cfg
+        #: Clocks from the input register through the stages into the queue.
         self.stage_latency = 1 + sum(
-            ButterflyStage.latency + (TwiddleStage.latency_of(cfg, s) if cfg.span(s) >= 2 else 0)
+            ButterflyStage.latency_of(cfg)
+            + (TwiddleStage.latency_of(cfg, s) if cfg.span(s) >= 2 else 0)
             for s in range(cfg.stages)) + 1
         #: Samples that can be inside the pipeline: the delay lines (N - 1)
         #: plus the register stages; the queue reserves a slot for each.

@@ -53,15 +53,16 @@ class RealSpectrumPost(SpectrumPairStage):
         v_re, v_im = post_twiddles(self.cfg)
         return v_re.tolist(), v_im.tolist()
 
-    def exact_rotations(self, m, fx, o, t):
+    def exact_rotations(self, m, fx, o, t, e, e_next):
         iw = self.cfg.internal_width
-        with m.If(fx == 0):        # V_0 = -j
-            m.d.sync += [t.re.eq(o.im), t.im.eq((-o.re)[:iw].as_signed())]
+        # -v = ~(v - 1): no inverter in front of the carry chain
+        wrapped_neg = lambda v: (~(v - 1))[:iw].as_signed()
+        with m.If(fx == 0):        # V_0 = -j; word 0 leaves as ((e + t) / 2, (e - t) / 2)
+            # of real parts: its output sum takes -t.re (exact, in t's extra bit) and
+            # e.re in the imaginary lane
+            m.d.sync += [t.re.eq(o.im), t.im.eq(~(o.im - 1)), e_next.im.eq(e.re)]
         with m.Elif(fx == self.cfg.half // 2):  # V_{k/4} = -1
-            m.d.sync += [t.re.eq((-o.re)[:iw].as_signed()), t.im.eq((-o.im)[:iw].as_signed())]
-
-    def word0_output(self, m, out, e, t, half):
-        m.d.sync += out.im.eq(half(e.re - t.re))
+            m.d.sync += [t.re.eq(wrapped_neg(o.re)), t.im.eq(wrapped_neg(o.im))]
 
 
 class RealFFT(wiring.Component):

@@ -75,12 +75,14 @@ class RealSpectrumPre(SpectrumPairStage):
         # (width + 1 bits) to the last stage, which divides them by 4
         m.d.sync += [e3.re.eq(a.re + a.im), e3.im.eq(a.re - a.im)]
 
-    def exact_rotations(self, m, fx, o, t):
+    def exact_rotations(self, m, fx, o, t, e, e_next):
         iw = self.cfg.internal_width
-        with m.If(fx == self.cfg.half // 2):   # conj(V_{k/4}) = -1
-            m.d.sync += [t.re.eq((-o.re)[:iw].as_signed()), t.im.eq((-o.im)[:iw].as_signed())]
+        with m.If(fx == self.cfg.half // 2):   # conj(V_{k/4}) = -1 (-v = ~(v - 1): no
+            # inverter in front of the carry chain)
+            m.d.sync += [t.re.eq((~(o.re - 1))[:iw].as_signed()),
+                         t.im.eq((~(o.im - 1))[:iw].as_signed())]
 
-    def word0_output(self, m, out, e, t, half):
+    def word0_output(self, m, out, e, t):
         iw, r = self.cfg.internal_width, self.cfg.rounding
         m.d.sync += [out.re.eq(round_shift(e.re, 2, r)[:iw].as_signed()),
                      out.im.eq(round_shift(e.im, 2, r)[:iw].as_signed())]

@@ -18,10 +18,12 @@ what word 0 (which carries two real bins) becomes.
 
 Pipeline: c1 memory data, c2 exact sum / difference, c3 halved (rounded;
 ROM read at c2), the :class:`TwiddleMultiplier` (three MULT18X18D, or
-adders only where ``cfg.split_uses_shift_add``), one register for the
-rounded rotation, one for the output sum.  The sum and its rounding take
-a clock each: as one clock, two carry chains in series set the
-accelerator's clock.
+adders only where ``cfg.split_uses_shift_add``; its last register is the
+rounded product), one register choosing the rotation (the product, or one
+done exactly), one for the output sum.  The sums and their roundings take
+a clock each, or one adder with the half LSB as its carry in
+(:func:`~circnn.rtl.arith.half_sum`): two carry chains in series in one
+clock set the accelerator's clock.
 """
 
 from amaranth.hdl import Cat, Module, Signal
@@ -30,7 +32,7 @@ from amaranth.lib.wiring import In, Out
 
 from circnn.config import MAX_OPERAND_BITS
 
-from .arith import round_shift
+from .arith import half_sum, round_shift
 from .bank_pair import BankPair
 from .complex import complex_layout
 from .credit_queue import CreditQueue, queue_depth
@@ -49,7 +51,7 @@ class SpectrumPairStage(wiring.Component):
         self.out_layout = out_layout
         self.buffer_width = buffer_width
         #: clocks from a pair's read to its output word: memory, sums, halves,
-        #: the multiplier, rotation, output sum (plus one spare)
+        #: the multiplier and its rounding, rotation, output sum (plus one spare)
         self.pipeline_latency = 4 + TwiddleMultiplier.latency + 2
         self.queue_depth = queue_depth(self.pipeline_latency)
         super().__init__({
@@ -70,13 +72,14 @@ class SpectrumPairStage(wiring.Component):
     def word0_sums(self, m, a, e3) -> None:
         """At c3, for word 0 (``a`` = the word, registered): override ``e3`` if needed."""
 
-    def exact_rotations(self, m, fx, o, t) -> None:
-        """At the rotation register: the ``R_f`` applied exactly (``t`` from ``o``)."""
+    def exact_rotations(self, m, fx, o, t, e, e_next) -> None:
+        """At the rotation register (``t``, ``e_next``, loaded from the rounded product
+        and ``e``): the ``R_f`` applied exactly (``t`` from ``o``), and whatever
+        word 0's output sum needs there."""
         raise NotImplementedError
 
-    def word0_output(self, m, out, e, t, half) -> None:
-        """At the output register, for word 0: what it becomes."""
-        raise NotImplementedError
+    def word0_output(self, m, out, e, t) -> None:
+        """At the output register, for word 0: what it becomes, if not ``(e + t) / 2``."""
 
     # --- the shared pipeline ------------------------------------------------
     def elaborate(self, platform):
@@ -149,7 +152,9 @@ class SpectrumPairStage(wiring.Component):
         # --- rotation by R_f (ROM addressed at c2) -------------------------
         r_re, r_im = self.rotation_codes()
         cm = m.submodules.tmul = TwiddleMultiplier(aw, tw, zip(r_re, r_im), cfg.split_positions,
-                                                   shift_add=cfg.split_uses_shift_add)
+                                                   shift_add=cfg.split_uses_shift_add,
+                                                   shift=tw - 1 - cfg.mult_shift, rounding=r,
+                                                   q_width=iw)
         m.d.comb += [
             cm.addr.eq(f2),
             cm.a.re.eq(round_shift(o3.re, cfg.mult_shift, r)[:aw].as_signed()),
@@ -158,19 +163,19 @@ class SpectrumPairStage(wiring.Component):
         L = TwiddleMultiplier.latency
         e, o, v, fx = (delay(m, e3, L, "e"), delay(m, o3, L, "o"), delay(m, v3, L, "v"),
                        delay(m, f3, L, "f"))
-        shift = tw - 1 - cfg.mult_shift
-        t7, e7 = Signal(sample), Signal(sample)
+        # the rotation register: the rounded product, or a rotation done exactly (one
+        # bit wider: word 0 of the split needs an exact negation there)
+        t7, e7 = Signal(complex_layout(iw + 1)), Signal(sample)
         v7, f7 = Signal(), Signal(bits)
-        m.d.sync += [e7.eq(e), v7.eq(v), f7.eq(fx),
-                     t7.re.eq(round_shift(cm.p.re, shift, r)[:iw].as_signed()),
-                     t7.im.eq(round_shift(cm.p.im, shift, r)[:iw].as_signed())]
-        self.exact_rotations(m, fx, o, t7)
+        m.d.sync += [e7.eq(e), v7.eq(v), f7.eq(fx), t7.re.eq(cm.q.re), t7.im.eq(cm.q.im)]
+        self.exact_rotations(m, fx, o, t7, e, e7)
 
-        # --- output: (e + t) / 2, word 0 as the subclass says ---------------
+        # --- output: (e + t) / 2 (one adder), word 0 as the subclass says ---
         out = queue.i.payload
-        m.d.sync += [queue.i.valid.eq(v7), out.re.eq(half(e7.re + t7.re)),
-                     out.im.eq(half(e7.im + t7.im)), out.last.eq(f7 == N - 1)]
+        m.d.sync += [queue.i.valid.eq(v7),
+                     out.re.eq(half_sum(e7.re, t7.re, r)[:iw]),
+                     out.im.eq(half_sum(e7.im, t7.im, r)[:iw]), out.last.eq(f7 == N - 1)]
         with m.If(f7 == 0):
-            self.word0_output(m, out, e7, t7, half)
+            self.word0_output(m, out, e7, t7)
         wiring.connect(m, queue.o, wiring.flipped(self.o))
         return m

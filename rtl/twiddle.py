@@ -9,8 +9,10 @@ and ``D`` differences; difference ``n`` is multiplied by ``W_{2D}^n``.
 Twiddle 1 (n = 0) and -j (n = D/2) are applied exactly by wiring; the
 others take a :class:`TwiddleMultiplier` (the stage's twiddle ROM and an
 exact complex multiplier: three MULT18X18D, or adders only where
-``FFTConfig.uses_shift_add`` says so) and a registered rounding back to the
-internal width.  Every sample, multiplied or not, takes the same
+``FFTConfig.uses_shift_add`` says so, and the registered rounding back to the
+internal width).  The output register only chooses between the rounded
+product and the bypass, whose -j rotation is done as it leaves the first
+register; so no path here has more than a carry chain and a LUT.  Every sample, multiplied or not, takes the same
 ``latency`` clocks, so order is kept.
 """
 
@@ -37,7 +39,7 @@ class TwiddleStage(wiring.Component):
     one-register exact rotator and no multiplier.
     """
 
-    #: ROM/data register, multiplier, add, round.
+    #: ROM/data register, multiplier and rounding, output multiplexer.
     FULL_LATENCY = 1 + TwiddleMultiplier.latency + 1
 
     @classmethod
@@ -85,7 +87,8 @@ class TwiddleStage(wiring.Component):
         # Stage 1: twiddle ROM read (addressed now) and data register, aligned.
         cm = m.submodules.tmul = TwiddleMultiplier(
             aw, tw, stage_twiddles(cfg, self.stage), cfg.multiplied_twiddles(self.stage),
-            shift_add=cfg.uses_shift_add(self.stage))
+            shift_add=cfg.uses_shift_add(self.stage), shift=tw - 1 - cfg.mult_shift,
+            rounding=cfg.rounding, q_width=iw)
         m.d.comb += cm.addr.eq(n)
 
         d1 = Signal(layout)
@@ -99,24 +102,21 @@ class TwiddleStage(wiring.Component):
             cm.a.im.eq(round_shift(d1.im, cfg.mult_shift, cfg.rounding)[:aw].as_signed()),
         ]
 
-        # Bypass path: data, kind and valid delayed like the product.
+        # Bypass path: the samples not multiplied, rotated by -j where needed as they
+        # leave d1 (-re = ~(re - 1): an adder of a constant and the inverter in the
+        # multiplexer, no inverter in front of the carry chain), then delayed like
+        # the product; one bit says which of the two the output takes.
         L = TwiddleMultiplier.latency
-        d5, v5, k5 = delay(m, d1, L, "d"), delay(m, v1, L, "v"), delay(m, k1, L, "k")
-        sum_re, sum_im = cm.p.re, cm.p.im
-        shift = tw - 1 - cfg.mult_shift
-        rounded_re = round_shift(sum_re, shift, cfg.rounding)[:iw].as_signed()
-        rounded_im = round_shift(sum_im, shift, cfg.rounding)[:iw].as_signed()
-        with m.Switch(k5):
-            with m.Case(PASS):
-                m.d.sync += self.o.payload.eq(d5)
-            with m.Case(MINUS_J):
-                m.d.sync += [self.o.payload.re.eq(d5.im),
-                             self.o.payload.im.eq((-d5.re)[:iw].as_signed()),
-                             self.o.payload.inv.eq(d5.inv)]
-            with m.Default():
-                m.d.sync += [self.o.payload.re.eq(rounded_re), self.o.payload.im.eq(rounded_im),
-                             self.o.payload.inv.eq(d5.inv)]
-        m.d.sync += self.o.valid.eq(v5)
+        d2 = Signal(layout)
+        v2, mul2 = Signal(), Signal()
+        m.d.sync += [d2.eq(d1), v2.eq(v1), mul2.eq(k1 == MULTIPLY)]
+        with m.If(k1 == MINUS_J):
+            m.d.sync += [d2.re.eq(d1.im), d2.im.eq(~(d1.re - 1)[:iw])]
+        dq, vq, mulq = (delay(m, d2, L - 1, "d"), delay(m, v2, L - 1, "v"),
+                        delay(m, mul2, L - 1, "mul"))
+        m.d.sync += [self.o.payload.eq(dq), self.o.valid.eq(vq)]
+        with m.If(mulq):
+            m.d.sync += [self.o.payload.re.eq(cm.q.re), self.o.payload.im.eq(cm.q.im)]
         return m
 
     def _elaborate_trivial(self, m, kind):
@@ -124,5 +124,6 @@ class TwiddleStage(wiring.Component):
         x = self.i.payload
         m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(x)]
         with m.If(kind == MINUS_J):
-            m.d.sync += [self.o.payload.re.eq(x.im), self.o.payload.im.eq((-x.re)[:iw].as_signed())]
+            # -re = ~(re - 1): no inverter in front of the carry chain
+            m.d.sync += [self.o.payload.re.eq(x.im), self.o.payload.im.eq(~(x.re - 1)[:iw])]
         return m

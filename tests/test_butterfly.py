@@ -5,7 +5,8 @@ Frames of ``2D`` internal-width samples go in with random idle clocks
 (per-clock draws and runs); the output stream must be, frame after frame,
 the ``D`` rounded half-sums then the ``D`` rounded half-differences of
 ``butterfly(x[:D], x[D:])``, with the frame's ``inv`` flag.  Timing: each
-half-sum leaves one clock (``latency``) after its second-half sample; when
+half-sum leaves ``latency`` clocks (2, 3 with ``half_even``) after its
+second-half sample; when
 the input idles at a frame boundary the pending differences drain on their
 own, one per clock, and nothing else comes out.  With the stage's
 :class:`TwiddleStage` behind it (none for ``D = 1``), whole ``N``-sample
@@ -101,7 +102,7 @@ def test_sums_then_differences(points, width, rounding, stage, idle, seed):
     cfg = FFTConfig(points, width, 16, rounding)
     D = cfg.span(stage)
     dut = ButterflyStage(cfg, stage)
-    assert dut.span == D and dut.latency == 1
+    assert dut.span == D and dut.latency == (3 if rounding == "half_even" else 2)
     frames = random_frames(rng, cfg, 24, 2 * D)
     ins, outs = stream_through(dut.i, dut.o, dut, frames, StallPattern(*idle, rng=rng), 4 * D + 4)
     got = [w for _, w in outs]
@@ -109,12 +110,12 @@ def test_sums_then_differences(points, width, rounding, stage, idle, seed):
     assert len(got) == len(want), f"{len(got)} words out, expected {len(want)}"
     bad = [(n, g, w) for n, (g, w) in enumerate(zip(got, want)) if g != w]
     assert not bad, f"{len(bad)} wrong words (n, got, expected), first {bad[:3]}"
-    # each half-sum leaves one clock after its second-half sample
+    # each half-sum leaves `latency` clocks after its second-half sample
     for f in range(len(frames)):
         for j in range(D):
             in_clock = ins[f * 2 * D + D + j]
             out_clock = outs[f * 2 * D + j][0]
-            assert out_clock == in_clock + 1, (f, j, in_clock, out_clock)
+            assert out_clock == in_clock + dut.latency, (f, j, in_clock, out_clock)
     # the last frame's differences drain on their own, one per clock
     last_sum = outs[-D - 1][0]
     assert [c for c, _ in outs[-D:]] == list(range(last_sum + 1, last_sum + 1 + D))
@@ -164,7 +165,7 @@ def test_idle_mid_frame_does_not_drain(seed):
             return 2 * D + 3 < self.n <= 2 * D + 23
     ins, outs = stream_through(dut.i, dut.o, dut, frames, MidPause(), 4 * D + 4)
     assert [w for _, w in outs] == expected_butterfly(frames, cfg, D)
-    pause = range(ins[2 * D + 2] + 2, ins[2 * D + 3] + 1)
+    pause = range(ins[2 * D + 2] + dut.latency + 1, ins[2 * D + 3] + dut.latency)
     assert not [c for c, _ in outs if c in pause], "output while paused mid-frame"
 
 

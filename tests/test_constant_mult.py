@@ -20,11 +20,13 @@ MULT18X18D each on ECP5): none in the k = 16 transforms under ``auto``.
 import itertools
 import random
 
+import numpy as np
 import pytest
 from amaranth.hdl import Fragment
+from amaranth.sim import Simulator
 
 from circnn.config import (EngineConfig, FFTConfig, RealFFTConfig, RealIFFTConfig, post_twiddles,
-                           twiddle_table)
+                           stage_twiddles, twiddle_table)
 from circnn.errors import ParameterError
 from circnn.rtl.complex_mult import ComplexMultiplier
 from circnn.rtl.constant_mult import ConstantComplexMultiplier
@@ -34,6 +36,8 @@ from circnn.rtl.multiplier import Multiplier
 from circnn.rtl.real_fft import RealFFT
 from circnn.rtl.real_ifft import RealIFFT
 from circnn.rtl.shift_add_plan import ShiftAddPlan, csd_digits
+from circnn.rtl.twiddle_multiplier import TwiddleMultiplier
+from circnn.sim.model.fixedpoint import round_shift, wrap
 
 from component_support import run_products
 
@@ -102,6 +106,99 @@ def test_exact_products(name, seed):
     rng.shuffle(ops)
     bad = run(dut, ops)
     assert not bad, f"{len(bad)} wrong products (n, (a, sel), got, expected): {bad[:4]}"
+
+
+@pytest.mark.parametrize("name", ["fft16_stage0_t16", "split16_t16", "merge16_t18",
+                                  "split32_t16", "fft16_stage0_t8", "fft8_stage0_t16"])
+def test_split_final_sums(name, seed):
+    # split=(k, n): hi + carry is (p >> k) mod 2^n, hi alone misses the carry
+    # out of the bits below k; the TwiddleMultiplier's choice k = shift - 1,
+    # n = internal width + 1
+    a_width, b_width, make = SETS[name]
+    constants = make()
+    k, n = b_width - 2, a_width + 1
+    rng = random.Random(seed)
+    dut = ConstantComplexMultiplier(a_width, b_width, constants, split=(k, n))
+    assert dut.latency == ComplexMultiplier.latency and not hasattr(dut, "p")
+    c = corners(a_width)
+    ops = [(a, sel) for sel in range(len(constants)) for a in itertools.product(c, c)]
+    lo, hi = c[0], c[1]
+    ops += [((rng.randint(lo, hi), rng.randint(lo, hi)), rng.randrange(len(constants)))
+            for _ in range(300)]
+    rng.shuffle(ops)
+    mask = (1 << n) - 1
+
+    def drive(ctx, op):
+        (ar, ai), sel = op
+        for port, v in ((dut.a.re, ar), (dut.a.im, ai), (dut.sel, sel)):
+            ctx.set(port, v)
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    bad = []
+
+    async def bench(ctx):
+        for clock in range(len(ops) + dut.latency - 1):
+            if clock < len(ops):
+                drive(ctx, ops[clock])
+            await ctx.tick()
+            j = clock + 1 - dut.latency
+            if j >= 0:
+                want = [(v >> k) & mask for v in expected(ops[j][0], constants[ops[j][1]])]
+                got = [(ctx.get(getattr(dut.hi, part)) + ctx.get(getattr(dut.carry, part)))
+                       & mask for part in ("re", "im")]
+                if got != want:
+                    bad.append((j, ops[j], got, want))
+    sim.add_testbench(bench)
+    sim.run()
+    assert not bad, f"{len(bad)} wrong split sums: {bad[:4]}"
+
+
+def test_split_refused_where_it_cannot_be_exact():
+    with pytest.raises(ValueError, match="cannot split"):
+        ConstantComplexMultiplier(17, 16, stage_set(16, 0, 16), split=(0, 18))
+
+
+@pytest.mark.parametrize("rounding", ["half_up", "truncate", "half_even"])
+@pytest.mark.parametrize("shift_add", [True, False])
+def test_twiddle_multiplier_rounds_like_the_model(rounding, shift_add, seed):
+    # q = wrap(round_shift(a * codes[addr], shift, rounding), q_width), `latency`
+    # clocks after a (the ROM addressed one clock earlier), whichever multiplier
+    cfg = FFTConfig(16, 16, 16, rounding)
+    codes = stage_twiddles(cfg, 0)
+    multiplied = cfg.multiplied_twiddles(0)
+    shift, qw = 15, 17
+    dut = TwiddleMultiplier(17, 16, codes, multiplied, shift_add=shift_add, shift=shift,
+                            rounding=rounding, q_width=qw)
+    assert dut.latency == ComplexMultiplier.latency + 1
+    rng = random.Random(seed)
+    c = corners(17)
+    ops = [(a, n) for n in multiplied for a in itertools.product(c, c)]
+    ops += [((rng.randint(c[0], c[1]), rng.randint(c[0], c[1])), rng.choice(list(multiplied)))
+            for _ in range(300)]
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    bad = []
+
+    async def bench(ctx):
+        for clock in range(len(ops) + dut.latency + 1):
+            if clock < len(ops):
+                ctx.set(dut.addr, ops[clock][1])
+            if 1 <= clock <= len(ops):
+                (ar, ai), _ = ops[clock - 1]
+                ctx.set(dut.a.re, ar)
+                ctx.set(dut.a.im, ai)
+            await ctx.tick()
+            j = clock - dut.latency
+            if j >= 0 and j < len(ops):
+                a, n = ops[j]
+                p = np.array(expected(a, codes[n]), dtype=np.int64)
+                want = [int(v) for v in wrap(round_shift(p, shift, rounding), qw)]
+                got = [ctx.get(dut.q.re), ctx.get(dut.q.im)]
+                if got != want:
+                    bad.append((j, a, n, got, want))
+    sim.add_testbench(bench)
+    sim.run()
+    assert not bad, f"{len(bad)} wrong: {bad[:4]}"
 
 
 def every_fft_constant_set():

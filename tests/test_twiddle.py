@@ -5,7 +5,7 @@ A stage of span ``D`` sees frames of ``D`` sums (passed through unchanged)
 and ``D`` differences; difference ``n`` must come out as
 ``twiddle_multiply(d, n * N / (2D), cfg)``.  Both kinds of stage are
 checked: the multiplier stage (``D >= 4``: ROM, complex multiplier,
-rounding, ``latency_of = 1 + 5 + 1 = 7`` clocks) and the trivial ``D = 2``
+rounding, ``latency_of = 1 + 6 + 1 = 8`` clocks) and the trivial ``D = 2``
 stage (twiddles 1 and -j only, ``latency_of = 1``).  Samples go in with
 random idle clocks (per-clock draws and runs), corner values of the range
 a stage can see included (:func:`value_range`); every output word must leave exactly ``latency_of`` clocks after
@@ -117,7 +117,7 @@ def test_matches_twiddle_multiply(points, width, twiddle_width, rounding, stage,
     rng = random.Random(seed)
     cfg = FFTConfig(points, width, twiddle_width, rounding)
     D = cfg.span(stage)
-    latency = 7 if D >= 4 else 1
+    latency = 8 if D >= 4 else 1
     assert TwiddleStage.latency_of(cfg, stage) == latency
     dut = TwiddleStage(cfg, stage)
     assert dut.latency == latency and dut.span == D
@@ -135,8 +135,8 @@ def test_matches_twiddle_multiply(points, width, twiddle_width, rounding, stage,
 
 def test_latencies_of_every_stage():
     cfg = FFTConfig(64, 16, 16)
-    assert [TwiddleStage.latency_of(cfg, s) for s in range(cfg.stages - 1)] == [7, 7, 7, 7, 1]
-    assert TwiddleStage.FULL_LATENCY == 7
+    assert [TwiddleStage.latency_of(cfg, s) for s in range(cfg.stages - 1)] == [8, 8, 8, 8, 1]
+    assert TwiddleStage.FULL_LATENCY == 8
 
 
 def test_rom_holds_the_stage_twiddles():
