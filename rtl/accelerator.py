@@ -18,7 +18,7 @@ elaboration (memory and register reset values) and a new one loaded at run
 time through ``bus``, without re-elaboration.
 """
 
-from amaranth.hdl import Module, Signal, Value
+from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -30,6 +30,7 @@ from .layer import CirculantLayer
 from .layer_controller import LayerController
 from .network_controller import NetworkController, descriptor_layout
 from .output_stage import layer_output_layout
+from .read_mux import registered_read_mux
 from .real_fft import real_input_layout
 
 __all__ = ["Accelerator"]
@@ -111,35 +112,42 @@ class Accelerator(wiring.Component):
         m.d.comb += [status.busy.eq(nc.busy), status.done.eq(nc.done), status.error.eq(nc.error),
                      status.start_ignored.eq(nc.start_ignored),
                      status.error_layer.eq(nc.error_layer), status.error_code.eq(nc.error_code)]
-        with m.If(bus.r_en):
-            m.d.sync += bus.r_data.eq(0)
-            with m.If(region == Region.REGISTERS):
-                reads = {
-                    HostRegister.STATUS: status, HostRegister.N_LAYERS: n_layers,
-                    HostRegister.N_BATCHES: n_batches, HostRegister.INFERENCES: nc.inferences,
-                    HostRegister.CYCLES: nc.cycles, HostRegister.BATCH_CYCLES: nc.batch_cycles,
-                    HostRegister.ACC_SATURATIONS: core.acc_saturations,
-                    HostRegister.OUT_SATURATIONS: core.out_saturations,
-                }
-                for i in range(L):
-                    reads[HostRegister.LAYER_CYCLES + i] = nc.layer_cycles[i]
-                    for f, name in enumerate(DESCRIPTOR_FIELDS):
-                        reads[descriptor_word(i, f)] = descriptors[i][name]
-                with m.Switch(offset):
-                    for addr, value in reads.items():
-                        with m.Case(int(addr)):
-                            m.d.sync += bus.r_data.eq(value)
+        reads = {
+            HostRegister.STATUS: status, HostRegister.N_LAYERS: n_layers,
+            HostRegister.N_BATCHES: n_batches, HostRegister.INFERENCES: nc.inferences,
+            HostRegister.CYCLES: nc.cycles, HostRegister.BATCH_CYCLES: nc.batch_cycles,
+            HostRegister.ACC_SATURATIONS: core.acc_saturations,
+            HostRegister.OUT_SATURATIONS: core.out_saturations,
+        }
+        for i in range(L):
+            reads[HostRegister.LAYER_CYCLES + i] = nc.layer_cycles[i]
+            for f, name in enumerate(DESCRIPTOR_FIELDS):
+                reads[descriptor_word(i, f)] = descriptors[i][name]
+        # the register region's offsets, and nothing (zero) elsewhere
+        in_registers = region == Region.REGISTERS
+        read_addr = Mux(in_registers, offset, (1 << REGION_SHIFT) - 1)
+        m.d.comb += bus.r_data.eq(registered_read_mux(m, read_addr, bus.r_en, reads,
+                                                      len(bus.r_data), "read_data"))
 
         # --- the three levels -------------------------------------------------
         m.d.comb += [
             nc.start.eq(start), nc.n_layers.eq(n_layers), nc.n_batches.eq(n_batches),
-            core.config.eq(nc.config),
             lc.accept_input.eq(nc.running), lc.in_pairs.eq(nc.in_pairs),
             nc.in_full.eq(lc.in_full),
             lc.start.eq(nc.layer_start), lc.src.eq(nc.src), lc.dst.eq(nc.dst),
             lc.q.eq(nc.config.q), lc.p.eq(nc.config.p), lc.shape.eq(nc.shape),
             nc.layer_done.eq(lc.done),
         ]
+        # the core's configuration, registered here: its fields leave the network
+        # controller's descriptor register, far away, and reach every stage (the
+        # requantisers' shifts, the ReLU, the bias and weight bases); they change
+        # in FETCH, clocks before the layer starts.  `p` goes straight through:
+        # registered, the accelerator bench's outputs were wrong (a one-clock
+        # dependency of the pass logic on `p`, not yet found), and its compares
+        # are not on a slow path
+        for name in ("q", "acc_shift", "out_shift", "relu", "out_features", "w_base", "b_base"):
+            m.d.sync += core.config[name].eq(nc.config[name])
+        m.d.comb += core.config.p.eq(nc.config.p)
         for i in range(L):
             m.d.comb += nc.descriptors[i].eq(descriptors[i])
         wiring.connect(m, wiring.flipped(self.i), lc.host_i)

@@ -25,7 +25,8 @@ Both outputs come from :class:`CreditQueue` components: a word is read only whil
 its queue, and at a block's first word the tag queue, has a credit, so
 neither ``o.valid`` nor ``tag.valid`` ever depends on a ``ready``.
 Pipeline: issue -> address register -> PE read -> PE register -> select ->
-requantise (3).
+requantise (:attr:`Requantizer.latency`); the saturation count follows two
+clocks later (:class:`SaturationCounter`).
 """
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal
@@ -39,6 +40,7 @@ from .complex import complex_layout
 from .credit_queue import CreditQueue, queue_depth
 from .delay import delay
 from .requantize import Requantizer
+from .saturation_counter import SaturationCounter
 
 __all__ = ["AccumulatorDrain", "tag_layout", "TAG_QUEUE_DEPTH"]
 
@@ -146,9 +148,10 @@ class AccumulatorDrain(wiring.Component):
             queue.i.payload.re.eq(rq_re.o.payload.value),
             queue.i.payload.im.eq(rq_im.o.payload.value),
         ]
-        with m.If(rq_re.o.valid):
-            m.d.sync += self.saturations.eq(self.saturations + rq_re.o.payload.saturated
-                                            + rq_im.o.payload.saturated)
+        m.submodules.clamps = clamps = SaturationCounter()
+        m.d.comb += [clamps.valid.eq(rq_re.o.valid),
+                     clamps.saturated.eq(Cat(rq_re.o.payload.saturated, rq_im.o.payload.saturated)),
+                     self.saturations.eq(clamps.count)]
         wiring.connect(m, queue.o, wiring.flipped(self.o))
         wiring.connect(m, tags.o, wiring.flipped(self.tag))
         return m

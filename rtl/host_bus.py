@@ -2,7 +2,9 @@
 
 A simple synchronous register bus, seen from the host: a write takes one
 clock (``w_en`` with ``addr`` and ``w_data``); a read presents ``addr``
-with ``r_en`` and finds ``r_data`` on the next clock.  ``addr`` carries the
+with ``r_en`` and finds ``r_data`` :data:`READ_LATENCY` clocks later (two:
+the read multiplexer is two registered levels, :mod:`.read_mux`); reads may
+follow each other every clock.  ``addr`` carries the
 :class:`circnn.config.Region` above :data:`circnn.config.REGION_SHIFT`
 (map in ``docs/registers.md``).
 """
@@ -12,7 +14,12 @@ from amaranth.lib.wiring import In, Out
 
 from circnn.config import REGION_SHIFT, Region
 
-__all__ = ["HostBusSignature", "ADDR_WIDTH"]
+from .read_mux import READ_MUX_LATENCY
+
+__all__ = ["HostBusSignature", "ADDR_WIDTH", "READ_LATENCY"]
+
+#: clocks from a read's ``r_en`` to its ``r_data``
+READ_LATENCY = READ_MUX_LATENCY
 
 #: Address bits: the region field above the offset.
 ADDR_WIDTH = REGION_SHIFT + Region.as_shape().width

@@ -7,9 +7,11 @@ Model twin: :func:`circnn.sim.model.layer.layer_forward`.  Dataflow
                                    ▲                          │      weight bank each)
                           MACScheduler ──steps────────────────┘
                                                               │ finished accumulator banks
-    o (y pairs) ◄─ OutputStage ◄─ RealIFFT ◄─ StreamRegister ◄─ AccumulatorDrain ◄┘
-                   (bias, ReLU,                                  (round+saturate,
-                    requantise)                                   block tags)
+    o (y pairs) ◄─ OutputStage ◄─ RealIFFT ◄─ AccumulatorDrain ◄┘
+                   (bias, ReLU,                (round+saturate,
+                    requantise)                 block tags)
+
+(a register slice, :class:`StreamRegister`, on either side of the RealIFFT)
 
 Input: B vectors per batch, each q*k activations sent as q*k/2 pairs
 ``(x[2n], x[2n+1])``, vector after vector.  Output: for each PE pass
@@ -140,7 +142,12 @@ class CirculantLayer(wiring.Component):
         link = m.submodules.drain_link = StreamRegister(drain.o.payload.shape())
         wiring.connect(m, drain.o, link.i)
         wiring.connect(m, link.o, rifft.i)
-        wiring.connect(m, rifft.o, ostage.i)
+        # and a register slice between the inverse FFT's reorder bank and the
+        # output stage: the stage's ready comes from its queue's credits, which
+        # the reorder bank's read decision must not wait on in the same clock
+        out_link = m.submodules.ifft_link = StreamRegister(rifft.o.payload.shape())
+        wiring.connect(m, rifft.o, out_link.i)
+        wiring.connect(m, out_link.o, ostage.i)
         wiring.connect(m, drain.tag, ostage.tag)      # block tags travel beside the IFFT
         wiring.connect(m, ostage.o, wiring.flipped(self.o))
 

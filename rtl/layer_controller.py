@@ -136,10 +136,16 @@ class LayerController(wiring.Component):
             host_take.eq(self.host_i.valid & self.host_i.ready),
             self.in_full.eq(in_full),
         ]
-        m.d.comb += [bufs["in"].wr_addr.eq(self._address(in_pos, in_vec)),
-                     bufs["in"].wr_data[0].eq(self.host_i.payload.x0),
-                     bufs["in"].wr_data[1].eq(self.host_i.payload.x1),
-                     bufs["in"].wr_en.eq(Cat(host_take, host_take))]
+        # the write is registered and lands a clock after the take (the host stream's
+        # valid comes from outside); IN is read only after in_full has crossed
+        # the network controller, clocks later
+        in_write = bufs["in"]
+        in_take = Signal()
+        m.d.sync += [in_write.wr_addr.eq(self._address(in_pos, in_vec)),
+                     in_write.wr_data[0].eq(self.host_i.payload.x0),
+                     in_write.wr_data[1].eq(self.host_i.payload.x1),
+                     in_take.eq(host_take)]
+        m.d.comb += in_write.wr_en.eq(Cat(in_take, in_take))
         with m.If(host_take):
             m.d.sync += in_pos.eq(in_pos + 1)
             with m.If(in_pos == in_last):
@@ -313,13 +319,18 @@ class LayerController(wiring.Component):
         # `start`, and the first output arrives many clocks later)
         last_written = Signal(range(eng.batch * eng.max_p * N + 1))
         m.d.sync += last_written.eq(mul_const(p_pairs, B) - 1)
-        batches = Signal(24)
-        rows_last = Signal(24)
+        batches = Signal.like(ws.rows, name="batches")
+        rows_last = Signal.like(ws.rows, name="rows_last")
         m.d.sync += rows_last.eq(ws.rows - 1)
+        # whether the core batch under way is the layer's last, registered: it is
+        # read only at the batch's last word, at least two clocks after `batches`
+        # last changed (a batch has p*k/2*B >= 2 words)
+        on_last_batch = Signal()
+        m.d.sync += on_last_batch.eq(batches == rows_last)
         # the word offered ends its batch (its layer): flags of the word, from
         # registers (the map writer's queue takes them whether or not it is ready)
         at_batch_end = written == last_written
-        at_layer_end = at_batch_end & (batches == rows_last)
+        at_layer_end = at_batch_end & on_last_batch
         batch_end = moved & at_batch_end
         last_moved = moved & at_layer_end
         with m.If(start):
@@ -339,8 +350,8 @@ class LayerController(wiring.Component):
         ]
         # done is registered (it travels to the network controller's counters); a
         # convolution is done when its last write has landed
-        dense_done = Signal()
-        m.d.sync += dense_done.eq(last_moved)
+        # (a dense layer's last write lands a clock after it moved: see below)
+        dense_done = delay(m, last_moved, 2, "dense_done")
         m.d.comb += self.done.eq(Mux(conv, mw.done, dense_done))
 
         # dense: each pair as it moves, at (core batch * B + vector, block*k/2 + n)
@@ -351,15 +362,23 @@ class LayerController(wiring.Component):
             dense_image = Cat(out.vector[:B.bit_length() - 1], batches)
         else:
             dense_image = mul_const(batches, B) + out.vector
-        dense_addr = self._address((out.block << log_n) | n, dense_image)
+        # the write is registered and lands a clock after the pair moved: `moved`
+        # depends on the host stream's ready, which must not reach the block
+        # RAMs' write enables in the same clock
+        dense_addr = Signal(self._address.bits, name="dense_addr")
+        dense_y = Signal(data.ArrayLayout(value, 2), name="dense_y")
+        m.d.sync += [dense_addr.eq(self._address((out.block << log_n) | n, dense_image)),
+                     dense_y[0].eq(out.y0), dense_y[1].eq(out.y1)]
         for name in ("a", "b"):
             buf = bufs[name]
+            dense_en = Signal(name=f"dense_en_{name}")
+            m.d.sync += dense_en.eq(moved & ~conv & (dst == Buffer[name.upper()]))
             mine = dst == Buffer[name.upper()]
             m.d.comb += [
                 buf.wr_addr.eq(Mux(conv, mw.wr_addr, dense_addr)),
-                buf.wr_data[0].eq(Mux(conv, mw.wr_data[0], out.y0)),
-                buf.wr_data[1].eq(Mux(conv, mw.wr_data[1], out.y1)),
-                buf.wr_en.eq(Mux(mine, Mux(conv, mw.wr_en, Cat(moved, moved)), 0)),
+                buf.wr_data[0].eq(Mux(conv, mw.wr_data[0], dense_y[0])),
+                buf.wr_data[1].eq(Mux(conv, mw.wr_data[1], dense_y[1])),
+                buf.wr_en.eq(Mux(conv, Mux(mine, mw.wr_en, 0), Cat(dense_en, dense_en))),
             ]
         # read ports: the reader's, except on the buffer the writer pools into
         for name, buf in bufs.items():

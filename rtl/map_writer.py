@@ -37,7 +37,7 @@ row no two ops write the same value.
 ``done`` pulses on the clock after the layer's last write lands.
 """
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -67,6 +67,14 @@ def _write_op_layout(address: BufferAddress, value) -> data.StructLayout:
         "first": 1,          # the window's first pixel: a plain write
         "end": 1,            # the layer's last op
     })
+
+
+def _biased(value):
+    """A signed value as offset binary (the sign bit inverted): unsigned
+    comparison of two such gives the signed order, one carry chain and its
+    carry out, with no sign correction after it."""
+    value = Value.cast(value)
+    return Cat(value[:-1], ~value[-1])
 
 
 class MapWriter(wiring.Component):
@@ -334,7 +342,8 @@ class MapWriter(wiring.Component):
         old_chosen = Signal(data.ArrayLayout(value, 2))
         newer = Signal(2)       # the op's value is kept (a plain write, or the larger)
         m.d.sync += [old.eq(self.rd_data), old_chosen.eq(old)]
-        m.d.sync += [newer[h].eq(comparing.first | (comparing.val[h] > old[h])) for h in range(2)]
+        m.d.sync += [newer[h].eq(comparing.first | (_biased(comparing.val[h]) > _biased(old[h])))
+                     for h in range(2)]
         w_en = Signal(2)
         w_end = Signal()
         m.d.sync += [self.wr_addr.eq(choosing.addr),

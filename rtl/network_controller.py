@@ -4,11 +4,13 @@ On ``start`` it first checks the whole layer descriptor table against the
 engine (every layer, before anything runs).  Then, for each network batch
 (``layer_batches`` x B inferences: each layer runs over all of them, B at a
 time in the core, before the next layer starts) and each layer, it fetches
-the layer's descriptor, drives the layer core's configuration from it, waits (for layer 0) until the host has
-filled the IN buffer, starts the layer controller and waits for the
-layer's last output (its ``layer_done`` pulse is registered on the way in:
-the next layer starts a clock later); after the last layer it counts the batch's
-inferences and either starts the next batch or stops.
+the layer's descriptor, drives the layer core's configuration from it,
+waits (for layer 0) until the host has filled the IN buffer, starts the
+layer controller and waits for the layer's last output (its ``layer_done``
+pulse passes two registers on the way in and is acted on in a state of
+its own, LAYER_END: the next layer's descriptor is fetched three clocks
+after the pulse); after the last layer it counts the batch's inferences and either
+starts the next batch or stops.
 
 A descriptor the engine cannot run is not run: the controller stops with
 ``error`` set, the error code and the layer index in its status (codes:
@@ -28,6 +30,7 @@ from amaranth.lib.wiring import In, Out
 from circnn.config import Buffer, ErrorCode, LayerKind, NetworkConfig
 
 from .arith import mul_const
+from .delay import delay
 from .layer import layer_config_layout
 from .layer_shape import layer_shape_layout
 from .map_geometry import MapGeometry
@@ -137,6 +140,7 @@ class NetworkController(wiring.Component):
                   + [~conv & c for c in dense_checks])
         geometry_bad = Signal(len(checks))
         geometry_bad_r = Signal(len(checks))
+        geometry_any = Signal()
         m.d.comb += [geometry_bad[n].eq(c) for n, c in enumerate(checks)]
         # the geometry unit reads the descriptor narrowed to its ranges (checked first)
         for port, fld in (("h", "in_h"), ("w", "in_w"), ("c", "in_c"), ("kh", "kernel_h"),
@@ -168,8 +172,12 @@ class NetworkController(wiring.Component):
         # read only after that, so they are always up to date when used
         last_layer = Signal()
         last_batch = Signal()
-        m.d.sync += [last_layer.eq(layer == self.n_layers - 1),
-                     last_batch.eq(batch + 1 >= self.n_batches)]
+        # (the batch count less one is registered first: one carry chain per
+        # register; a count of 0 runs one batch, as 1 does)
+        batches_less_one = Signal(32)
+        m.d.sync += [batches_less_one.eq(Mux(self.n_batches == 0, 0, self.n_batches - 1)),
+                     last_layer.eq(layer == self.n_layers - 1),
+                     last_batch.eq(batch >= batches_less_one)]
         # checked on the clock after `start` (START), against n_layers as it was
         # on the clock of `start`
         n_layers_bad = Signal()
@@ -177,9 +185,14 @@ class NetworkController(wiring.Component):
 
         # the layer level's done pulse, registered here: it is a multiplexer of the
         # layer controller's registers, far away, and it steers this state
-        # machine's every register (a clock per layer)
-        layer_done = Signal()
-        m.d.sync += layer_done.eq(self.layer_done)
+        # machine (two clocks per layer)
+        # (twice: the placer may put one register by each end of the route)
+        layer_done = delay(m, self.layer_done, 2, "layer_done")
+        # likewise the IN buffer's level (it falls while layer 0 runs, long
+        # before WAIT_INPUT is entered again, so the clock it lags is harmless)
+        in_full = Signal()
+        m.d.sync += in_full.eq(self.in_full)
+        more_passes = Signal()      # SIZE: another pass of P output blocks is needed
 
         m.d.comb += [
             self.running.eq(self.busy & ~checking),   # input is accepted once the table is good
@@ -254,8 +267,12 @@ class NetworkController(wiring.Component):
                 with m.Else():
                     m.next = "GEOMETRY"
             with m.State("GEOMETRY_CHECK"):
-                # the geometry fields' checks are many: into a register first
+                # the geometry fields' checks are many: into a register first,
+                # then their OR into another
                 m.d.sync += geometry_bad_r.eq(geometry_bad)
+                m.next = "GEOMETRY_ANY"
+            with m.State("GEOMETRY_ANY"):
+                m.d.sync += geometry_any.eq(geometry_bad_r.any())
                 m.next = "RANGE"
             with m.State("RANGE"):
                 # shape and shifts first: the size loop below relies on them
@@ -267,7 +284,7 @@ class NetworkController(wiring.Component):
                     bad[ErrorCode.SHIFT_RANGE].eq((cur.acc_shift > eng.acc_shift_range[1])
                                                   | (cur.out_shift < out_lo)
                                                   | (cur.out_shift > out_hi)),
-                    bad[ErrorCode.GEOMETRY_RANGE].eq(geometry_bad_r.any()),
+                    bad[ErrorCode.GEOMETRY_RANGE].eq(geometry_any),
                 ]
                 m.next = "RANGE_SETTLE"
             with m.State("RANGE_SETTLE"):
@@ -289,9 +306,15 @@ class NetworkController(wiring.Component):
                     with m.Else():
                         m.next = "RUN"
             with m.State("SIZE"):
-                # weight words of the layer: ceil(p/P) * q * k/2, by repeated addition
-                with m.If(covered < cur.p):
+                # weight words of the layer: ceil(p/P) * q * k/2, by repeated addition;
+                # the compare is registered (SIZE_STEP acts on it), so the
+                # state register sees a flip-flop, not a comparator
+                m.d.sync += more_passes.eq(covered < cur.p)
+                m.next = "SIZE_STEP"
+            with m.State("SIZE_STEP"):
+                with m.If(more_passes):
                     m.d.sync += [w_need.eq(w_need + (cur.q << log_n)), covered.eq(covered + P)]
+                    m.next = "SIZE"
                 with m.Else():
                     m.next = "SUMS"
             with m.State("SUMS"):
@@ -343,33 +366,39 @@ class NetworkController(wiring.Component):
                         m.d.sync += layer.eq(layer + 1)
                     m.next = "FETCH"
             with m.State("WAIT_INPUT"):
-                with m.If(self.in_full):
+                with m.If(in_full):
                     m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += self.layer_start.eq(1)
-                m.d.sync += layer_clock.eq(1)
+                # from -1 (mod 2**32): the done pulse reaches LAYER_END through
+                # two registers, a clock more than the layer's start-to-done
+                m.d.sync += layer_clock.eq(-1)
                 m.next = "WAIT_LAYER"
             with m.State("WAIT_LAYER"):
                 m.d.sync += layer_clock.eq(layer_clock + 1)
                 with m.If(layer_done):
-                    # a clock after the layer's done pulse: its clocks, start to done,
-                    # are layer_clock
-                    with m.Switch(layer):
-                        for i in range(L):
-                            with m.Case(i):
-                                m.d.sync += self.layer_cycles[i].eq(layer_clock)
-                    with m.If(last_layer):
-                        m.d.sync += [self.inferences.eq(self.inferences + net.images),
-                                     batch.eq(batch + 1), layer.eq(0),
-                                     self.batch_cycles.eq(batch_clock + 1), batch_clock.eq(0)]
-                        with m.If(last_batch):
-                            m.d.sync += [self.busy.eq(0), self.done.eq(1)]
-                            m.next = "IDLE"
-                        with m.Else():
-                            m.next = "FETCH"
+                    m.next = "LAYER_END"
+            with m.State("LAYER_END"):
+                # the layer's end acted on in a state of its own: every register
+                # it updates is enabled by the state register and flags beside it,
+                # not by `layer_done` (whose register sits by the layer level, far
+                # away); the layer's clocks, start to done, are layer_clock
+                with m.Switch(layer):
+                    for i in range(L):
+                        with m.Case(i):
+                            m.d.sync += self.layer_cycles[i].eq(layer_clock)
+                with m.If(last_layer):
+                    m.d.sync += [self.inferences.eq(self.inferences + net.images),
+                                 batch.eq(batch + 1), layer.eq(0),
+                                 self.batch_cycles.eq(batch_clock + 1), batch_clock.eq(0)]
+                    with m.If(last_batch):
+                        m.d.sync += [self.busy.eq(0), self.done.eq(1)]
+                        m.next = "IDLE"
                     with m.Else():
-                        m.d.sync += layer.eq(layer + 1)
                         m.next = "FETCH"
+                with m.Else():
+                    m.d.sync += layer.eq(layer + 1)
+                    m.next = "FETCH"
         with m.If(self.start & self.busy):
             m.d.sync += self.start_ignored.eq(1)
         return m

@@ -30,6 +30,7 @@ from .delay import delay
 from .drain import tag_layout
 from .load import load_layout
 from .requantize import Requantizer
+from .saturation_counter import SaturationCounter
 
 __all__ = ["OutputStage", "ifft_output_layout", "layer_output_layout", "bias_pair_layout"]
 
@@ -153,8 +154,9 @@ class OutputStage(wiring.Component):
             out.y1.eq(Mux(mask[1], 0, rq1.o.payload.value)),
             out.block.eq(tag.block), out.vector.eq(tag.vector), out.last.eq(last),
         ]
-        with m.If(rq0.o.valid):
-            m.d.sync += self.saturations.eq(self.saturations + rq0.o.payload.saturated
-                                            + rq1.o.payload.saturated)
+        m.submodules.clamps = clamps = SaturationCounter()
+        m.d.comb += [clamps.valid.eq(rq0.o.valid),
+                     clamps.saturated.eq(Cat(rq0.o.payload.saturated, rq1.o.payload.saturated)),
+                     self.saturations.eq(clamps.count)]
         wiring.connect(m, queue.o, wiring.flipped(self.o))
         return m

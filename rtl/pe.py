@@ -11,13 +11,14 @@ results, so the IFFT of one group overlaps the MACs of the next.
 Timing (``ComplexMultiplier.latency`` = L): the step (``step``, a MAC
 step stream), the spectrum word ``x`` and the weight word ``w`` at clock t,
 product at t + L; the accumulator word is read at t + L - 1 (its address is
-known in advance) and the sum written at t + L.  The same address comes
+known in advance; zero instead for a pass's first product) into a register,
+and the sum written at t + L.  The same address comes
 round again after ``B * k/2 >= 2`` clocks, after the write, so no
 forwarding is needed.  ``pass_done`` pulses (registered) when the last
 write of a pass has landed.
 """
 
-from amaranth.hdl import Cat, Module, Mux
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -70,14 +71,21 @@ class CirculantPE(wiring.Component):
         attrs = {"ram_style": "distributed"} if (2 << bits) <= DISTRIBUTED_ACC_WORDS else {}
         m.submodules.acc = acc = memory.Memory(shape=acc_layout, depth=2 << bits, init=[],
                                                attrs=attrs)
-        rd = acc.read_port()
+        old = Signal(acc_layout, name="old")
+        if attrs:
+            # LUT RAM: the read is asynchronous and its register is ours; a pass's
+            # first product starts from zero, chosen before that register, so the
+            # loop from the register to the memory's write data is the adder alone
+            rd = acc.read_port(domain="comb")
+            m.d.sync += old.eq(Mux(at_read.first, 0, rd.data))
+        else:
+            rd = acc.read_port()
+            m.d.comb += old.eq(Mux(at_product.first, 0, rd.data))
         wr = acc.write_port()
         drain = acc.read_port()
         m.d.comb += rd.addr.eq(Cat(at_read.acc_addr[:bits], at_read.bank))
-
-        old = rd.data
-        summed_re = Mux(at_product.first, cm.p.re, old.re + cm.p.re)
-        summed_im = Mux(at_product.first, cm.p.im, old.im + cm.p.im)
+        summed_re = old.re + cm.p.re
+        summed_im = old.im + cm.p.im
         m.d.comb += [
             wr.addr.eq(Cat(at_product.acc_addr[:bits], at_product.bank)),
             # the width plan leaves log2(max_q) bits of headroom: no overflow

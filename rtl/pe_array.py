@@ -10,7 +10,8 @@ be rewritten at run time through ``load``.
 
 Timing: ``x`` is the spectrum word of a step ``x_latency`` clocks after the
 step; the weight address is registered before it fans out to every bank,
-and the step waits for the later of the two reads.  ``landed.land`` pulses
+the word read is registered once more, and the step waits for the later of
+the two reads.  ``landed.land`` pulses
 when a pass's last sum has been written (the accumulator banks' landing).
 """
 
@@ -62,9 +63,12 @@ class PEArray(wiring.Component):
                 init = [{"re": int(a), "im": int(b)} for a, b in zip(re, im)]
             banks.append(BlockRAM(w_layout, 1 << self.w_bits, init))
         # The weight address (w_base + w_addr) is registered before it fans out to
-        # the block RAMs of every bank; the step then waits for the later of
-        # the weight and spectrum reads, and the earlier is delayed to match.
-        w_latency = 1 + banks[0].latency
+        # the block RAMs of every bank, and the read word is registered once
+        # more before the multiplier's pre-adders (a block RAM's data, through
+        # its sub-bank select, is slow to leave); the step then waits for the
+        # later of the weight and spectrum reads, and the earlier is delayed
+        # to match.
+        w_latency = 1 + banks[0].latency + 1
         latency = max(w_latency, self.x_latency)
         step_payload = delay(m, self.step.payload, latency, "step")
         step_valid = delay(m, self.step.valid, latency, "step_valid")
@@ -80,7 +84,7 @@ class PEArray(wiring.Component):
                 bank.wr_data.eq(load.data[:w_layout.size]),
                 bank.wr_en.eq(load.en & (load.target == LoadTarget.WEIGHTS) & (load.pe == n)),
             ]
-            w_d = delay(m, bank.rd_data, latency - w_latency, f"w{n}")
+            w_d = delay(m, bank.rd_data, latency - w_latency + 1, f"w{n}")
             pe = m.submodules[f"pe{n}"] = CirculantPE(eng)
             m.d.comb += [
                 pe.step.valid.eq(step_valid), pe.step.payload.eq(step_payload),

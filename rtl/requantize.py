@@ -11,14 +11,16 @@ the activation width.
 ``shift`` may be as low as ``-max_left`` (a left shift).  It is a
 configuration register that changes only between layers, so the constants
 derived from it (the shift amount, the rounding increment and mask) are
-registered once and the data path is three register stages: add the
-increment (or classify the remainder) | barrel shift | round-to-even
-fix-up and saturate.  Latency :attr:`Requantizer.latency` clocks; the
-pipeline never stalls (``o.valid`` is ``i.valid`` delayed).  A word uses the
-shift as it was the clock before it entered.
+registered once and the data path is four register stages: add the
+increment (or classify the remainder) | shift by the amount's multiple of
+eight | shift by the rest | round-to-even fix-up and saturate (one 8:1
+multiplexer per bit and shift stage: a single six-level shifter did not
+close at 160 MHz).  Latency :attr:`Requantizer.latency` clocks; the pipeline
+never stalls (``o.valid`` is ``i.valid`` delayed).  A word uses the shift as
+it was the clock before it entered.
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -35,7 +37,7 @@ def requantized_layout(out_width: int) -> data.StructLayout:
 
 
 class Requantizer(wiring.Component):
-    latency = 3
+    latency = 4
 
     def __init__(self, cfg: RequantizerConfig):
         if not isinstance(cfg, RequantizerConfig):
@@ -76,11 +78,20 @@ class Requantizer(wiring.Component):
         if rounding is Rounding.HALF_EVEN:
             rem = wide.as_unsigned() & mask
             m.d.sync += [gt1.eq(rem > half), eq1.eq((rem == half) & (amount != 0))]
-        # stage 2: the barrel shift
+        # the amount a word was rounded for travels with it (a change of `shift`
+        # between two words never splits one word's shift)
+        amount1 = Signal.like(amount, name="amount1")
+        amount2 = Signal.like(amount, name="amount2")
+        m.d.sync += [amount1.eq(amount), amount2.eq(amount1)]
+        # stages 2 and 3: the barrel shift, by the amount's multiple of eight then
+        # by its low three bits (an 8:1 multiplexer per bit and stage)
+        coarse = Signal(signed(width), name="coarse")
         s2 = Signal(signed(width), name="s2")
         gt2, eq2 = Signal(name="gt2"), Signal(name="eq2")
-        m.d.sync += [s2.eq(s1 >> amount), gt2.eq(gt1), eq2.eq(eq1)]
-        # stage 3: round-to-even fix-up, saturate
+        m.d.sync += [coarse.eq(s1 >> Cat(Const(0, 3), amount1[3:])),
+                     s2.eq(coarse >> amount2[:3]),
+                     gt2.eq(delay(m, gt1, 1, "gt1d")), eq2.eq(delay(m, eq1, 1, "eq1d"))]
+        # stage 4: round-to-even fix-up, saturate
         rounded = s2 + (gt2 | (eq2 & s2[0])) if rounding is Rounding.HALF_EVEN else s2
         m.d.sync += [self.o.payload.value.eq(saturate(rounded, cfg.out_width)),
                      self.o.payload.saturated.eq(saturates(rounded, cfg.out_width))]

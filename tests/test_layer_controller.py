@@ -218,9 +218,10 @@ def run_controller(eng, chain, n_batches, seed, *, host=(0.3, 1), core=(0.3, 1))
                 f"batch {batch} layer {layer}: the core's input differs from the reference"
     assert result["host"] == host_out
     streams["host_o"].check_words(host_out)
-    # done: once per layer, two clocks after the core's last output was taken (it
-    # passes the input register slice, then done is registered), or, for the last
-    # layer, the clock after the host took its last output
+    # done: once per layer, three clocks after the core's last output was taken (it
+    # passes the input register slice, its buffer write is registered, then done
+    # is registered), or, for the last layer, two clocks after the host took its
+    # last output
     n_layers = len(chain)
     assert len(events["done"]) == n_batches * n_layers, events["done"]
     assert len(events["start"]) == n_batches * n_layers
@@ -232,7 +233,7 @@ def run_controller(eng, chain, n_batches, seed, *, host=(0.3, 1), core=(0.3, 1))
         if dst == Buffer.OUT:
             host_at += B * p * N
             last = max(last, events["host_o"][host_at - 1])
-        assert events["done"][i] == last + 1, \
+        assert events["done"][i] == last + 2, \
             f"layer {i}: done at clock {events['done'][i]}, last output placed at {last}"
     assert len(events["core_o"]) == at
     # IN: full after each batch's last word, released before layer 0 is done

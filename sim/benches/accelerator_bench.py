@@ -27,6 +27,7 @@ from circnn.sim.benches.shell_driver import (shell_reset, shell_start, shell_tra
 from circnn.sim.benches.streams import pair_words
 from circnn.sim.harness.runner import bench_config
 from circnn.config import ErrorCode, HostRegister, decode_status
+from circnn.rtl.host_bus import READ_LATENCY
 
 
 class Host:
@@ -53,6 +54,8 @@ class Host:
         d.bus__r_en.value = 1
         await RisingEdge(d.clk)
         d.bus__r_en.value = 0
+        for _ in range(READ_LATENCY - 1):
+            await RisingEdge(d.clk)
         await ReadOnly()
         value = int(d.bus__r_data.value.to_unsigned())
         await RisingEdge(d.clk)
