@@ -26,6 +26,7 @@ from .complex import complex_layout
 from .fft import FFT
 from .reorder import FrameReorder
 from .spectrum_pair import SpectrumPairStage
+from .stream_register import StreamRegister
 
 __all__ = ["RealIFFT", "RealSpectrumPre", "packed_input_layout", "merged_layout",
            "real_output_layout"]
@@ -108,9 +109,14 @@ class RealIFFT(wiring.Component):
         pair = data.StructLayout({"x0": signed(cfg.output_width), "x1": signed(cfg.output_width)})
         reorder = m.submodules.reorder = FrameReorder(cfg.half, pair, "bit_reverse")
         wiring.connect(m, wiring.flipped(self.i), pre.i)
+        # a register slice between the merge stage's queue and the core: the core's
+        # `ready` is a credit of its output queue, at the far end of its pipeline,
+        # and must not reach the merge queue's read logic in the same clock
+        link = m.submodules.core_link = StreamRegister(pre.o.payload.shape())
+        wiring.connect(m, pre.o, link.i)
         m.d.comb += [
-            core.i.valid.eq(pre.o.valid), pre.o.ready.eq(core.i.ready),
-            core.i.payload.re.eq(pre.o.payload.re), core.i.payload.im.eq(pre.o.payload.im),
+            core.i.valid.eq(link.o.valid), link.o.ready.eq(core.i.ready),
+            core.i.payload.re.eq(link.o.payload.re), core.i.payload.im.eq(link.o.payload.im),
             core.i.payload.inverse.eq(1),
             reorder.i.valid.eq(core.o.valid), core.o.ready.eq(reorder.i.ready),
             reorder.i.payload.x0.eq(core.o.payload.re), reorder.i.payload.x1.eq(core.o.payload.im),
