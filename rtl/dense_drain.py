@@ -25,6 +25,7 @@ from .bank_pair import BankLandingSignature, BankReaderSignature, BankWriterSign
 from .delay import delay
 from .load import dense_load_layout
 from .requantize import Requantizer
+from .saturation_counter import SaturationCounter
 
 __all__ = ["DenseDrain", "output_write_layout"]
 
@@ -141,6 +142,7 @@ class DenseDrain(wiring.Component):
             self.wr.en.eq(Cat(written & (dw.row[0] == 0), written & (dw.row[0] == 1))),
             self.landed.land.eq(dw.valid & dw.batch_end),
         ]
-        with m.If(written):
-            m.d.sync += self.saturations.eq(self.saturations + rq.o.payload.saturated)
+        m.submodules.clamps = clamps = SaturationCounter(flags=1)
+        m.d.comb += [clamps.valid.eq(written), clamps.saturated.eq(rq.o.payload.saturated),
+                     self.saturations.eq(clamps.count)]
         return m

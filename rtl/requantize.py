@@ -17,10 +17,10 @@ eight | shift by the rest | round-to-even fix-up and saturate (one 8:1
 multiplexer per bit and shift stage: a single six-level shifter did not
 close at 160 MHz).  Latency :attr:`Requantizer.latency` clocks; the pipeline
 never stalls (``o.valid`` is ``i.valid`` delayed).  A word uses the shift as
-it was the clock before it entered.
+it was two clocks before it entered (the shift is registered, then decoded).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Const, Module, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -59,14 +59,18 @@ class Requantizer(wiring.Component):
         wide = value << max_left if max_left else value
         width = len(wide) + 1
         amount_comb = ((shift + max_left) if max_left else shift).as_unsigned()
+        # the shift amount is registered beside this requantiser first (the shift
+        # register is shared and far away), then decoded into the increment and
+        # the remainder mask (one-hot and thermometer codes: no carry chain)
+        shift_amount = Signal(range(width + 1), name="shift_amount")
+        m.d.sync += shift_amount.eq(amount_comb)
         amount = Signal(range(width + 1), name="amount")
         half = Signal(width, name="half")
         mask = Signal(width, name="mask")
-        one = Const(1, width + 1)
         m.d.sync += [
-            amount.eq(amount_comb),
-            half.eq(Mux(amount_comb == 0, 0, (one << amount_comb) >> 1)),
-            mask.eq((one << amount_comb) - 1),
+            amount.eq(shift_amount),
+            half.eq(Cat(*(shift_amount == n + 1 for n in range(width)))),
+            mask.eq(Cat(*(shift_amount > n for n in range(width)))),
         ]
         # stage 1: add the rounding increment (half up) or classify the remainder (half even)
         s1 = Signal(signed(width), name="s1")

@@ -1,9 +1,9 @@
-"""``SaturationCounter``: counts the words a pair of requantisers clamped.
+"""``SaturationCounter``: counts the words requantisers clamped.
 
-The drain and the output stage each requantise two words per clock and
-count how many were clamped.  Adding both flags to a 32-bit count in one
-clock chains two adders; here the flags' sum (0..2) is registered first, so
-each register is fed by one carry chain.  ``count`` includes a word's flags
+The accumulator drain and the output stage each requantise two words per
+clock (the dense drain one) and count how many were clamped.  Adding two
+flags to a 32-bit count in one clock chains two adders; here the flags'
+sum is registered first, so each register is fed by one carry chain.  ``count`` includes a word's flags
 two clocks after ``valid``; it wraps at 2**32 and never resets (the host
 reads differences).
 """
