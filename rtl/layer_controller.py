@@ -371,9 +371,9 @@ class LayerController(wiring.Component):
                      dense_y[0].eq(out.y0), dense_y[1].eq(out.y1)]
         for name in ("a", "b"):
             buf = bufs[name]
-            dense_en = Signal(name=f"dense_en_{name}")
-            m.d.sync += dense_en.eq(moved & ~conv & (dst == Buffer[name.upper()]))
             mine = dst == Buffer[name.upper()]
+            dense_en = Signal(name=f"dense_en_{name}")
+            m.d.sync += dense_en.eq(moved & ~conv & mine)
             m.d.comb += [
                 buf.wr_addr.eq(Mux(conv, mw.wr_addr, dense_addr)),
                 buf.wr_data[0].eq(Mux(conv, mw.wr_data[0], dense_y[0])),

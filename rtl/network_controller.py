@@ -190,8 +190,7 @@ class NetworkController(wiring.Component):
         layer_done = delay(m, self.layer_done, 2, "layer_done")
         # likewise the IN buffer's level (it falls while layer 0 runs, long
         # before WAIT_INPUT is entered again, so the clock it lags is harmless)
-        in_full = Signal()
-        m.d.sync += in_full.eq(self.in_full)
+        in_full = delay(m, self.in_full, 1, "in_full")
         more_passes = Signal()      # SIZE: another pass of P output blocks is needed
 
         m.d.comb += [
