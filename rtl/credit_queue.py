@@ -12,12 +12,19 @@ Ports:
 
 * ``admit`` (in): the producer admits a word into its pipeline this clock
   (it takes a credit); only while ``can_admit``;
-* ``can_admit`` (out): a credit is free.  It is one LUT of this queue's own
-  flip-flops: admissions and departures are registered as they happen and
-  counted a clock later, so neither ``admit`` nor ``o.ready`` (which come
-  from stages that may sit across the chip) passes through any logic here
-  before a flip-flop; it never depends on ``o.ready`` within a clock.  A
-  credit comes back on the clock after its word left;
+* ``can_admit`` (out): a credit is free.  It is a flip-flop: at least two
+  credits were free on the clock before, so one is free now whatever was
+  admitted since.  Admissions and departures are registered as they happen
+  and counted a clock later, so neither ``admit`` nor ``o.ready`` (which
+  come from stages that may sit across the chip) passes through any logic
+  here before a flip-flop, and ``can_admit`` itself leaves a flip-flop: the
+  producer's enables (often a skid buffer's, far from this queue at the
+  end of a long pipeline) see the route and nothing else.  So the last free
+  credit is taken only when it was not the last a clock before, and a
+  credit is seen again two clocks after its word left (``QUEUE_SLACK``
+  covers the round trip).  A producer admitting a word every clock may
+  fill all ``depth`` slots; one that admits now and then is given
+  ``depth - 1``;
 * ``i`` (in, always ready): the words leaving the pipeline, in order;
 * ``o`` (out): the queue's head; ``o.valid`` never depends on ``o.ready``.
 
@@ -34,11 +41,11 @@ from circnn.config import check_int
 
 __all__ = ["CreditQueue", "queue_depth", "QUEUE_SLACK"]
 
-#: Slots beyond the words in flight.  A credit comes back one clock after its
-#: word left and the buffered FIFO holds one more word in its output register:
-#: four spare slots keep a word per clock flowing when the consumer takes a
-#: word per clock.
-QUEUE_SLACK = 4
+#: Slots beyond the words in flight.  A credit is seen again two clocks after
+#: its word left, ``can_admit`` is a clock behind the count, and the buffered
+#: FIFO holds one more word in its output register: five spare slots keep a
+#: word per clock flowing when the consumer takes a word per clock.
+QUEUE_SLACK = 5
 
 
 def queue_depth(in_flight: int) -> int:
@@ -69,17 +76,16 @@ class CreditQueue(wiring.Component):
         m.submodules.fifo = queue = fifo.SyncFIFOBuffered(width=width, depth=self.depth)
         # C(t), the credits free at clock t, is seen(t) - admitted(t) + left(t):
         # `seen` = C(t-1), counted from `admitted` / `left`, the admission and the
-        # departure of the clock before, each registered as it happened.  So
-        # "C(t) >= 1" needs only these flip-flops: seen >= 2 (`plenty`), or
-        # seen == 1 (`one`) unless a word was admitted and none left, or seen == 0
-        # when a word left and none was admitted
+        # departure of the clock before, each registered as it happened.
+        # `can_admit` is the flip-flop `plenty` = [seen >= 2] = [C(t-1) >= 2]: at
+        # most one credit is taken per clock, so C(t) >= 1 follows
         seen = Signal(range(self.depth + 1), init=self.depth)
         admitted, left = Signal(), Signal()
-        plenty, one = Signal(init=1), Signal()
+        plenty = Signal(init=1)
         gain, loss = Signal(), Signal()         # seen moves up / down by one
         m.d.comb += [
             gain.eq(left & ~admitted), loss.eq(admitted & ~left),
-            self.can_admit.eq(plenty | (one & ~loss) | (~plenty & ~one & gain)),
+            self.can_admit.eq(plenty),
             queue.w_en.eq(self.i.valid),
             queue.w_data.eq(self.i.payload),
             self.o.valid.eq(queue.r_rdy),
@@ -91,10 +97,7 @@ class CreditQueue(wiring.Component):
             m.d.sync += seen.eq(seen + 1)
         with m.Elif(loss):
             m.d.sync += seen.eq(seen - 1)
-        # the flags of the next count, from this count's small compares (no adder
-        # on their path)
-        m.d.sync += [
-            plenty.eq((seen >= 3) | ((seen == 2) & ~loss) | ((seen == 1) & gain)),
-            one.eq(((seen == 1) & ~gain & ~loss) | ((seen == 2) & loss) | ((seen == 0) & gain)),
-        ]
+        # the next count's flag, from this count's small compares (no adder on
+        # its path)
+        m.d.sync += plenty.eq((seen >= 3) | ((seen == 2) & ~loss) | ((seen == 1) & gain))
         return m

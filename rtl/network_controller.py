@@ -21,9 +21,11 @@ completions (the steady-state period of a batch), and each layer's clocks
 in the last batch.
 """
 
+import operator
 from contextlib import contextmanager
+from functools import reduce
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -84,6 +86,10 @@ class NetworkController(wiring.Component):
         desc_layout = descriptor_layout(net)
 
         layer = Signal(range(L))
+        # `layer` one-hot, kept beside it (set wherever `layer` is): FETCH picks the
+        # descriptor with an AND-OR of these flip-flops, each one loading a slice
+        # of the table, where a binary select fanned out to every multiplexer
+        pick = Signal(L, init=1)
         batch = Signal(32)
         cur = Signal(desc_layout)
         prev_p = Signal(range(eng.max_p + 1))
@@ -111,8 +117,11 @@ class NetworkController(wiring.Component):
             return (value < lo) | (value > hi)
 
         # the geometry a layer of its kind must have, check by check, each registered
-        # apart (GEOMETRY_CHECK: a field's compare and no more), their verdict in RANGE
-        pooled = cur.pool == 1
+        # apart (GEOMETRY_CHECK: a field's compare and no more), gated by the layer's
+        # kind and ORed in GEOMETRY_ANY, their verdict in RANGE
+        pooled = Signal()           # registered in GEOMETRY_SUMS
+        padded_h = Signal(range(pc.max_side + 2 * pc.max_padding + 1))
+        padded_w = Signal.like(padded_h)
         conv_checks = [
             outside(cur.in_h, 1, pc.max_side), outside(cur.in_w, 1, pc.max_side),
             outside(cur.in_c, 1, pc.max_channels),
@@ -120,10 +129,10 @@ class NetworkController(wiring.Component):
             outside(cur.stride_h, 1, pc.max_stride), outside(cur.stride_w, 1, pc.max_stride),
             cur.pad_h > pc.max_padding, cur.pad_w > pc.max_padding,
             # the relations between fields, on the fields narrowed to their ranges (as
-            # the geometry unit reads them: short adders; a field out of its range is
-            # flagged above)
+            # the geometry unit reads them; a field out of its range is flagged above):
+            # the padded sides were registered in GEOMETRY_SUMS
             (geo.ph >= geo.kh) | (geo.pw >= geo.kw),
-            geo.kh > geo.h + 2 * geo.ph, geo.kw > geo.w + 2 * geo.pw,
+            geo.kh > padded_h, geo.kw > padded_w,
             cur.pool > 1,
         ]
         pool_checks = [
@@ -136,10 +145,14 @@ class NetworkController(wiring.Component):
         dense_checks = [cur.in_values == 0,
                         cur.in_values > max(eng.max_q, eng.max_p) * eng.k]
         checks = ([cur.kind > (LayerKind.CONV2D if net.convolution else LayerKind.DENSE)]
-                  + [conv & c for c in conv_checks] + [conv & pooled & c for c in pool_checks]
-                  + [~conv & c for c in dense_checks])
+                  + conv_checks + pool_checks + dense_checks)
         geometry_bad = Signal(len(checks))
         geometry_bad_r = Signal(len(checks))
+        # which checks apply to the layer's kind, ANDed with their results in
+        # GEOMETRY_ANY
+        n_conv, n_pool = len(conv_checks), len(pool_checks)
+        applies = Cat(1, conv.replicate(n_conv), (conv & pooled).replicate(n_pool),
+                      (~conv).replicate(len(dense_checks)))
         geometry_any = Signal()
         m.d.comb += [geometry_bad[n].eq(c) for n, c in enumerate(checks)]
         # the geometry unit reads the descriptor narrowed to its ranges (checked first)
@@ -246,7 +259,8 @@ class NetworkController(wiring.Component):
                 with m.If(self.start):
                     m.d.sync += [self.busy.eq(1), self.done.eq(0), self.error.eq(0),
                                  self.error_code.eq(ErrorCode.NONE), self.start_ignored.eq(0),
-                                 layer.eq(0), batch.eq(0), self.cycles.eq(0), checking.eq(1),
+                                 layer.eq(0), pick.eq(1), batch.eq(0), self.cycles.eq(0),
+                                 checking.eq(1),
                                  batch_clock.eq(0)]
                     m.next = "START"
             with m.State("START"):
@@ -254,15 +268,20 @@ class NetworkController(wiring.Component):
                     fail(ErrorCode.LAYER_COUNT)
                 with m.Else():
                     m.next = "FETCH"
+            with m.State("GEOMETRY_SUMS"):
+                m.d.sync += [padded_h.eq(geo.h + 2 * geo.ph), padded_w.eq(geo.w + 2 * geo.pw),
+                             pooled.eq(cur.pool == 1)]
+                m.next = "GEOMETRY_CHECK"
             with m.State("FETCH"):
-                # an explicit multiplexer: indexing the array view with a signal
-                # would compute the bit offset with a multiplication
-                table = Array(self.descriptors[i] for i in range(L))
-                m.d.sync += [cur.eq(table[layer]), w_need.eq(0), covered.eq(0),
-                             conv.eq((table[layer].kind == LayerKind.CONV2D)
-                                     if net.convolution else 0)]
+                # an AND-OR of the one-hot `pick` (indexing the array view with a
+                # signal would compute the bit offset with a multiplication)
+                picked = [Mux(pick[i], self.descriptors[i].as_value(), 0) for i in range(L)]
+                is_conv = [pick[i] & (self.descriptors[i].kind == LayerKind.CONV2D)
+                           for i in range(L)]
+                m.d.sync += [cur.eq(reduce(operator.or_, picked)), w_need.eq(0), covered.eq(0),
+                             conv.eq(reduce(operator.or_, is_conv) if net.convolution else 0)]
                 with m.If(checking):
-                    m.next = "GEOMETRY_CHECK"
+                    m.next = "GEOMETRY_SUMS"
                 with m.Else():
                     m.next = "GEOMETRY"
             with m.State("GEOMETRY_CHECK"):
@@ -271,7 +290,7 @@ class NetworkController(wiring.Component):
                 m.d.sync += geometry_bad_r.eq(geometry_bad)
                 m.next = "GEOMETRY_ANY"
             with m.State("GEOMETRY_ANY"):
-                m.d.sync += geometry_any.eq(geometry_bad_r.any())
+                m.d.sync += geometry_any.eq((geometry_bad_r & applies).any())
                 m.next = "RANGE"
             with m.State("RANGE"):
                 # shape and shifts first: the size loop below relies on them
@@ -360,9 +379,10 @@ class NetworkController(wiring.Component):
                         # the host sends each input as pairs (an odd count gets a pad)
                         m.d.sync += self.in_pairs.eq((in_values + 1) >> 1)
                     with m.If(last_layer):
-                        m.d.sync += [layer.eq(0), checking.eq(0)]   # the table is good: run it
+                        # the table is good: run it
+                        m.d.sync += [layer.eq(0), pick.eq(1), checking.eq(0)]
                     with m.Else():
-                        m.d.sync += layer.eq(layer + 1)
+                        m.d.sync += [layer.eq(layer + 1), pick.eq(pick << 1)]
                     m.next = "FETCH"
             with m.State("WAIT_INPUT"):
                 with m.If(in_full):
@@ -388,7 +408,7 @@ class NetworkController(wiring.Component):
                             m.d.sync += self.layer_cycles[i].eq(layer_clock)
                 with m.If(last_layer):
                     m.d.sync += [self.inferences.eq(self.inferences + net.images),
-                                 batch.eq(batch + 1), layer.eq(0),
+                                 batch.eq(batch + 1), layer.eq(0), pick.eq(1),
                                  self.batch_cycles.eq(batch_clock + 1), batch_clock.eq(0)]
                     with m.If(last_batch):
                         m.d.sync += [self.busy.eq(0), self.done.eq(1)]
@@ -396,7 +416,7 @@ class NetworkController(wiring.Component):
                     with m.Else():
                         m.next = "FETCH"
                 with m.Else():
-                    m.d.sync += layer.eq(layer + 1)
+                    m.d.sync += [layer.eq(layer + 1), pick.eq(pick << 1)]
                     m.next = "FETCH"
         with m.If(self.start & self.busy):
             m.d.sync += self.start_ignored.eq(1)

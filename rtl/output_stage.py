@@ -12,7 +12,9 @@ and samples past ``out_features`` are forced to zero, as the next layer's
 zero padding expects.  The bias memory is initialised at elaboration and
 writable at run time (``load``).  Pipeline: c1 the word, its tag and the
 bias read (one more clock per select stage of a deep bias memory), c2 the
-bias and the padding mask, c3 bias and ReLU, then the :class:`Requantizer`;
+bias and the padding mask, c3 the biased sums, c4 ReLU (a sum's sign bit
+to the register's reset: the carry chain and the reset's fan-out in separate
+clocks), then the :class:`Requantizer`;
 a :class:`CreditQueue` at the end gives full back-pressure.  The block tags
 wait in a 3-slot FIFO at the input, so that the tag queue of the drain (placed
 by the PEs, often far away) sees only a registered ready.
@@ -59,7 +61,7 @@ class OutputStage(wiring.Component):
         # the sample waits for the bias read beyond the usual two clocks
         self.bias_wait = self.bias.latency - 2
         #: clocks from a word's acceptance to its result
-        self.pipeline_latency = 3 + self.bias_wait + Requantizer.latency
+        self.pipeline_latency = 4 + self.bias_wait + Requantizer.latency
         self.queue_depth = queue_depth(self.pipeline_latency)
         super().__init__({
             "i": In(stream.Signature(ifft_output_layout(eng))),
@@ -124,29 +126,34 @@ class OutputStage(wiring.Component):
         element = (tag1.block << (k.bit_length() - 1)) + (n1 << 1)
         m.d.sync += [x2.eq(x), v2.eq(v1), tag2.eq(tag1),
                      mask2.eq(Cat(element >= self.out_features, element + 1 >= self.out_features))]
-        # c3: bias, activation
+        # c3: the biased sums
         sw = eng.sum_width
-        s0, s1 = Signal(signed(sw)), Signal(signed(sw))
+        sum0, sum1 = Signal(signed(sw)), Signal(signed(sw))
         v3, tag3, mask3, last3 = Signal(), Signal(tag_layout(eng)), Signal(2), Signal()
-        sum0 = x2.x0 + b2.b0
-        sum1 = x2.x1 + b2.b1
+        m.d.sync += [
+            sum0.eq(x2.x0 + b2.b0), sum1.eq(x2.x1 + b2.b1),
+            v3.eq(v2), tag3.eq(tag2), mask3.eq(mask2), last3.eq(x2.last),
+        ]
+        # c4: activation
+        s0, s1 = Signal(signed(sw)), Signal(signed(sw))
+        v4, tag4, mask4, last4 = Signal(), Signal(tag_layout(eng)), Signal(2), Signal()
         m.d.sync += [
             s0.eq(Mux(self.relu & (sum0 < 0), 0, sum0)),
             s1.eq(Mux(self.relu & (sum1 < 0), 0, sum1)),
-            v3.eq(v2), tag3.eq(tag2), mask3.eq(mask2), last3.eq(x2.last),
+            v4.eq(v3), tag4.eq(tag3), mask4.eq(mask3), last4.eq(last3),
         ]
-        # c4..c6: requantise by the run-time shift, saturate
+        # c5..: requantise by the run-time shift, saturate
         rq = RequantizerConfig(in_width=sw, out_width=eng.act_width, max_shift=sw - 1,
                                max_left=MAX_LEFT_SHIFT, rounding=eng.rounding)
         m.submodules.rq_y0 = rq0 = Requantizer(rq)
         m.submodules.rq_y1 = rq1 = Requantizer(rq)
         m.d.comb += [
-            rq0.i.valid.eq(v3), rq0.i.payload.eq(s0), rq0.shift.eq(self.out_shift),
-            rq1.i.valid.eq(v3), rq1.i.payload.eq(s1), rq1.shift.eq(self.out_shift),
+            rq0.i.valid.eq(v4), rq0.i.payload.eq(s0), rq0.shift.eq(self.out_shift),
+            rq1.i.valid.eq(v4), rq1.i.payload.eq(s1), rq1.shift.eq(self.out_shift),
         ]
         L = Requantizer.latency
-        tag, mask, last = delay(m, tag3, L, "tag_rq"), delay(m, mask3, L, "mask_rq"), \
-            delay(m, last3, L, "last_rq")
+        tag, mask, last = delay(m, tag4, L, "tag_rq"), delay(m, mask4, L, "mask_rq"), \
+            delay(m, last4, L, "last_rq")
         out = queue.i.payload
         m.d.comb += [
             queue.i.valid.eq(rq0.o.valid),

@@ -5,8 +5,9 @@ The testbench plays the producer and a free-running pipeline of ``L``
 clocks (a Python shift register): a word admitted at clock t is presented
 on ``i`` at clock t + L.  The reference is plain bookkeeping: a credit is
 taken by each admission and given back one clock after its word left on
-``o``, so ``can_admit`` must be exactly ``admitted - delivered < depth``
-at every clock; the words on ``o`` must be the admitted words, in order,
+``o``, and ``can_admit`` is that count a clock late with one credit kept
+back, so it must be exactly ``admitted - delivered < depth - 1`` as the
+counts stood on the clock before (``True`` on the first clock); the words on ``o`` must be the admitted words, in order,
 none lost or duplicated; the queue must never hold more than ``depth``
 words; and with ``depth = queue_depth(L)`` an always-ready consumer gets
 one word per clock.
@@ -44,6 +45,7 @@ def run_queue(depth, latency, words, idle, stall, patience=600):
         pipe = deque([None] * latency)      # the pipeline's contents, oldest first
         todo = deque(words)
         admitted = delivered = arrived = clock = last_move = 0
+        expected_can = True         # the reference, computed a clock ahead
         while not (not todo and delivered == len(words)):
             if clock - last_move > patience:
                 problems.append(f"{delivered} of {len(words)} words delivered; none for "
@@ -51,9 +53,10 @@ def run_queue(depth, latency, words, idle, stall, patience=600):
                                 f"{[hex(w) for w in out.words[-4:]]}")
                 break
             can = ctx.get(dut.can_admit)
-            if can != (admitted - delivered < depth):
-                problems.append(f"clock {clock}: can_admit={can} with {admitted} admitted, "
-                                f"{delivered} delivered, depth {depth}")
+            if can != expected_can:
+                problems.append(f"clock {clock}: can_admit={can}; a clock ago {admitted} "
+                                f"admitted, {delivered} delivered, depth {depth}")
+            expected_can = admitted - delivered < depth - 1
             admit = bool(can and todo and not idle.next())
             word = todo.popleft() if admit else None
             ctx.set(dut.admit, admit)
@@ -134,7 +137,10 @@ def test_can_admit_falls_exactly_when_all_credits_are_promised(seed):
     assert [c for c, _, _ in log[depth:40]] == [False] * (40 - depth)
     first = next(n for n, (_, _, moved) in enumerate(log) if moved)
     assert first == 40                          # the consumer's first ready clock
-    assert not log[first][0] and log[first + 1][0]      # the credit is back a clock later
+    # can_admit shows a credit when two were free a clock before: the consumer
+    # takes a word per clock from `first`, so credits are counted back from
+    # first + 1, two of them by first + 2, seen by can_admit at first + 3
+    assert [c for c, _, _ in log[first:first + 4]] == [False, False, False, True]
 
 
 @pytest.mark.parametrize("latency", [0, 1, 3, 7, 16])
@@ -192,8 +198,8 @@ def test_signed_shape_words_pass_unchanged(seed):
 
 
 def test_queue_depth_and_slack():
-    assert QUEUE_SLACK == 4
-    assert [queue_depth(n) for n in (0, 1, 10)] == [4, 5, 14]
+    assert QUEUE_SLACK == 5
+    assert [queue_depth(n) for n in (0, 1, 10)] == [5, 6, 15]
 
 
 @pytest.mark.parametrize("depth", [0, 1, 2, -3, True, 2.0, "4"])
