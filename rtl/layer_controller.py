@@ -304,13 +304,17 @@ class LayerController(wiring.Component):
         to_host = dst == Buffer.OUT
         n = Signal(range(max(2, N)))
         moved = Signal()
-        # a convolution's pairs go to the map writer (its queue keeps the writer's
-        # decisions off the core's ready)
+        # a convolution's pairs go to the map writer through a register slice: its
+        # queue's level (the writer's decisions) stays there, and the core side's
+        # ready is a flip-flop of the slice
         m.submodules.map_writer = mw = MapWriter(net, value, latency)
+        m.submodules.map_link = map_link = StreamRegister(mw.i.payload.shape())
+        wiring.connect(m, map_link.o, mw.i)
+        to_map = map_link.i
         m.d.comb += [
             self.host_o.payload.eq(out),
             self.host_o.valid.eq(core_o.valid & to_host),
-            core_o.ready.eq(Mux(to_host, self.host_o.ready, Mux(conv, mw.i.ready, 1))),
+            core_o.ready.eq(Mux(to_host, self.host_o.ready, Mux(conv, to_map.ready, 1))),
             moved.eq(core_o.valid & core_o.ready),
         ]
         # a batch is B rows: p*k/2 pairs per row; a layer is `rows` batches
@@ -341,11 +345,11 @@ class LayerController(wiring.Component):
                 m.d.sync += [written.eq(0), batches.eq(batches + 1)]
         m.d.comb += [
             mw.shape.eq(ws), mw.start.eq(start),
-            mw.i.payload.y0.eq(out.y0), mw.i.payload.y1.eq(out.y1),
-            mw.i.payload.vector.eq(out.vector),
-            mw.i.payload.channel.eq(Cat(Const(0, 1), n, out.block)),      # block*k + 2n
-            mw.i.payload.batch_last.eq(at_batch_end), mw.i.payload.layer_last.eq(at_layer_end),
-            mw.i.valid.eq(conv & core_o.valid),
+            to_map.payload.y0.eq(out.y0), to_map.payload.y1.eq(out.y1),
+            to_map.payload.vector.eq(out.vector),
+            to_map.payload.channel.eq(Cat(Const(0, 1), n, out.block)),      # block*k + 2n
+            to_map.payload.batch_last.eq(at_batch_end), to_map.payload.layer_last.eq(at_layer_end),
+            to_map.valid.eq(conv & core_o.valid),
             mw.rd_data.eq(Mux(dst == Buffer.A, bufs["a"].rd_data, bufs["b"].rd_data)),
         ]
         # done is registered (it travels to the network controller's counters); a

@@ -113,6 +113,12 @@ class NetworkController(wiring.Component):
         prev_conv = Signal()
         q_features = Signal.like(mul_const(cur.q, eng.k), name="q_features")
 
+        # the shape and buffer chains' compares (CHECK), registered before they
+        # are combined (CHAIN): the descriptor's fields are spread over the chip
+        in_differs, q_differs, in_over_q = Signal(), Signal(), Signal()
+        src_not_in, src_not_prev, dst_is_out, dst_not_scratch = (Signal(), Signal(), Signal(),
+                                                                 Signal())
+
         def outside(value, lo, hi):
             return (value < lo) | (value > hi)
 
@@ -351,16 +357,13 @@ class NetworkController(wiring.Component):
                 m.d.sync += [
                     bad[ErrorCode.WEIGHTS_OVERFLOW].eq(w_end > eng.weight_words),
                     bad[ErrorCode.BIASES_OVERFLOW].eq(b_end > eng.bias_words),
-                    bad[ErrorCode.SHAPE_CHAIN].eq(
-                        ((layer != 0) & ((in_values != prev_out_values)
-                                         | (~conv & ~prev_conv & (cur.q != prev_p))))
-                        | (~conv & (in_values > q_features))),
-                    bad[ErrorCode.BUFFER_CHAIN].eq(
-                        Mux(layer == 0, cur.src != Buffer.IN, cur.src != prev_dst)
-                        | Mux(last_layer, cur.dst != Buffer.OUT,
-                              (cur.dst == Buffer.OUT) | (cur.dst == Buffer.IN)
-                              | (cur.dst == cur.src))
-                        | (conv & (cur.dst == Buffer.OUT))),     # results leave as vectors
+                    # the chain's compares, combined in CHAIN
+                    in_differs.eq(in_values != prev_out_values),
+                    q_differs.eq(cur.q != prev_p),
+                    in_over_q.eq(in_values > q_features),
+                    src_not_in.eq(cur.src != Buffer.IN), src_not_prev.eq(cur.src != prev_dst),
+                    dst_is_out.eq(cur.dst == Buffer.OUT),
+                    dst_not_scratch.eq((cur.dst == Buffer.IN) | (cur.dst == cur.src)),
                     bad[ErrorCode.GEOMETRY_RANGE].eq(conv & ~geo.pool_fits),
                     bad[ErrorCode.MAP_OVERFLOW].eq(conv & ((geo.in_map > net.max_map)
                                                            | (geo.out_map > net.max_map))),
@@ -368,6 +371,15 @@ class NetworkController(wiring.Component):
                     bad[ErrorCode.OUT_FEATURES_RANGE].eq((cur.out_features == 0)
                                                          | (cur.out_features > p_features)),
                 ]
+                m.next = "CHAIN"
+            with m.State("CHAIN"):
+                m.d.sync += bad[ErrorCode.SHAPE_CHAIN].eq(
+                    ((layer != 0) & (in_differs | (~conv & ~prev_conv & q_differs)))
+                    | (~conv & in_over_q))
+                m.d.sync += bad[ErrorCode.BUFFER_CHAIN].eq(
+                    Mux(layer == 0, src_not_in, src_not_prev)
+                    | Mux(last_layer, ~dst_is_out, dst_is_out | dst_not_scratch)
+                    | (conv & dst_is_out))      # a convolution's results leave as vectors
                 m.next = "SETTLE"
             with m.State("SETTLE"):
                 m.next = "VERDICT"
