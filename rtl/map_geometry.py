@@ -74,10 +74,14 @@ class MapGeometry(wiring.Component):
         span = cfg.max_side + 2 * cfg.max_padding + 2 * cfg.max_stride + cfg.max_kernel + 1
         end_h, end_w = Signal(range(span)), Signal(range(span))
         limit_h, limit_w = Signal(range(span)), Signal(range(span))
-        pool_kh = Mux(self.pool, self.pool_kh, 1)
-        pool_kw = Mux(self.pool, self.pool_kw, 1)
-        pool_sh = Mux(self.pool, self.pool_sh, 1)
-        pool_sw = Mux(self.pool, self.pool_sw, 1)
+        # the strides and pooling windows, latched on `start`: the fields come from
+        # the descriptor register, far away, and must not reach the window adders
+        # in the same clock (they hold still while the unit runs)
+        sh, sw = Signal.like(self.sh, name="sh_l"), Signal.like(self.sw, name="sw_l")
+        pool_kh, pool_kw = (Signal.like(self.pool_kh, name="pool_kh_l"),
+                            Signal.like(self.pool_kw, name="pool_kw_l"))
+        pool_sh, pool_sw = (Signal.like(self.pool_sh, name="pool_sh_l"),
+                            Signal.like(self.pool_sw, name="pool_sw_l"))
         wc, kwc = Signal(count), Signal(count)
 
         # every loop acts on every other clock: on the first its compares land in
@@ -95,6 +99,11 @@ class MapGeometry(wiring.Component):
                         self.done.eq(0), self.out_h.eq(0), self.out_w.eq(0), act.eq(0),
                         end_h.eq(self.kh), end_w.eq(self.kw),
                         limit_h.eq(self.h + 2 * self.ph), limit_w.eq(self.w + 2 * self.pw),
+                        sh.eq(self.sh), sw.eq(self.sw),
+                        pool_kh.eq(Mux(self.pool, self.pool_kh, 1)),
+                        pool_kw.eq(Mux(self.pool, self.pool_kw, 1)),
+                        pool_sh.eq(Mux(self.pool, self.pool_sh, 1)),
+                        pool_sw.eq(Mux(self.pool, self.pool_sw, 1)),
                     ]
                     m.next = "CONV_SIDES"
             # out = how many windows fit: window ends KH, KH+SH, ... up to H+2*PH
@@ -104,9 +113,9 @@ class MapGeometry(wiring.Component):
                     m.d.sync += [fit_h.eq(end_h <= limit_h), fit_w.eq(end_w <= limit_w)]
                 with m.Else():
                     with m.If(fit_h):
-                        m.d.sync += [self.out_h.eq(self.out_h + 1), end_h.eq(end_h + self.sh)]
+                        m.d.sync += [self.out_h.eq(self.out_h + 1), end_h.eq(end_h + sh)]
                     with m.If(fit_w):
-                        m.d.sync += [self.out_w.eq(self.out_w + 1), end_w.eq(end_w + self.sw)]
+                        m.d.sync += [self.out_w.eq(self.out_w + 1), end_w.eq(end_w + sw)]
                     with m.If(~fit_h & ~fit_w):
                         m.d.sync += [self.pool_h.eq(0), self.pool_w.eq(0),
                                      end_h.eq(pool_kh), end_w.eq(pool_kw)]

@@ -116,6 +116,7 @@ class NetworkController(wiring.Component):
         # the shape and buffer chains' compares (CHECK), registered before they
         # are combined (CHAIN): the descriptor's fields are spread over the chip
         in_differs, q_differs, in_over_q = Signal(), Signal(), Signal()
+        shift_bad = Signal(3)       # likewise the shifts' range compares (RANGE)
         src_not_in, src_not_prev, dst_is_out, dst_not_scratch = (Signal(), Signal(), Signal(),
                                                                  Signal())
 
@@ -305,11 +306,14 @@ class NetworkController(wiring.Component):
                 m.d.sync += [
                     bad[ErrorCode.Q_RANGE].eq((cur.q == 0) | (cur.q > eng.max_q)),
                     bad[ErrorCode.P_RANGE].eq((cur.p == 0) | (cur.p > eng.max_p)),
-                    bad[ErrorCode.SHIFT_RANGE].eq((cur.acc_shift > eng.acc_shift_range[1])
-                                                  | (cur.out_shift < out_lo)
-                                                  | (cur.out_shift > out_hi)),
+                    # (the shifts' three compares are combined in RANGE_COMBINE)
+                    shift_bad.eq(Cat(cur.acc_shift > eng.acc_shift_range[1],
+                                     cur.out_shift < out_lo, cur.out_shift > out_hi)),
                     bad[ErrorCode.GEOMETRY_RANGE].eq(geometry_any),
                 ]
+                m.next = "RANGE_COMBINE"
+            with m.State("RANGE_COMBINE"):
+                m.d.sync += bad[ErrorCode.SHIFT_RANGE].eq(shift_bad.any())
                 m.next = "RANGE_SETTLE"
             with m.State("RANGE_SETTLE"):
                 m.next = "RANGE_VERDICT"
