@@ -166,6 +166,11 @@ def cmd_infer(args) -> int:
     return run_infer(args, progress=_progress(args.quiet))
 
 
+def cmd_build(args) -> int:
+    from .build_command import run_build
+    return run_build(args, progress=_progress(args.quiet))
+
+
 SIMULATOR_HELP = ("RTL simulator: verilator (compiled once per engine configuration, then fast) "
                   "or icarus (default verilator)")
 
@@ -199,9 +204,44 @@ def _benchmark_options(p, *, quick_help: str, out_default: str, timeout: float, 
     _simulator_option(p)
 
 
+LAYER_BATCHES_HELP = ("batches of B inputs that run each layer together (activation buffers for "
+                      "M x B inputs; the pipeline's fill and drain are paid once per layer for "
+                      "all of them; default 1)")
+
+
+def _engine_arguments(group, *, mults: bool, calibration_help: str) -> None:
+    """The engine options ``infer`` and ``build`` share (``--mults``: the dense baseline's)."""
+    group.add_argument("--k", type=int, default=None,
+                       help="block size (default: the bundle's k; must match it)")
+    group.add_argument("--pes", type=int, default=None, help="processing elements P (default 4)")
+    if mults:
+        group.add_argument("--mults", type=int, default=None,
+                           help="multipliers M of the dense baseline (golden-dense, rtl-dense; "
+                                "default 4)")
+    group.add_argument("--batch", type=int, default=None,
+                       help="input vectors per weight read B (default 1)")
+    group.add_argument("--act-width", type=int, default=None, help="activation width (default 16)")
+    group.add_argument("--weight-width", type=int, default=None,
+                       help="weight spectrum width (default 16)")
+    group.add_argument("--ifft-width", type=int, default=None, help="IFFT input width (default 16)")
+    group.add_argument("--twiddle-width", type=int, default=None, help="twiddle width (default 16)")
+    group.add_argument("--rounding", default=None, help="rounding of the datapath (default half_up)")
+    group.add_argument("--calibration", default=None, metavar="X.npy", help=calibration_help)
+
+
+def _verilog_arguments(group, default_top: str) -> None:
+    """``--target`` and ``--top`` of the commands that write Verilog."""
+    from .config import TARGETS
+    group.add_argument("--target", choices=TARGETS, default="generic",
+                       help="generic: vendor-neutral Verilog; ecp5: may instantiate ECP5 "
+                            "primitives (default: generic)")
+    group.add_argument("--top", default=None,
+                       help=f"top module name, also the file name (<top>.v): a Verilog "
+                            f"identifier (default: {default_top})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from circnn.synth.flow import DEVICES, PACKAGES, SPEEDS
-    from .config import TARGETS
 
     parser = argparse.ArgumentParser(
         prog="circnn",
@@ -217,15 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     set_help = "set a design parameter (repeatable); `circnn designs -v` lists them"
     p = sub.add_parser("generate", help="elaborate a design to Verilog",
                        description="Elaborate a registered design to Verilog. The file's header "
-                                   "records the circnn version and every parameter.")
+                                   "records the circnn version, the git commit of the source, "
+                                   "every parameter and the command that regenerates it.")
     p.add_argument("design", help="design name (see `circnn designs`)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help=set_help)
-    p.add_argument("--target", choices=TARGETS, default="generic",
-                   help="generic: vendor-neutral Verilog; ecp5: may instantiate ECP5 primitives "
-                        "(default: generic)")
-    p.add_argument("--top", default=None,
-                   help="top module name, also the file name (<top>.v): a Verilog identifier "
-                        "(default: the design name)")
+    _verilog_arguments(p, "the design name")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="output directory: new (its parent must exist) or existing; <top>.v and "
                         "params.json there are replaced together, other files stay")
@@ -405,6 +441,45 @@ def build_parser() -> argparse.ArgumentParser:
     _simulator_option(p, default=None)
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser("build", help="compile a network, size an accelerator for it and write "
+                                     "its Verilog, program.bin, program.json and build.json",
+                       description="Compile a model bundle for the engine, size an accelerator "
+                                   "for it (or take --set limits and check that the network "
+                                   "fits), and write to DIR the accelerator's Verilog, "
+                                   "program.bin (the host-bus writes that load the network), "
+                                   "program.json (their summary and how to run an inference), "
+                                   "build.json (every parameter, the layers' formats and errors, "
+                                   "the MAC-bound cycles, versions) and with --synth the ECP5 "
+                                   "report (docs/build.md). DIR is replaced as a whole when the "
+                                   "build is complete: it must be new, empty or a previous build.")
+    p.add_argument("--model", required=True, metavar="NET.npz", help="model bundle")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="the build folder: new (its parent must exist), empty, or a previous build")
+    eg = p.add_argument_group("engine (as circnn infer)")
+    _engine_arguments(eg, mults=False,
+                      calibration_help="rows the compiler chooses formats from (a convolutional "
+                                       "network needs them; without them a dense network's "
+                                       "formats come from its weights and biases)")
+    eg.add_argument("--layer-batches", type=int, default=None, metavar="M",
+                    help=LAYER_BATCHES_HELP)
+    hg = p.add_argument_group("accelerator and Verilog")
+    hg.add_argument("--set", action="append", metavar="NAME=VALUE",
+                    help="replace a limit of the accelerator sized for the network (repeatable; "
+                         "max_q, max_p, weight_depth, bias_depth, max_layers, max_map, "
+                         "convolution, max_side, max_channels, max_kernel, max_stride, "
+                         "max_padding, twiddle_multiplier: `circnn designs -v`); a network "
+                         "that does not fit is refused, naming what does not")
+    _verilog_arguments(hg, "accelerator")
+    sg = p.add_argument_group("ECP5 build")
+    sg.add_argument("--synth", action="store_true",
+                    help="also synthesise, place and route the accelerator for LFE5U-85F-6 "
+                         "CABGA381 (as circnn synth; minutes): synth.json and synth.files/")
+    sg.add_argument("--freq", type=float, default=None, metavar="MHZ",
+                    help="--synth: target clock (default 150)")
+    sg.add_argument("--seed", type=int, default=None, help="--synth: placement seed (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no summary and no progress messages")
+    p.set_defaults(func=cmd_build)
+
     p = sub.add_parser("infer", help="run a model bundle on input rows (float, golden or RTL)",
                        description="Run a model bundle on the rows of a .npy file and write the "
                                    "outputs as a .npy file. float: the double-precision forward "
@@ -414,7 +489,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Verilog), all rows in one simulation, with cycles and "
                                    "multiplier utilisation. "
                                    "golden and rtl run bundles of any depth.")
-    p.add_argument("--model", required=True, metavar="BUNDLE.npz", help="model bundle (circnn-bundle/1)")
+    p.add_argument("--model", default=None, metavar="BUNDLE.npz",
+                   help="model bundle (circnn-bundle/1); with --build, default: the bundle the "
+                        "build was made from (a bundle given must be that one)")
+    p.add_argument("--build", default=None, metavar="DIR",
+                   help="golden, rtl: run on the accelerator `circnn build` wrote to DIR: its "
+                        "engine and formats; rtl simulates its Verilog file, loaded by "
+                        "replaying program.bin through the host bus (engine options are fixed "
+                        "by the build)")
     p.add_argument("--inputs", required=True, metavar="X.npy", help="float rows (N, n_in) or one row (n_in,)")
     p.add_argument("--backend", choices=("float", "golden", "rtl", "golden-dense", "rtl-dense"),
                    required=True,
@@ -424,20 +506,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(the dense baseline engine on the same function, one-layer bundles)")
     p.add_argument("--out", required=True, metavar="Y.npy", help="output rows, written atomically")
     eg = p.add_argument_group("engine (golden and rtl)")
-    eg.add_argument("--k", type=int, default=None, help="block size (default: the bundle's k; must match it)")
-    eg.add_argument("--pes", type=int, default=None, help="processing elements P (default 4)")
-    eg.add_argument("--mults", type=int, default=None,
-                    help="multipliers M of the dense baseline (golden-dense, rtl-dense; default 4)")
-    eg.add_argument("--batch", type=int, default=None,
-                    help="input vectors per weight read B (default 1)")
-    eg.add_argument("--act-width", type=int, default=None, help="activation width (default 16)")
-    eg.add_argument("--weight-width", type=int, default=None,
-                    help="weight spectrum width (default 16)")
-    eg.add_argument("--ifft-width", type=int, default=None, help="IFFT input width (default 16)")
-    eg.add_argument("--twiddle-width", type=int, default=None, help="twiddle width (default 16)")
-    eg.add_argument("--rounding", default=None, help="rounding of the datapath (default half_up)")
-    eg.add_argument("--calibration", default=None, metavar="X.npy",
-                    help="rows the compiler chooses formats from (default: the inputs)")
+    _engine_arguments(eg, mults=True,
+                      calibration_help="rows the compiler chooses formats from (default: the "
+                                       "inputs; with --build, the build's)")
     eg.add_argument("--strict", action="store_true",
                     help="exit with status 3 when any value saturated in the run (the outputs "
                          "are still written)")
@@ -451,9 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     rg.add_argument("--seed", type=int, default=None,
                     help="seed of the idle/stall patterns (default 0)")
     rg.add_argument("--layer-batches", type=int, default=None, metavar="M",
-                    help="rtl, multi-layer bundles: batches of B inputs that run each layer "
-                         "together (activation buffers for M x B inputs; the pipeline's fill "
-                         "and drain are paid once per layer for all of them; default 1)")
+                    help="rtl, multi-layer bundles: " + LAYER_BATCHES_HELP)
     p.add_argument("--report", default=None, metavar="FILE.json",
                    help="also write a JSON report (formats, errors, saturation counts of the "
                         "calibration and of the run, cycles, utilisation); written together "

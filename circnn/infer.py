@@ -35,7 +35,8 @@ import numpy as np
 from .errors import CircnnError, ParameterError
 
 __all__ = ["BACKENDS", "DENSE_BACKENDS", "ENGINE_DEFAULTS", "RTL_DEFAULTS", "EXIT_SATURATED",
-           "load_rows", "check_rows", "engine_for", "dense_engine_for", "dense_matrix",
+           "load_rows", "check_rows", "first_layer_name", "load_calibration", "engine_for",
+           "dense_engine_for", "dense_matrix", "compile_bundle", "layer_reports",
            "InferResult", "infer_float", "infer_golden", "infer_rtl", "infer_golden_dense",
            "infer_rtl_dense", "error_vs_float", "run_infer"]
 
@@ -100,6 +101,26 @@ def cnn_rows(x: np.ndarray, bundle, label: str) -> tuple[np.ndarray, bool]:
     if maps.shape[0] == 0:
         raise CircnnError(f"{label}: no rows (shape {np.shape(x)})")
     return maps.reshape(maps.shape[0], -1), single
+
+
+def first_layer_name(bundle) -> str:
+    """What a dense bundle's input rows feed, for messages about their width."""
+    first = bundle.layers[0]
+    return "layer 0 (in_features)" if first.in_features is not None \
+        else f"layer 0 (q*k = {first.q}*{first.k})"
+
+
+def load_calibration(path, bundle) -> np.ndarray:
+    """The calibration rows in the .npy file ``path`` for ``bundle``, as rows (N, n_in);
+    refuses rows of another width, non-finite values and rows that are all zero."""
+    label = f"calibration {str(path)!r}"
+    raw = load_rows(path, "calibration", max_ndim=2 if bundle.in_shape is None else 4)
+    rows = cnn_rows(raw, bundle, label)[0] if bundle.in_shape is not None \
+        else check_rows(raw, bundle.layers[0].n_in, label, first_layer_name(bundle))
+    if not np.any(rows):
+        raise CircnnError(f"{label}: every value is 0: the rows must show the range "
+                          f"of the inputs to choose the input format from")
+    return rows
 
 
 # --- engines ----------------------------------------------------------------------
@@ -199,7 +220,7 @@ def _saturations(input_clipped: int, per_layer) -> list[dict]:
              "output": int(out)} for i, (acc, out) in enumerate(per_layer)]
 
 
-def _compile_network(bundle, eng, calibration):
+def compile_bundle(bundle, eng, calibration):
     """Programs of a dense network, or the steps of a convolutional one."""
     from .compiler import compile_cnn, compile_network
     if _is_cnn(bundle):
@@ -223,7 +244,7 @@ def infer_golden(bundle, eng, x: np.ndarray, calibration: np.ndarray, *,
     ``programs``: the bundle already compiled for ``eng`` from ``calibration``."""
     from .compiler import dequantize_outputs, quantize_inputs
     from .sim.model.network import network_forward
-    programs = programs or _compile_network(bundle, eng, calibration)
+    programs = programs or compile_bundle(bundle, eng, calibration)
     if _is_cnn(bundle):
         return _infer_golden_cnn(bundle, eng, x, programs)
     first = programs[0]
@@ -244,6 +265,18 @@ def _cnn_codes(eng, x: np.ndarray, steps):
                         lambda v: FixedFormat(eng.act_width, in_frac).quantize(v, "half_even"))
 
 
+def layer_reports(bundle, compiled) -> list[dict]:
+    """The compiler's report of every layer of ``bundle`` (``compiled``: its programs,
+    or its steps), with the layer's ``type``: formats, shifts and, with calibration
+    rows, the error against the float layer; a pooling layer's note."""
+    reports = [dict(getattr(c, "program", c).report) if getattr(c, "program", c) is not None
+               else {"type": "maxpool2d", "note": "the maximum of codes: formats pass through"}
+               for c in compiled]
+    for rep, layer in zip(reports, bundle.layers):
+        rep.setdefault("type", layer.kind)
+    return reports
+
+
 def _cnn_result(bundle, steps, y_codes, traces, clipped, stats=None) -> InferResult:
     """A convolutional network's output codes dequantised to the float model's output
     shape: (N, n_out), or (N, H, W, C) for a map; its reports and saturations."""
@@ -251,11 +284,7 @@ def _cnn_result(bundle, steps, y_codes, traces, clipped, stats=None) -> InferRes
     y = y_codes.astype(np.float64) * 2.0 ** -out_frac
     last = bundle.layers[-1]
     y = y.reshape(-1, *last.out_shape) if last.out_shape is not None else y[:, :last.n_out]
-    reports = [dict(s.program.report) if s.program is not None else
-               {"type": "maxpool2d", "note": "the maximum of codes: formats pass through"}
-               for s in steps]
-    for rep, layer in zip(reports, bundle.layers):
-        rep.setdefault("type", layer.kind)
+    reports = layer_reports(bundle, steps)
     return InferResult(y, reports, _saturations(
         clipped, [(t.acc_saturations, t.out_saturations) for t in traces]), stats or {})
 
@@ -271,19 +300,27 @@ def _infer_golden_cnn(bundle, eng, x: np.ndarray, steps) -> InferResult:
 def infer_rtl(bundle, eng, x: np.ndarray, calibration: np.ndarray, *, name: str = "infer",
               idle: float = 0.0, stall: float = 0.0, seed: int = 0, progress=None,
               simulator: str = "verilator", keep_files: bool = True,
-              programs=None, layer_batches: int = 1) -> InferResult:
+              programs=None, layer_batches: int = 1, net=None, verilog=None,
+              program=None, target: str = "generic") -> InferResult:
     """The compiled network on the generated Verilog, all rows in one simulation:
     ``CirculantLayer`` for a one-layer dense bundle, the whole ``Accelerator``
     (sized by :func:`~circnn.compiler.network_config_for`, with activation buffers
     for ``layer_batches`` x B inputs) for deeper or convolutional ones.  The bit-true model runs on the same codes: it gives the
     run's per-layer saturation counts (the hardware counts only totals) and
-    ``rtl_golden_mismatches``, every output word compared."""
+    ``rtl_golden_mismatches``, every output word compared.
+
+    A build folder's run gives ``net`` (its accelerator: ``eng`` is
+    ``net.engine``), ``verilog`` (its Verilog,
+    :class:`~circnn.sim.harness.prebuilt.VerilogModule`, elaborated for
+    ``target``) and ``program`` (its host-bus writes): the accelerator runs
+    every network, one layer too, and the file is simulated as it is, loaded
+    by replaying ``program`` (:func:`~circnn.sim.harness.accelerator.simulate_network`)."""
     from .compiler import dequantize_outputs, network_config_for, quantize_inputs
     from .sim.harness.accelerator import simulate_network
     from .sim.harness.layer import simulate_layer
     from .sim.model.cnn import cnn_forward
     from .sim.model.network import network_forward
-    programs = programs or _compile_network(bundle, eng, calibration)
+    programs = programs or compile_bundle(bundle, eng, calibration)
     cnn = _is_cnn(bundle)
     if cnn:
         codes, clipped = _cnn_codes(eng, x, programs)
@@ -293,7 +330,7 @@ def infer_rtl(bundle, eng, x: np.ndarray, calibration: np.ndarray, *, name: str 
         codes, clipped = _input_codes(x, first.in_frac, eng.act_width,
                                       lambda v: quantize_inputs(v, first.in_frac, eng, first.q))
         expected, traces = network_forward(codes, programs, eng, trace=True)
-    if len(programs) == 1:
+    if len(programs) == 1 and net is None:
         y_codes, stats = simulate_layer(eng, programs[0], codes, name=name, idle=idle,
                                         stall=stall, seed=seed, compare=False,
                                         progress=progress, keep_files=keep_files,
@@ -304,10 +341,11 @@ def infer_rtl(bundle, eng, x: np.ndarray, calibration: np.ndarray, *, name: str 
                      layer_mac_bound_cycles=[stats["ideal_cycles_per_row"]],
                      layers_run=["layer 0 (dense)"])
     else:
-        net = network_config_for(programs, eng, layer_batches)
+        net = net or network_config_for(programs, eng, layer_batches)
         y_codes, stats = simulate_network(net, programs, codes, name=name, idle=idle,
                                           stall=stall, seed=seed, progress=progress,
-                                          keep_files=keep_files, simulator=simulator)
+                                          keep_files=keep_files, simulator=simulator,
+                                          verilog=verilog, program=program, target=target)
         stats["ideal_cycles_per_inference"] = stats["mac_bound_cycles"]
     stats["rtl_golden_mismatches"] = stats["golden_mismatches"] = int(
         np.count_nonzero(y_codes != expected))
@@ -395,6 +433,13 @@ def _check_options(args) -> dict:
         raise ParameterError(f"{flag} is not used by the {backend} backend"
                              + (" (float runs the bundle in double precision)"
                                 if backend == "float" else ""))
+    if getattr(args, "build", None) is not None:
+        if backend not in ("golden", "rtl"):
+            raise ParameterError(f"--build runs the golden and rtl backends, not {backend}")
+        fixed = _given(args, engine_names + ["layer_batches"])
+        if fixed:
+            raise ParameterError(f"--{fixed[0].replace('_', '-')} is fixed by the build "
+                                 f"(build.json's accelerator); drop it, or build again with it")
     options = {n: getattr(args, n, None) for n in engine_names}
     for name, default in RTL_DEFAULTS.items():
         value = getattr(args, name, None)
@@ -439,13 +484,21 @@ def run_infer(args, progress=None) -> int:
 
     # -- everything checked before any work ---------------------------------------
     options = _check_options(args)
-    inputs = [("--model", args.model), ("--inputs", args.inputs),
-              ("--calibration", args.calibration)]
+    build, model_path, calibration_path = None, args.model, args.calibration
+    if getattr(args, "build", None) is not None:
+        from .build_folder import load_build
+        build = load_build(args.build)
+        model_path, calibration_path = build.check_inputs(args.model, args.calibration)
+    elif model_path is None:
+        raise CircnnError("--model BUNDLE.npz is required (or --build DIR: the bundle a build "
+                          "was made from)")
+    inputs = [("--model", model_path), ("--inputs", args.inputs),
+              ("--calibration", calibration_path), *(build.files() if build else [])]
     out = check_output_file(Path(args.out), "--out", inputs=inputs)
     report = check_output_file(Path(args.report), "--report",
                                inputs=inputs + [("--out", args.out)]) if args.report else None
-    bundle = load_bundle(args.model)
-    model = f"bundle {str(args.model)!r}"
+    bundle = load_bundle(model_path)
+    model = f"bundle {str(model_path)!r}"
     x_raw = load_rows(args.inputs, "inputs", max_ndim=2 if bundle.in_shape is None else 4)
     n_layers = len(bundle.layers)
     if backend in DENSE_BACKENDS and n_layers > 1:
@@ -459,51 +512,56 @@ def run_infer(args, progress=None) -> int:
     if bundle.in_shape is not None:
         x, single = cnn_rows(x_raw, bundle, f"inputs {str(args.inputs)!r}")
     else:
-        who = "layer 0 (in_features)" if first.in_features is not None \
-            else f"layer 0 (q*k = {first.q}*{first.k})"
-        x = check_rows(x_raw, bundle.n_in, f"inputs {str(args.inputs)!r}", who)
+        x = check_rows(x_raw, bundle.n_in, f"inputs {str(args.inputs)!r}",
+                       first_layer_name(bundle))
         single = x_raw.ndim == 1
     calibration, eng = x, None
     if backend != "float":
-        if args.calibration is not None:
-            label = f"calibration {str(args.calibration)!r}"
-            raw = load_rows(args.calibration, "calibration",
-                            max_ndim=2 if bundle.in_shape is None else 4)
-            calibration = cnn_rows(raw, bundle, label)[0] if bundle.in_shape is not None \
-                else check_rows(raw, first.n_in, label, who)
-            if not np.any(calibration):
-                raise CircnnError(f"{label}: every value is 0: the rows must show the range "
-                                  f"of the inputs to choose the input format from")
-        eng = dense_engine_for(first, options, model=model) if backend in DENSE_BACKENDS \
-            else engine_for(bundle, options, model=model)
+        if calibration_path is not None:
+            calibration = load_calibration(calibration_path, bundle)
+        elif build is not None:
+            calibration = None         # the build chose its formats from weights and biases
+        if build is not None:
+            eng = build.net.engine
+        else:
+            eng = dense_engine_for(first, options, model=model) if backend in DENSE_BACKENDS \
+                else engine_for(bundle, options, model=model)
         if backend.startswith("rtl"):
             from .sim.harness.simulators import require_simulator
             require_simulator(options["simulator"])
         # compiling chooses the formats: data no format holds is refused here, before any run
         try:
             compiled = _compile_dense(first, eng, calibration) if backend in DENSE_BACKENDS \
-                else _compile_network(bundle, eng, calibration)
+                else compile_bundle(bundle, eng, calibration)
         except CircnnError as exc:
-            if args.calibration is None and "calibration" in str(exc):
+            if calibration_path is None and build is None and "calibration" in str(exc):
                 raise CircnnError(f"{exc} (no --calibration was given: the inputs calibrate "
                                   f"the formats)") from None
             raise
+        if build is not None:
+            build.check_program(compiled)
 
     # -- the work ----------------------------------------------------------------------
     t0 = time.monotonic()
-    summary = {"backend": backend, "bundle": str(args.model), "inputs": str(args.inputs),
+    summary = {"backend": backend, "bundle": str(model_path), "inputs": str(args.inputs),
                "out": str(out), "rows": int(x.shape[0]), "layers": n_layers}
+    if build is not None:
+        summary["build"] = str(build.folder)
     if backend == "float":
         y = infer_float(bundle, x)
         result = None
     else:
         summary["engine"] = eng.to_dict()
-        summary["calibration"] = "inputs" if args.calibration is None else str(args.calibration)
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(args.model).stem)[:40] + f"_{os.getpid()}"
+        summary["calibration"] = str(calibration_path) if calibration_path is not None else \
+            "weight and bias ranges" if build is not None else "inputs"
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model_path).stem)[:40] + f"_{os.getpid()}"
         rtl = dict(idle=options["idle"], stall=options["stall"], seed=options["seed"],
                    simulator=options["simulator"], progress=say, keep_files=False)
         if backend == "rtl":
             rtl["layer_batches"] = options["layer_batches"]
+            if build is not None:
+                rtl.update(net=build.net, verilog=build.verilog_module(),
+                           program=build.program.writes, target=build.target)
         if backend == "golden":
             result = infer_golden(bundle, eng, x, calibration, programs=compiled)
         elif backend == "golden-dense":
@@ -527,6 +585,10 @@ def run_infer(args, progress=None) -> int:
                         "layer_pe_utilisation", "layers_run"):
                 if key in result.stats:
                     summary[key] = result.stats[key]
+            if "batch_cycles" in result.stats:      # the accelerator ran
+                summary["accelerator_source"] = (
+                    f"the build {str(build.folder)!r}" if build is not None else
+                    "sized for the bundle by network_config_for; circnn build takes --set limits")
         summary["error_vs_float"] = error_vs_float(y, infer_float(bundle, x))
         summary["saturations_run"] = result.saturations
         summary["saturations_calibration"] = [
@@ -618,13 +680,16 @@ def _print_summary(s: dict) -> None:
     if r is None:
         return
     pad = f" (+{r['padded_rows']} zero rows to fill the batch)" if r.get("padded_rows") else ""
-    if s["backend"] == "rtl" and "layers_run" in r and len(r["layers_run"]) > 1:
+    if s["backend"] == "rtl" and "accelerator_source" in s:
         a = r["accelerator"]
-        print(f"accelerator: k={a['k']} P={a['pes']} B={a['batch']} "
-              f"layer_batches={a['layer_batches']} max_q={a['max_q']} "
-              f"max_p={a['max_p']} max_layers={a['max_layers']} max_map={a['max_map']} values, "
-              f"patches up to {a['max_kernel']}x{a['max_kernel']} on {a['max_side']}x"
-              f"{a['max_side']}x{a['max_channels']} maps")
+        maps = (f"patches up to {a['max_kernel']}x{a['max_kernel']} on {a['max_side']}x"
+                f"{a['max_side']}x{a['max_channels']} maps" if a["convolution"]
+                else "no convolution")
+        print(f"accelerator ({s['accelerator_source']}): k={a['k']} P={a['pes']} "
+              f"B={a['batch']} layer_batches={a['layer_batches']} max_q={a['max_q']} "
+              f"max_p={a['max_p']} weight_depth={a['weight_depth']} "
+              f"bias_depth={a['bias_depth']} max_layers={a['max_layers']} "
+              f"max_map={a['max_map']} values, {maps}")
         print(f"rtl (accelerator, one simulation): {r['cycles']} busy clocks for {r['rows']} "
               f"rows{pad}; steady state {r['cycles_per_inference']:.1f} cycles per inference, "
               f"MAC bound {r['mac_bound_cycles']} "

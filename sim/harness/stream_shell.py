@@ -40,10 +40,12 @@ from amaranth.hdl import ClockSignal, Instance, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["StreamShell", "SHELL_SOURCES", "shell_addr_bits", "LFSR_TAPS"]
+__all__ = ["StreamShell", "SHELL_SOURCES", "SHELL_MODULES", "shell_addr_bits", "LFSR_TAPS"]
 
 #: the Verilog of the file-backed memories, a source of every shell build
 SHELL_SOURCES = (Path(__file__).resolve().parent / "stream_files.v",)
+#: the modules of SHELL_SOURCES: the input memory, the output memory
+SHELL_MODULES = ("circnn_stream_source", "circnn_stream_sink")
 #: x^32 + x^22 + x^2 + x + 1, a maximal-length Galois LFSR
 LFSR_TAPS = 0x80200003
 _COUNT_BITS = 32
@@ -146,7 +148,7 @@ class StreamShell(wiring.Component):
         m.d.sync += offering.eq(i.valid & ~i.ready & ~self.shell_start)
         read_addr = Mux(self.shell_start, 0, Mux(fire_in, self.shell_sent + 1, self.shell_sent))
         m.submodules.source = Instance(
-            "circnn_stream_source", p_WIDTH=len(in_payload), p_ADDR_BITS=ab,
+            SHELL_MODULES[0], p_WIDTH=len(in_payload), p_ADDR_BITS=ab,
             i_clk=ClockSignal(), i_load=self.shell_load, i_addr=read_addr[:ab], o_data=word)
         with m.If(fire_in & ~self.shell_start):
             m.d.sync += self.shell_sent.eq(self.shell_sent + 1)
@@ -160,7 +162,7 @@ class StreamShell(wiring.Component):
             fire_out.eq(o.valid & o.ready),
         ]
         m.submodules.sink = Instance(
-            "circnn_stream_sink", p_WIDTH=len(out_payload), p_ADDR_BITS=ab,
+            SHELL_MODULES[1], p_WIDTH=len(out_payload), p_ADDR_BITS=ab,
             i_clk=ClockSignal(), i_we=fire_out, i_addr=self.shell_received[:ab],
             i_data=out_payload, i_dump=self.shell_dump, i_count=self.shell_received[:ab + 1])
         with m.If(fire_out & ~self.shell_start):
