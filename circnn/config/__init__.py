@@ -13,6 +13,10 @@ from .engine import (MAX_LEFT_SHIFT, EngineConfig, LayerField, LayerRegisters, L
                      MemoryImage)
 from .fft import (REORDER_ORDERS, SHIFT_ADD_MAX_MAGNITUDES, TWIDDLE_MULTIPLIERS, FFTConfig,
                   bit_reverse, nontrivial_magnitudes, stage_twiddles, twiddle_table)
+from .host_link import (CRC_BYTES, CRC_INIT, CRC_POLY, IDENTITY_FIELDS, LINK_STATUS_FIELDS,
+                        MAX_BAUD_ERROR, MAX_PAYLOAD, MIN_DIVISOR, PROTOCOL_VERSION, REPLY_HEADER,
+                        REQUEST_HEADER, SYNC, Command, LinkConfig, LinkStatus, record_bytes,
+                        uart_divisor)
 from .fixedpoint import MAX_FRAC, MAX_MODEL_BITS, MAX_OPERAND_BITS, ROUNDINGS, Rounding, int_range
 from .network import (DESCRIPTOR_FIELDS, DESCRIPTOR_SLOT, GEOMETRY_FIELDS, REGION_SHIFT,
                       STATUS_LAYOUT, Buffer, ErrorCode, HostRegister, LayerKind, NetworkConfig, Region, decode_status,
@@ -29,6 +33,9 @@ __all__ = [
     "MAX_LEFT_SHIFT", "EngineConfig", "LayerField", "LayerRegisters", "LoadTarget", "MemoryImage",
     "REORDER_ORDERS", "SHIFT_ADD_MAX_MAGNITUDES", "TWIDDLE_MULTIPLIERS", "FFTConfig",
     "bit_reverse", "nontrivial_magnitudes", "stage_twiddles", "twiddle_table",
+    "CRC_BYTES", "CRC_INIT", "CRC_POLY", "IDENTITY_FIELDS", "LINK_STATUS_FIELDS",
+    "MAX_BAUD_ERROR", "MAX_PAYLOAD", "MIN_DIVISOR", "PROTOCOL_VERSION", "REPLY_HEADER",
+    "REQUEST_HEADER", "SYNC", "Command", "LinkConfig", "LinkStatus", "record_bytes", "uart_divisor",
     "MAX_FRAC", "MAX_MODEL_BITS", "MAX_OPERAND_BITS", "ROUNDINGS", "Rounding", "int_range",
     "DESCRIPTOR_FIELDS", "DESCRIPTOR_SLOT", "REGION_SHIFT", "STATUS_LAYOUT", "Buffer", "ErrorCode",
     "GEOMETRY_FIELDS", "LayerKind",
