@@ -59,6 +59,11 @@ def accumulators(rng, eng, p, acc_shift, runs):
                                  size=(B, p, N)) << acc_shift)
             tie = edge + (1 << acc_shift >> 1) * rng.choice([-1, 1], size=(B, p, N))
             pick = rng.integers(0, 3, size=(B, p, N))
+            # one full-scale word in every array, so that a shift with offset > 0
+            # saturates at least once whatever the draws
+            extreme = rng.integers(full.size)
+            full.flat[extreme] = rng.choice([lo, hi])
+            pick.flat[extreme] = 0
             parts.append(np.clip(np.where(pick == 0, full, np.where(pick == 1, edge, tie)),
                                  lo, hi).astype(np.int64))
         out.append(tuple(parts))
