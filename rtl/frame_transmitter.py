@@ -60,6 +60,15 @@ class FrameTransmitter(wiring.Component):
             m.d.sync += [byte.eq(after[8:]), crc_low.eq(after[:8])]
             m.next = "CRC_HIGH"
 
+        def then_next_word():
+            """After the header or a payload byte: the CRC when no word is left, else
+            the next word's read."""
+            with m.If(left == 0):
+                then_crc()
+            with m.Else():
+                m.d.sync += wait.eq(self.read_latency)
+                m.next = "READ"
+
         with m.FSM(name="transmitter"):
             with m.State("IDLE"):
                 m.d.comb += self.reply.ready.eq(1)
@@ -80,11 +89,7 @@ class FrameTransmitter(wiring.Component):
                 with m.If(taken):
                     m.d.sync += [byte.eq(header[:8]), header.eq(header[8:]), sent.eq(sent + 1)]
                     with m.If(sent == REPLY_HEADER - 2):
-                        with m.If(left == 0):
-                            then_crc()
-                        with m.Else():
-                            m.d.sync += wait.eq(self.read_latency)
-                            m.next = "READ"
+                        then_next_word()
             with m.State("READ"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += wait.eq(wait - 1)
@@ -94,11 +99,7 @@ class FrameTransmitter(wiring.Component):
             with m.State("PAYLOAD"):
                 m.d.comb += [self.o.valid.eq(1), self.busy.eq(1)]
                 with m.If(taken):
-                    with m.If(left == 0):
-                        then_crc()
-                    with m.Else():
-                        m.d.sync += wait.eq(self.read_latency)
-                        m.next = "READ"
+                    then_next_word()
             with m.State("CRC_HIGH"):
                 m.d.comb += [self.o.valid.eq(1), self.busy.eq(1)]
                 with m.If(taken):
