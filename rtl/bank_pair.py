@@ -70,27 +70,34 @@ class BankPair(wiring.Component):
         m = Module()
         w_bank, r_bank = Signal(), Signal()
         ready = [Signal(name="ready0"), Signal(name="ready1")]  # the reader may read it
+        # `writer.free` is a flip-flop of its own, loaded with the value the flags
+        # will have: the writer's accept and commit decisions start at a register
+        # beside the writer, not at a multiplexer of this component's flags
+        free = Signal(init=1)
         commit, release = self.writer.commit, self.reader.release
-        with m.If(commit):
-            m.d.sync += w_bank.eq(~w_bank)
-        with m.If(release):
-            m.d.sync += r_bank.eq(~r_bank)
+        w_bank_next = w_bank ^ commit
+        m.d.sync += [w_bank.eq(w_bank_next), r_bank.eq(r_bank ^ release)]
         if self.landing:
             busy = [Signal(name="busy0"), Signal(name="busy1")]   # claimed or ready
             land, land_bank = self.landed.land, Signal()
-            with m.If(land):
-                m.d.sync += land_bank.eq(~land_bank)
+            m.d.sync += land_bank.eq(land_bank ^ land)
         else:
             busy = ready
             land, land_bank = commit, w_bank
+        busy_next = []
         for b in (0, 1):
             released = release & (r_bank == b)
+            ready_next = (ready[b] | (land & (land_bank == b))) & ~released
+            m.d.sync += ready[b].eq(ready_next)
             if self.landing:
-                m.d.sync += busy[b].eq((busy[b] | (commit & (w_bank == b))) & ~released)
-            m.d.sync += ready[b].eq((ready[b] | (land & (land_bank == b))) & ~released)
+                busy_next.append((busy[b] | (commit & (w_bank == b))) & ~released)
+                m.d.sync += busy[b].eq(busy_next[b])
+            else:
+                busy_next.append(ready_next)
+        m.d.sync += free.eq(~Mux(w_bank_next, busy_next[1], busy_next[0]))
         m.d.comb += [
             self.writer.bank.eq(w_bank),
-            self.writer.free.eq(~Mux(w_bank, busy[1], busy[0])),
+            self.writer.free.eq(free),
             self.reader.bank.eq(r_bank),
             self.reader.ready.eq(Mux(r_bank, ready[1], ready[0])),
             self.reader.ready_next.eq(Mux(r_bank, ready[0], ready[1])),

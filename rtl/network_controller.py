@@ -36,6 +36,7 @@ from .delay import delay
 from .layer import layer_config_layout
 from .layer_shape import layer_shape_layout
 from .map_geometry import MapGeometry
+from .split_counter import SplitCounter
 
 __all__ = ["NetworkController", "descriptor_layout"]
 
@@ -99,7 +100,10 @@ class NetworkController(wiring.Component):
         w_end = Signal.like(cur.w_base + w_need, name="w_end")              # past the weights
         b_end = Signal.like(cur.b_base + (cur.p << log_n), name="b_end")    # past the biases
         p_features = Signal.like(mul_const(cur.p, eng.k), name="p_features")
-        layer_clock = Signal(32)
+        # the layer's clocks, start to done: from -1 (mod 2**32), as the done pulse
+        # reaches LAYER_END through two registers, a clock more than the layer's
+        # start-to-done
+        layer_clock = m.submodules.layer_clock = SplitCounter(32, load_value=(1 << 32) - 1)
         pc = net.patch
         geo = m.submodules.geometry = MapGeometry(net)
         conv = Signal()             # the current layer is a convolution (set with `cur`)
@@ -220,11 +224,16 @@ class NetworkController(wiring.Component):
         for name in layer_config_layout(eng).members:
             # checked before the layer runs, so narrowing is safe
             m.d.comb += self.config[name].eq(cur[name])
+        # the status counters count in halves (SplitCounter: a 32-bit carry chain
+        # ahead of the load multiplexer was the engine's slowest path)
+        # clocks busy since the last start
+        cycles = m.submodules.cycles = SplitCounter(32)
         # the period of the batches: clocks since the previous batch completed (the
-        # first batch: since start), taken when a batch completes
-        batch_clock = Signal(32)
-        with m.If(self.busy):
-            m.d.sync += [self.cycles.eq(self.cycles + 1), batch_clock.eq(batch_clock + 1)]
+        # first batch: since start), taken when a batch completes; it counts from
+        # 1, so that the period taken is its value (no adder on the way)
+        batch_clock = m.submodules.batch_clock = SplitCounter(32, load_value=1)
+        m.d.comb += [cycles.inc.eq(self.busy), batch_clock.inc.eq(self.busy),
+                     self.cycles.eq(cycles.value)]
 
         def fail(code):
             m.d.sync += [self.error.eq(1), self.error_code.eq(code), self.error_layer.eq(layer),
@@ -266,9 +275,8 @@ class NetworkController(wiring.Component):
                 with m.If(self.start):
                     m.d.sync += [self.busy.eq(1), self.done.eq(0), self.error.eq(0),
                                  self.error_code.eq(ErrorCode.NONE), self.start_ignored.eq(0),
-                                 layer.eq(0), pick.eq(1), batch.eq(0), self.cycles.eq(0),
-                                 checking.eq(1),
-                                 batch_clock.eq(0)]
+                                 layer.eq(0), pick.eq(1), batch.eq(0), checking.eq(1)]
+                    m.d.comb += [cycles.load.eq(1), batch_clock.load.eq(1)]
                     m.next = "START"
             with m.State("START"):
                 with m.If(n_layers_bad):
@@ -404,13 +412,10 @@ class NetworkController(wiring.Component):
                 with m.If(in_full):
                     m.next = "RUN"
             with m.State("RUN"):
-                m.d.comb += self.layer_start.eq(1)
-                # from -1 (mod 2**32): the done pulse reaches LAYER_END through
-                # two registers, a clock more than the layer's start-to-done
-                m.d.sync += layer_clock.eq(-1)
+                m.d.comb += [self.layer_start.eq(1), layer_clock.load.eq(1)]
                 m.next = "WAIT_LAYER"
             with m.State("WAIT_LAYER"):
-                m.d.sync += layer_clock.eq(layer_clock + 1)
+                m.d.comb += layer_clock.inc.eq(1)
                 with m.If(layer_done):
                     m.next = "LAYER_END"
             with m.State("LAYER_END"):
@@ -421,11 +426,12 @@ class NetworkController(wiring.Component):
                 with m.Switch(layer):
                     for i in range(L):
                         with m.Case(i):
-                            m.d.sync += self.layer_cycles[i].eq(layer_clock)
+                            m.d.sync += self.layer_cycles[i].eq(layer_clock.value)
                 with m.If(last_layer):
                     m.d.sync += [self.inferences.eq(self.inferences + net.images),
                                  batch.eq(batch + 1), layer.eq(0), pick.eq(1),
-                                 self.batch_cycles.eq(batch_clock + 1), batch_clock.eq(0)]
+                                 self.batch_cycles.eq(batch_clock.value)]
+                    m.d.comb += batch_clock.load.eq(1)
                     with m.If(last_batch):
                         m.d.sync += [self.busy.eq(0), self.done.eq(1)]
                         m.next = "IDLE"

@@ -67,8 +67,11 @@ class PatchAddresses(wiring.Component):
         wc, swc, pwc, shwc, phwc = (Signal(idx, name=n) for n in
                                     ("wc", "swc", "pwc", "shwc", "phwc"))
         t = Signal(range(max(cfg.max_side, cfg.max_stride, cfg.max_padding) + 2))
-        c_last = Signal.like(g["c"])
-        kw_last, kh_last = Signal.like(g["kw"]), Signal.like(g["kh"])
+        # the counts less two: "the next channel (kernel column, row) is the last"
+        # is then an equality of registers, no adder before it (wraps for a count
+        # of 1, where the `only_*` flag decides instead)
+        c_before_last = Signal.like(g["c"])
+        kw_before_last, kh_before_last = Signal.like(g["kw"]), Signal.like(g["kh"])
         # window origin (oy*SH - PH, ox*SW - PW); the current pixel (y, x) inside it;
         # the channel; and the index parts y*W*C (of the origin and of the pixel) and
         # x*C, all kept as running values so that the loop needs no multiplier
@@ -153,7 +156,8 @@ class PatchAddresses(wiring.Component):
             with m.State("ORIGIN"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [
-                    c_last.eq(g["c"] - 1), kw_last.eq(g["kw"] - 1), kh_last.eq(g["kh"] - 1),
+                    c_before_last.eq(g["c"] - 2), kw_before_last.eq(g["kw"] - 2),
+                    kh_before_last.eq(g["kh"] - 2),
                     x_gap.eq(x_gap0),
                     ybase.eq(-g["ph"]), xbase.eq(-g["pw"]), y.eq(-g["ph"]), x.eq(-g["pw"]),
                     kh.eq(0), kw.eq(0), c.eq(0),
@@ -166,17 +170,17 @@ class PatchAddresses(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 with m.If(take):
                     m.d.sync += [out_valid.eq(1), out_word.eq(word)]
-                    m.d.sync += [c.eq(c + 1), last_c.eq(c + 1 == c_last)]
+                    m.d.sync += [c.eq(c + 1), last_c.eq(c == c_before_last)]
                     with m.If(last_c):
                         # next kernel column: one pixel right
                         m.d.sync += [c.eq(0), last_c.eq(only_c), kw.eq(kw + 1),
-                                     last_kw.eq(kw + 1 == kw_last), x.eq(x + 1),
+                                     last_kw.eq(kw == kw_before_last), x.eq(x + 1),
                                      col_i.eq(col_i + g["c"])]
                         with m.If(last_kw):
                             # next kernel row: back to the window's left edge, one row down
                             m.d.sync += [kw.eq(0), last_kw.eq(only_kw), x.eq(xbase),
                                          col_i.eq(xbase_i), kh.eq(kh + 1),
-                                         last_kh.eq(kh + 1 == kh_last), y.eq(y + 1),
+                                         last_kh.eq(kh == kh_before_last), y.eq(y + 1),
                                          row_i.eq(row_i + wc)]
                             with m.If(last_kh):
                                 # next window of the row
