@@ -216,6 +216,8 @@ class NetworkController(wiring.Component):
         # before WAIT_INPUT is entered again, so the clock it lags is harmless)
         in_full = delay(m, self.in_full, 1, "in_full")
         more_passes = Signal()      # SIZE: another pass of P output blocks is needed
+        # high in LAYER_END (one clock): a layer ends, and it is the batch's last
+        ending_layer, ending_batch = Signal(), Signal()
 
         m.d.comb += [
             self.running.eq(self.busy & ~checking),   # input is accepted once the table is good
@@ -417,21 +419,16 @@ class NetworkController(wiring.Component):
             with m.State("WAIT_LAYER"):
                 m.d.comb += layer_clock.inc.eq(1)
                 with m.If(layer_done):
+                    m.d.sync += [ending_layer.eq(1), ending_batch.eq(last_layer)]
                     m.next = "LAYER_END"
             with m.State("LAYER_END"):
                 # the layer's end acted on in a state of its own: every register
                 # it updates is enabled by the state register and flags beside it,
                 # not by `layer_done` (whose register sits by the layer level, far
-                # away); the layer's clocks, start to done, are layer_clock
-                with m.Switch(layer):
-                    for i in range(L):
-                        with m.Case(i):
-                            m.d.sync += self.layer_cycles[i].eq(layer_clock.value)
+                # away); the wide status registers by `ending_*` alone (below)
+                m.d.sync += [ending_layer.eq(0), ending_batch.eq(0)]
                 with m.If(last_layer):
-                    m.d.sync += [self.inferences.eq(self.inferences + net.images),
-                                 batch.eq(batch + 1), layer.eq(0), pick.eq(1),
-                                 self.batch_cycles.eq(batch_clock.value)]
-                    m.d.comb += batch_clock.load.eq(1)
+                    m.d.sync += [layer.eq(0), pick.eq(1)]
                     with m.If(last_batch):
                         m.d.sync += [self.busy.eq(0), self.done.eq(1)]
                         m.next = "IDLE"
@@ -440,6 +437,19 @@ class NetworkController(wiring.Component):
                 with m.Else():
                     m.d.sync += [layer.eq(layer + 1), pick.eq(pick << 1)]
                     m.next = "FETCH"
+        # the status registers a layer's (a batch's) end updates, 32 bits each and
+        # many, enabled by one flip-flop each, set on the clock LAYER_END is
+        # entered (a decode of the state register fanned out to them all was
+        # the slowest path): the layer's clocks, start to done, are layer_clock
+        with m.If(ending_layer):
+            with m.Switch(layer):
+                for i in range(L):
+                    with m.Case(i):
+                        m.d.sync += self.layer_cycles[i].eq(layer_clock.value)
+        with m.If(ending_batch):
+            m.d.sync += [self.inferences.eq(self.inferences + net.images),
+                         batch.eq(batch + 1), self.batch_cycles.eq(batch_clock.value)]
+            m.d.comb += batch_clock.load.eq(1)
         with m.If(self.start & self.busy):
             m.d.sync += self.start_ignored.eq(1)
         return m
