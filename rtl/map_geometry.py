@@ -16,9 +16,10 @@ written out.  Protocol: the inputs are read while ``start`` is high and must
 stay stable until ``done``; each field must already be in its range (the
 network controller checks ranges first: sides and channels at least 1, kernel
 no larger than the padded map).  ``done`` rises at most
-8*max(side + padding, kernel) + 9 clocks after ``start`` (four counting
-loops, each as long as its longest side, each step two clocks: its compares
-are registered; 65 clocks for the digits CNN's second convolution) and
+8*max(side + padding, kernel) + 10 clocks after ``start`` (the inputs are
+latched, then four counting loops, each as long as its longest side, each
+step two clocks: its compares are registered; 66 clocks for the digits
+CNN's second convolution) and
 stays high until the next ``start``; the outputs are valid while it is
 high.
 """
@@ -74,9 +75,12 @@ class MapGeometry(wiring.Component):
         span = cfg.max_side + 2 * cfg.max_padding + 2 * cfg.max_stride + cfg.max_kernel + 1
         end_h, end_w = Signal(range(span)), Signal(range(span))
         limit_h, limit_w = Signal(range(span)), Signal(range(span))
-        # the strides and pooling windows, latched on `start`: the fields come from
-        # the descriptor register, far away, and must not reach the window adders
-        # in the same clock (they hold still while the unit runs)
+        # every input latched on `start`: the fields come from the descriptor
+        # register, far away, and must not reach the adders and compares in the
+        # same clock (they hold still while the unit runs)
+        h, w, c, kh, kw, ph, pw, c_out = (
+            Signal.like(getattr(self, n), name=f"{n}_l")
+            for n in ("h", "w", "c", "kh", "kw", "ph", "pw", "c_out"))
         sh, sw = Signal.like(self.sh, name="sh_l"), Signal.like(self.sw, name="sw_l")
         pool_kh, pool_kw = (Signal.like(self.pool_kh, name="pool_kh_l"),
                             Signal.like(self.pool_kw, name="pool_kw_l"))
@@ -97,15 +101,19 @@ class MapGeometry(wiring.Component):
                 with m.If(self.start):
                     m.d.sync += [
                         self.done.eq(0), self.out_h.eq(0), self.out_w.eq(0), act.eq(0),
-                        end_h.eq(self.kh), end_w.eq(self.kw),
-                        limit_h.eq(self.h + 2 * self.ph), limit_w.eq(self.w + 2 * self.pw),
+                        h.eq(self.h), w.eq(self.w), c.eq(self.c), kh.eq(self.kh),
+                        kw.eq(self.kw), ph.eq(self.ph), pw.eq(self.pw), c_out.eq(self.c_out),
                         sh.eq(self.sh), sw.eq(self.sw),
                         pool_kh.eq(Mux(self.pool, self.pool_kh, 1)),
                         pool_kw.eq(Mux(self.pool, self.pool_kw, 1)),
                         pool_sh.eq(Mux(self.pool, self.pool_sh, 1)),
                         pool_sw.eq(Mux(self.pool, self.pool_sw, 1)),
                     ]
-                    m.next = "CONV_SIDES"
+                    m.next = "LIMITS"
+            with m.State("LIMITS"):
+                m.d.sync += [end_h.eq(kh), end_w.eq(kw),
+                             limit_h.eq(h + 2 * ph), limit_w.eq(w + 2 * pw)]
+                m.next = "CONV_SIDES"
             # out = how many windows fit: window ends KH, KH+SH, ... up to H+2*PH
             with m.State("CONV_SIDES"):
                 m.d.comb += in_loop.eq(1)
@@ -138,17 +146,17 @@ class MapGeometry(wiring.Component):
             with m.State("ROW_PRODUCTS"):
                 m.d.comb += in_loop.eq(1)
                 with m.If(~act):
-                    m.d.sync += [fit_w.eq(t < self.w), fit_h.eq(t < self.kw),
+                    m.d.sync += [fit_w.eq(t < w), fit_h.eq(t < kw),
                                  more_map.eq(t < self.pool_w),
-                                 more_row.eq((t < self.w) | (t < self.kw) | (t < self.out_w))]
+                                 more_row.eq((t < w) | (t < kw) | (t < self.out_w))]
                 with m.Else():
                     m.d.sync += t.eq(t + 1)
                     with m.If(fit_w):
-                        m.d.sync += wc.eq(wc + self.c)
+                        m.d.sync += wc.eq(wc + c)
                     with m.If(fit_h):
-                        m.d.sync += kwc.eq(kwc + self.c)
+                        m.d.sync += kwc.eq(kwc + c)
                     with m.If(more_map):
-                        m.d.sync += self.pool_row.eq(self.pool_row + self.c_out)
+                        m.d.sync += self.pool_row.eq(self.pool_row + c_out)
                     with m.If(~more_row):
                         m.d.sync += [t.eq(0), self.in_map.eq(0), self.patch.eq(0),
                                      self.rows.eq(0), self.out_map.eq(0)]
@@ -157,7 +165,7 @@ class MapGeometry(wiring.Component):
             with m.State("MAP_PRODUCTS"):
                 m.d.comb += in_loop.eq(1)
                 with m.If(~act):
-                    m.d.sync += [fit_h.eq(t < self.h), fit_w.eq(t < self.kh),
+                    m.d.sync += [fit_h.eq(t < h), fit_w.eq(t < kh),
                                  more_row.eq(t < self.out_h), more_map.eq(t < self.pool_h)]
                 with m.Else():
                     m.d.sync += t.eq(t + 1)
