@@ -36,6 +36,7 @@ from .delay import delay
 from .layer import layer_config_layout
 from .layer_shape import layer_shape_layout
 from .map_geometry import MapGeometry
+from .one_hot_fsm import OneHotFSM
 from .split_counter import SplitCounter
 
 __all__ = ["NetworkController", "descriptor_layout"]
@@ -240,7 +241,7 @@ class NetworkController(wiring.Component):
         def fail(code):
             m.d.sync += [self.error.eq(1), self.error_code.eq(code), self.error_layer.eq(layer),
                          self.busy.eq(0), self.done.eq(1)]
-            m.next = "IDLE"
+            fsm.next("IDLE")
 
         def first_failure(*codes):
             """A register pair (found, code): whether any of ``codes``' check bits is
@@ -272,171 +273,177 @@ class NetworkController(wiring.Component):
                                      ErrorCode.OUT_FEATURES_RANGE, ErrorCode.GEOMETRY_RANGE,
                                      ErrorCode.MAP_OVERFLOW, ErrorCode.PATCH_SIZE)
 
-        with m.FSM():
-            with m.State("IDLE"):
-                with m.If(self.start):
-                    m.d.sync += [self.busy.eq(1), self.done.eq(0), self.error.eq(0),
-                                 self.error_code.eq(ErrorCode.NONE), self.start_ignored.eq(0),
-                                 layer.eq(0), pick.eq(1), batch.eq(0), checking.eq(1)]
-                    m.d.comb += [cycles.load.eq(1), batch_clock.load.eq(1)]
-                    m.next = "START"
-            with m.State("START"):
-                with m.If(n_layers_bad):
-                    fail(ErrorCode.LAYER_COUNT)
-                with m.Else():
-                    m.next = "FETCH"
-            with m.State("GEOMETRY_SUMS"):
-                m.d.sync += [padded_h.eq(geo.h + 2 * geo.ph), padded_w.eq(geo.w + 2 * geo.pw),
-                             pooled.eq(cur.pool == 1)]
-                m.next = "GEOMETRY_CHECK"
-            with m.State("FETCH"):
-                # an AND-OR of the one-hot `pick` (indexing the array view with a
-                # signal would compute the bit offset with a multiplication)
-                picked = [Mux(pick[i], self.descriptors[i].as_value(), 0) for i in range(L)]
-                is_conv = [pick[i] & (self.descriptors[i].kind == LayerKind.CONV2D)
-                           for i in range(L)]
-                m.d.sync += [cur.eq(reduce(operator.or_, picked)), w_need.eq(0), covered.eq(0),
-                             conv.eq(reduce(operator.or_, is_conv) if net.convolution else 0)]
+        # the state register one-hot (OneHotFSM): each state's actions and
+        # transitions start at a flip-flop of their own
+        fsm = OneHotFSM(m, (
+            "IDLE", "START", "GEOMETRY_SUMS", "FETCH", "GEOMETRY_CHECK", "GEOMETRY_ANY",
+            "RANGE", "RANGE_COMBINE", "RANGE_SETTLE", "RANGE_VERDICT", "GEOMETRY",
+            "GEOMETRY_WAIT", "SIZE", "SIZE_STEP", "SUMS", "CHECK", "CHAIN", "SETTLE",
+            "VERDICT", "WAIT_INPUT", "RUN", "WAIT_LAYER", "LAYER_END"), name="state")
+        with fsm.state("IDLE"):
+            with m.If(self.start):
+                m.d.sync += [self.busy.eq(1), self.done.eq(0), self.error.eq(0),
+                             self.error_code.eq(ErrorCode.NONE), self.start_ignored.eq(0),
+                             layer.eq(0), pick.eq(1), batch.eq(0), checking.eq(1)]
+                m.d.comb += [cycles.load.eq(1), batch_clock.load.eq(1)]
+                fsm.next("START")
+        with fsm.state("START"):
+            with m.If(n_layers_bad):
+                fail(ErrorCode.LAYER_COUNT)
+            with m.Else():
+                fsm.next("FETCH")
+        with fsm.state("GEOMETRY_SUMS"):
+            m.d.sync += [padded_h.eq(geo.h + 2 * geo.ph), padded_w.eq(geo.w + 2 * geo.pw),
+                         pooled.eq(cur.pool == 1)]
+            fsm.next("GEOMETRY_CHECK")
+        with fsm.state("FETCH"):
+            # an AND-OR of the one-hot `pick` (indexing the array view with a
+            # signal would compute the bit offset with a multiplication)
+            picked = [Mux(pick[i], self.descriptors[i].as_value(), 0) for i in range(L)]
+            is_conv = [pick[i] & (self.descriptors[i].kind == LayerKind.CONV2D)
+                       for i in range(L)]
+            m.d.sync += [cur.eq(reduce(operator.or_, picked)), w_need.eq(0), covered.eq(0),
+                         conv.eq(reduce(operator.or_, is_conv) if net.convolution else 0)]
+            with m.If(checking):
+                fsm.next("GEOMETRY_SUMS")
+            with m.Else():
+                fsm.next("GEOMETRY")
+        with fsm.state("GEOMETRY_CHECK"):
+            # the geometry fields' checks are many: into a register first,
+            # then their OR into another
+            m.d.sync += geometry_bad_r.eq(geometry_bad)
+            fsm.next("GEOMETRY_ANY")
+        with fsm.state("GEOMETRY_ANY"):
+            m.d.sync += geometry_any.eq((geometry_bad_r & applies).any())
+            fsm.next("RANGE")
+        with fsm.state("RANGE"):
+            # shape and shifts first: the size loop below relies on them
+            # (registered, as in CHECK / VERDICT)
+            out_lo, out_hi = eng.out_shift_range
+            m.d.sync += [
+                bad[ErrorCode.Q_RANGE].eq((cur.q == 0) | (cur.q > eng.max_q)),
+                bad[ErrorCode.P_RANGE].eq((cur.p == 0) | (cur.p > eng.max_p)),
+                # (the shifts' three compares are combined in RANGE_COMBINE)
+                shift_bad.eq(Cat(cur.acc_shift > eng.acc_shift_range[1],
+                                 cur.out_shift < out_lo, cur.out_shift > out_hi)),
+                bad[ErrorCode.GEOMETRY_RANGE].eq(geometry_any),
+            ]
+            fsm.next("RANGE_COMBINE")
+        with fsm.state("RANGE_COMBINE"):
+            m.d.sync += bad[ErrorCode.SHIFT_RANGE].eq(shift_bad.any())
+            fsm.next("RANGE_SETTLE")
+        with fsm.state("RANGE_SETTLE"):
+            fsm.next("RANGE_VERDICT")
+        with fsm.state("RANGE_VERDICT"):
+            with verdict(range_failure):
+                fsm.next("GEOMETRY")
+        with fsm.state("GEOMETRY"):
+            # a convolution's sizes, formed by counting (also while running: the
+            # layer level walks the maps with them)
+            m.d.comb += geo.start.eq(conv)
+            fsm.next("GEOMETRY_WAIT")
+        with fsm.state("GEOMETRY_WAIT"):
+            with m.If(~conv | geo.done):
                 with m.If(checking):
-                    m.next = "GEOMETRY_SUMS"
+                    fsm.next("SIZE")
+                with m.Elif(layer == 0):
+                    fsm.next("WAIT_INPUT")
                 with m.Else():
-                    m.next = "GEOMETRY"
-            with m.State("GEOMETRY_CHECK"):
-                # the geometry fields' checks are many: into a register first,
-                # then their OR into another
-                m.d.sync += geometry_bad_r.eq(geometry_bad)
-                m.next = "GEOMETRY_ANY"
-            with m.State("GEOMETRY_ANY"):
-                m.d.sync += geometry_any.eq((geometry_bad_r & applies).any())
-                m.next = "RANGE"
-            with m.State("RANGE"):
-                # shape and shifts first: the size loop below relies on them
-                # (registered, as in CHECK / VERDICT)
-                out_lo, out_hi = eng.out_shift_range
-                m.d.sync += [
-                    bad[ErrorCode.Q_RANGE].eq((cur.q == 0) | (cur.q > eng.max_q)),
-                    bad[ErrorCode.P_RANGE].eq((cur.p == 0) | (cur.p > eng.max_p)),
-                    # (the shifts' three compares are combined in RANGE_COMBINE)
-                    shift_bad.eq(Cat(cur.acc_shift > eng.acc_shift_range[1],
-                                     cur.out_shift < out_lo, cur.out_shift > out_hi)),
-                    bad[ErrorCode.GEOMETRY_RANGE].eq(geometry_any),
-                ]
-                m.next = "RANGE_COMBINE"
-            with m.State("RANGE_COMBINE"):
-                m.d.sync += bad[ErrorCode.SHIFT_RANGE].eq(shift_bad.any())
-                m.next = "RANGE_SETTLE"
-            with m.State("RANGE_SETTLE"):
-                m.next = "RANGE_VERDICT"
-            with m.State("RANGE_VERDICT"):
-                with verdict(range_failure):
-                    m.next = "GEOMETRY"
-            with m.State("GEOMETRY"):
-                # a convolution's sizes, formed by counting (also while running: the
-                # layer level walks the maps with them)
-                m.d.comb += geo.start.eq(conv)
-                m.next = "GEOMETRY_WAIT"
-            with m.State("GEOMETRY_WAIT"):
-                with m.If(~conv | geo.done):
-                    with m.If(checking):
-                        m.next = "SIZE"
-                    with m.Elif(layer == 0):
-                        m.next = "WAIT_INPUT"
-                    with m.Else():
-                        m.next = "RUN"
-            with m.State("SIZE"):
-                # weight words of the layer: ceil(p/P) * q * k/2, by repeated addition;
-                # the compare is registered (SIZE_STEP acts on it), so the
-                # state register sees a flip-flop, not a comparator
-                m.d.sync += more_passes.eq(covered < cur.p)
-                m.next = "SIZE_STEP"
-            with m.State("SIZE_STEP"):
-                with m.If(more_passes):
-                    m.d.sync += [w_need.eq(w_need + (cur.q << log_n)), covered.eq(covered + P)]
-                    m.next = "SIZE"
-                with m.Else():
-                    m.next = "SUMS"
-            with m.State("SUMS"):
-                # the sums the checks compare, registered (the descriptor
-                # fields are wide and their registers spread out)
-                m.d.sync += [w_end.eq(cur.w_base + w_need), b_end.eq(cur.b_base + (cur.p << log_n)),
-                             p_features.eq(mul_const(cur.p, eng.k)),
-                             q_features.eq(mul_const(cur.q, eng.k)),
-                             in_values.eq(Mux(conv, geo.in_map, cur.in_values)),
-                             out_values.eq(Mux(conv, geo.out_map, cur.out_features))]
-                m.next = "CHECK"
-            with m.State("CHECK"):
-                # every check into a register first (one bit per error code),
-                # the verdict on the next clock: keeps the adders and
-                # comparators off the error registers' enables
-                m.d.sync += [
-                    bad[ErrorCode.WEIGHTS_OVERFLOW].eq(w_end > eng.weight_words),
-                    bad[ErrorCode.BIASES_OVERFLOW].eq(b_end > eng.bias_words),
-                    # the chain's compares, combined in CHAIN
-                    in_differs.eq(in_values != prev_out_values),
-                    q_differs.eq(cur.q != prev_p),
-                    in_over_q.eq(in_values > q_features),
-                    src_not_in.eq(cur.src != Buffer.IN), src_not_prev.eq(cur.src != prev_dst),
-                    dst_is_out.eq(cur.dst == Buffer.OUT),
-                    dst_not_scratch.eq((cur.dst == Buffer.IN) | (cur.dst == cur.src)),
-                    bad[ErrorCode.GEOMETRY_RANGE].eq(conv & ~geo.pool_fits),
-                    bad[ErrorCode.MAP_OVERFLOW].eq(conv & ((geo.in_map > net.max_map)
-                                                           | (geo.out_map > net.max_map))),
-                    bad[ErrorCode.PATCH_SIZE].eq(conv & (geo.patch > q_features)),
-                    bad[ErrorCode.OUT_FEATURES_RANGE].eq((cur.out_features == 0)
-                                                         | (cur.out_features > p_features)),
-                ]
-                m.next = "CHAIN"
-            with m.State("CHAIN"):
-                m.d.sync += bad[ErrorCode.SHAPE_CHAIN].eq(
-                    ((layer != 0) & (in_differs | (~conv & ~prev_conv & q_differs)))
-                    | (~conv & in_over_q))
-                m.d.sync += bad[ErrorCode.BUFFER_CHAIN].eq(
-                    Mux(layer == 0, src_not_in, src_not_prev)
-                    | Mux(last_layer, ~dst_is_out, dst_is_out | dst_not_scratch)
-                    | (conv & dst_is_out))      # a convolution's results leave as vectors
-                m.next = "SETTLE"
-            with m.State("SETTLE"):
-                m.next = "VERDICT"
-            with m.State("VERDICT"):
-                with verdict(size_failure):
-                    m.d.sync += [prev_p.eq(cur.p), prev_dst.eq(cur.dst), prev_conv.eq(conv),
-                                 prev_out_values.eq(out_values)]
-                    with m.If(layer == 0):
-                        # the host sends each input as pairs (an odd count gets a pad)
-                        m.d.sync += self.in_pairs.eq((in_values + 1) >> 1)
-                    with m.If(last_layer):
-                        # the table is good: run it
-                        m.d.sync += [layer.eq(0), pick.eq(1), checking.eq(0)]
-                    with m.Else():
-                        m.d.sync += [layer.eq(layer + 1), pick.eq(pick << 1)]
-                    m.next = "FETCH"
-            with m.State("WAIT_INPUT"):
-                with m.If(in_full):
-                    m.next = "RUN"
-            with m.State("RUN"):
-                m.d.comb += [self.layer_start.eq(1), layer_clock.load.eq(1)]
-                m.next = "WAIT_LAYER"
-            with m.State("WAIT_LAYER"):
-                m.d.comb += layer_clock.inc.eq(1)
-                with m.If(layer_done):
-                    m.d.sync += [ending_layer.eq(1), ending_batch.eq(last_layer)]
-                    m.next = "LAYER_END"
-            with m.State("LAYER_END"):
-                # the layer's end acted on in a state of its own: every register
-                # it updates is enabled by the state register and flags beside it,
-                # not by `layer_done` (whose register sits by the layer level, far
-                # away); the wide status registers by `ending_*` alone (below)
-                m.d.sync += [ending_layer.eq(0), ending_batch.eq(0)]
+                    fsm.next("RUN")
+        with fsm.state("SIZE"):
+            # weight words of the layer: ceil(p/P) * q * k/2, by repeated addition;
+            # the compare is registered (SIZE_STEP acts on it), so the
+            # state register sees a flip-flop, not a comparator
+            m.d.sync += more_passes.eq(covered < cur.p)
+            fsm.next("SIZE_STEP")
+        with fsm.state("SIZE_STEP"):
+            with m.If(more_passes):
+                m.d.sync += [w_need.eq(w_need + (cur.q << log_n)), covered.eq(covered + P)]
+                fsm.next("SIZE")
+            with m.Else():
+                fsm.next("SUMS")
+        with fsm.state("SUMS"):
+            # the sums the checks compare, registered (the descriptor
+            # fields are wide and their registers spread out)
+            m.d.sync += [w_end.eq(cur.w_base + w_need), b_end.eq(cur.b_base + (cur.p << log_n)),
+                         p_features.eq(mul_const(cur.p, eng.k)),
+                         q_features.eq(mul_const(cur.q, eng.k)),
+                         in_values.eq(Mux(conv, geo.in_map, cur.in_values)),
+                         out_values.eq(Mux(conv, geo.out_map, cur.out_features))]
+            fsm.next("CHECK")
+        with fsm.state("CHECK"):
+            # every check into a register first (one bit per error code),
+            # the verdict on the next clock: keeps the adders and
+            # comparators off the error registers' enables
+            m.d.sync += [
+                bad[ErrorCode.WEIGHTS_OVERFLOW].eq(w_end > eng.weight_words),
+                bad[ErrorCode.BIASES_OVERFLOW].eq(b_end > eng.bias_words),
+                # the chain's compares, combined in CHAIN
+                in_differs.eq(in_values != prev_out_values),
+                q_differs.eq(cur.q != prev_p),
+                in_over_q.eq(in_values > q_features),
+                src_not_in.eq(cur.src != Buffer.IN), src_not_prev.eq(cur.src != prev_dst),
+                dst_is_out.eq(cur.dst == Buffer.OUT),
+                dst_not_scratch.eq((cur.dst == Buffer.IN) | (cur.dst == cur.src)),
+                bad[ErrorCode.GEOMETRY_RANGE].eq(conv & ~geo.pool_fits),
+                bad[ErrorCode.MAP_OVERFLOW].eq(conv & ((geo.in_map > net.max_map)
+                                                       | (geo.out_map > net.max_map))),
+                bad[ErrorCode.PATCH_SIZE].eq(conv & (geo.patch > q_features)),
+                bad[ErrorCode.OUT_FEATURES_RANGE].eq((cur.out_features == 0)
+                                                     | (cur.out_features > p_features)),
+            ]
+            fsm.next("CHAIN")
+        with fsm.state("CHAIN"):
+            m.d.sync += bad[ErrorCode.SHAPE_CHAIN].eq(
+                ((layer != 0) & (in_differs | (~conv & ~prev_conv & q_differs)))
+                | (~conv & in_over_q))
+            m.d.sync += bad[ErrorCode.BUFFER_CHAIN].eq(
+                Mux(layer == 0, src_not_in, src_not_prev)
+                | Mux(last_layer, ~dst_is_out, dst_is_out | dst_not_scratch)
+                | (conv & dst_is_out))      # a convolution's results leave as vectors
+            fsm.next("SETTLE")
+        with fsm.state("SETTLE"):
+            fsm.next("VERDICT")
+        with fsm.state("VERDICT"):
+            with verdict(size_failure):
+                m.d.sync += [prev_p.eq(cur.p), prev_dst.eq(cur.dst), prev_conv.eq(conv),
+                             prev_out_values.eq(out_values)]
+                with m.If(layer == 0):
+                    # the host sends each input as pairs (an odd count gets a pad)
+                    m.d.sync += self.in_pairs.eq((in_values + 1) >> 1)
                 with m.If(last_layer):
-                    m.d.sync += [layer.eq(0), pick.eq(1)]
-                    with m.If(last_batch):
-                        m.d.sync += [self.busy.eq(0), self.done.eq(1)]
-                        m.next = "IDLE"
-                    with m.Else():
-                        m.next = "FETCH"
+                    # the table is good: run it
+                    m.d.sync += [layer.eq(0), pick.eq(1), checking.eq(0)]
                 with m.Else():
                     m.d.sync += [layer.eq(layer + 1), pick.eq(pick << 1)]
-                    m.next = "FETCH"
+                fsm.next("FETCH")
+        with fsm.state("WAIT_INPUT"):
+            with m.If(in_full):
+                fsm.next("RUN")
+        with fsm.state("RUN"):
+            m.d.comb += [self.layer_start.eq(1), layer_clock.load.eq(1)]
+            fsm.next("WAIT_LAYER")
+        with fsm.state("WAIT_LAYER"):
+            m.d.comb += layer_clock.inc.eq(1)
+            with m.If(layer_done):
+                m.d.sync += [ending_layer.eq(1), ending_batch.eq(last_layer)]
+                fsm.next("LAYER_END")
+        with fsm.state("LAYER_END"):
+            # the layer's end acted on in a state of its own: every register
+            # it updates is enabled by the state register and flags beside it,
+            # not by `layer_done` (whose register sits by the layer level, far
+            # away); the wide status registers by `ending_*` alone (below)
+            m.d.sync += [ending_layer.eq(0), ending_batch.eq(0)]
+            with m.If(last_layer):
+                m.d.sync += [layer.eq(0), pick.eq(1)]
+                with m.If(last_batch):
+                    m.d.sync += [self.busy.eq(0), self.done.eq(1)]
+                    fsm.next("IDLE")
+                with m.Else():
+                    fsm.next("FETCH")
+            with m.Else():
+                m.d.sync += [layer.eq(layer + 1), pick.eq(pick << 1)]
+                fsm.next("FETCH")
         # the status registers a layer's (a batch's) end updates, 32 bits each and
         # many, enabled by one flip-flop each, set on the clock LAYER_END is
         # entered (a decode of the state register fanned out to them all was
