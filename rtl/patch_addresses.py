@@ -31,6 +31,8 @@ from amaranth.lib.wiring import In, Out
 
 from circnn.config import PatchConfig
 
+from .one_hot_fsm import OneHotFSM
+
 __all__ = ["PatchAddresses", "patch_address_layout"]
 
 
@@ -116,90 +118,93 @@ class PatchAddresses(wiring.Component):
         with m.If(self.o.ready):
             m.d.sync += out_valid.eq(0)
 
-        with m.FSM():
-            with m.State("IDLE"):
-                m.d.comb += self.busy.eq(out_valid)
-                with m.If(self.start):
-                    m.d.sync += [g[name].eq(getattr(self, name)) for name in g]
-                    m.d.sync += [t.eq(0), wc.eq(0), swc.eq(0), pwc.eq(0), shwc.eq(0),
-                                 phwc.eq(0)]
-                    m.next = "STRIDES"
-            # the index strides W*C, SW*C, PW*C, then SH*W*C and PH*W*C, by repeated
-            # addition (one per clock): no multiplier on any path
-            with m.State("STRIDES"):
-                m.d.comb += self.busy.eq(1)
-                m.d.sync += t.eq(t + 1)
-                with m.If(t < g["w"]):
-                    m.d.sync += wc.eq(wc + g["c"])
-                with m.If(t < g["sw"]):
-                    m.d.sync += swc.eq(swc + g["c"])
-                with m.If(t < g["pw"]):
-                    m.d.sync += pwc.eq(pwc + g["c"])
-                with m.If((t >= g["w"]) & (t >= g["sw"]) & (t >= g["pw"])):
-                    m.d.sync += t.eq(0)
-                    m.next = "ROW_STRIDES"
-            with m.State("ROW_STRIDES"):
-                m.d.comb += self.busy.eq(1)
-                m.d.sync += t.eq(t + 1)
-                with m.If(t < g["sh"]):
-                    m.d.sync += shwc.eq(shwc + wc)
-                with m.If(t < g["ph"]):
-                    m.d.sync += phwc.eq(phwc + wc)
-                with m.If((t >= g["sh"]) & (t >= g["ph"])):
-                    m.next = "LIMITS"
-            with m.State("LIMITS"):
-                m.d.comb += self.busy.eq(1)
-                # the gaps of the first window (origin -padding) to the limits
-                m.d.sync += [x_gap0.eq(g["w"] + 2 * g["pw"] - g["sw"] - g["kw"]),
-                             y_gap.eq(g["h"] + 2 * g["ph"] - g["sh"] - g["kh"])]
-                m.next = "ORIGIN"
-            with m.State("ORIGIN"):
-                m.d.comb += self.busy.eq(1)
-                m.d.sync += [
-                    c_before_last.eq(g["c"] - 2), kw_before_last.eq(g["kw"] - 2),
-                    kh_before_last.eq(g["kh"] - 2),
-                    x_gap.eq(x_gap0),
-                    ybase.eq(-g["ph"]), xbase.eq(-g["pw"]), y.eq(-g["ph"]), x.eq(-g["pw"]),
-                    kh.eq(0), kw.eq(0), c.eq(0),
-                    only_c.eq(g["c"] == 1), only_kw.eq(g["kw"] == 1), only_kh.eq(g["kh"] == 1),
-                    last_c.eq(g["c"] == 1), last_kw.eq(g["kw"] == 1), last_kh.eq(g["kh"] == 1),
-                    ybase_i.eq(-phwc), row_i.eq(-phwc), xbase_i.eq(-pwc), col_i.eq(-pwc),
-                ]
-                m.next = "RUN"
-            with m.State("RUN"):
-                m.d.comb += self.busy.eq(1)
-                with m.If(take):
-                    m.d.sync += [out_valid.eq(1), out_word.eq(word)]
-                    m.d.sync += [c.eq(c + 1), last_c.eq(c == c_before_last)]
-                    with m.If(last_c):
-                        # next kernel column: one pixel right
-                        m.d.sync += [c.eq(0), last_c.eq(only_c), kw.eq(kw + 1),
-                                     last_kw.eq(kw == kw_before_last), x.eq(x + 1),
-                                     col_i.eq(col_i + g["c"])]
-                        with m.If(last_kw):
-                            # next kernel row: back to the window's left edge, one row down
-                            m.d.sync += [kw.eq(0), last_kw.eq(only_kw), x.eq(xbase),
-                                         col_i.eq(xbase_i), kh.eq(kh + 1),
-                                         last_kh.eq(kh == kh_before_last), y.eq(y + 1),
-                                         row_i.eq(row_i + wc)]
-                            with m.If(last_kh):
-                                # next window of the row
-                                m.d.sync += [kh.eq(0), last_kh.eq(only_kh), y.eq(ybase),
-                                             row_i.eq(ybase_i),
-                                             xbase.eq(xbase + g["sw"]), x.eq(xbase + g["sw"]),
-                                             x_gap.eq(x_gap - g["sw"]),
-                                             xbase_i.eq(xbase_i + swc),
-                                             col_i.eq(xbase_i + swc)]
-                                with m.If(last_ox):
-                                    # first window of the next row
-                                    m.d.sync += [xbase.eq(-g["pw"]), x.eq(-g["pw"]),
-                                                 x_gap.eq(x_gap0),
-                                                 y_gap.eq(y_gap - g["sh"]),
-                                                 xbase_i.eq(-pwc), col_i.eq(-pwc),
-                                                 ybase.eq(ybase + g["sh"]),
-                                                 y.eq(ybase + g["sh"]),
-                                                 ybase_i.eq(ybase_i + shwc),
-                                                 row_i.eq(ybase_i + shwc)]
-                                    with m.If(last_oy):
-                                        m.next = "IDLE"
+        # one flip-flop per state (OneHotFSM): a take's enables start at the RUN
+        # flag, not at a decode of a state register
+        fsm = OneHotFSM(m, ("IDLE", "STRIDES", "ROW_STRIDES", "LIMITS", "ORIGIN", "RUN"),
+                        name="walk")
+        with fsm.state("IDLE"):
+            m.d.comb += self.busy.eq(out_valid)
+            with m.If(self.start):
+                m.d.sync += [g[name].eq(getattr(self, name)) for name in g]
+                m.d.sync += [t.eq(0), wc.eq(0), swc.eq(0), pwc.eq(0), shwc.eq(0),
+                             phwc.eq(0)]
+                fsm.next("STRIDES")
+        # the index strides W*C, SW*C, PW*C, then SH*W*C and PH*W*C, by repeated
+        # addition (one per clock): no multiplier on any path
+        with fsm.state("STRIDES"):
+            m.d.comb += self.busy.eq(1)
+            m.d.sync += t.eq(t + 1)
+            with m.If(t < g["w"]):
+                m.d.sync += wc.eq(wc + g["c"])
+            with m.If(t < g["sw"]):
+                m.d.sync += swc.eq(swc + g["c"])
+            with m.If(t < g["pw"]):
+                m.d.sync += pwc.eq(pwc + g["c"])
+            with m.If((t >= g["w"]) & (t >= g["sw"]) & (t >= g["pw"])):
+                m.d.sync += t.eq(0)
+                fsm.next("ROW_STRIDES")
+        with fsm.state("ROW_STRIDES"):
+            m.d.comb += self.busy.eq(1)
+            m.d.sync += t.eq(t + 1)
+            with m.If(t < g["sh"]):
+                m.d.sync += shwc.eq(shwc + wc)
+            with m.If(t < g["ph"]):
+                m.d.sync += phwc.eq(phwc + wc)
+            with m.If((t >= g["sh"]) & (t >= g["ph"])):
+                fsm.next("LIMITS")
+        with fsm.state("LIMITS"):
+            m.d.comb += self.busy.eq(1)
+            # the gaps of the first window (origin -padding) to the limits
+            m.d.sync += [x_gap0.eq(g["w"] + 2 * g["pw"] - g["sw"] - g["kw"]),
+                         y_gap.eq(g["h"] + 2 * g["ph"] - g["sh"] - g["kh"])]
+            fsm.next("ORIGIN")
+        with fsm.state("ORIGIN"):
+            m.d.comb += self.busy.eq(1)
+            m.d.sync += [
+                c_before_last.eq(g["c"] - 2), kw_before_last.eq(g["kw"] - 2),
+                kh_before_last.eq(g["kh"] - 2),
+                x_gap.eq(x_gap0),
+                ybase.eq(-g["ph"]), xbase.eq(-g["pw"]), y.eq(-g["ph"]), x.eq(-g["pw"]),
+                kh.eq(0), kw.eq(0), c.eq(0),
+                only_c.eq(g["c"] == 1), only_kw.eq(g["kw"] == 1), only_kh.eq(g["kh"] == 1),
+                last_c.eq(g["c"] == 1), last_kw.eq(g["kw"] == 1), last_kh.eq(g["kh"] == 1),
+                ybase_i.eq(-phwc), row_i.eq(-phwc), xbase_i.eq(-pwc), col_i.eq(-pwc),
+            ]
+            fsm.next("RUN")
+        with fsm.state("RUN"):
+            m.d.comb += self.busy.eq(1)
+            with m.If(take):
+                m.d.sync += [out_valid.eq(1), out_word.eq(word)]
+                m.d.sync += [c.eq(c + 1), last_c.eq(c == c_before_last)]
+                with m.If(last_c):
+                    # next kernel column: one pixel right
+                    m.d.sync += [c.eq(0), last_c.eq(only_c), kw.eq(kw + 1),
+                                 last_kw.eq(kw == kw_before_last), x.eq(x + 1),
+                                 col_i.eq(col_i + g["c"])]
+                    with m.If(last_kw):
+                        # next kernel row: back to the window's left edge, one row down
+                        m.d.sync += [kw.eq(0), last_kw.eq(only_kw), x.eq(xbase),
+                                     col_i.eq(xbase_i), kh.eq(kh + 1),
+                                     last_kh.eq(kh == kh_before_last), y.eq(y + 1),
+                                     row_i.eq(row_i + wc)]
+                        with m.If(last_kh):
+                            # next window of the row
+                            m.d.sync += [kh.eq(0), last_kh.eq(only_kh), y.eq(ybase),
+                                         row_i.eq(ybase_i),
+                                         xbase.eq(xbase + g["sw"]), x.eq(xbase + g["sw"]),
+                                         x_gap.eq(x_gap - g["sw"]),
+                                         xbase_i.eq(xbase_i + swc),
+                                         col_i.eq(xbase_i + swc)]
+                            with m.If(last_ox):
+                                # first window of the next row
+                                m.d.sync += [xbase.eq(-g["pw"]), x.eq(-g["pw"]),
+                                             x_gap.eq(x_gap0),
+                                             y_gap.eq(y_gap - g["sh"]),
+                                             xbase_i.eq(-pwc), col_i.eq(-pwc),
+                                             ybase.eq(ybase + g["sh"]),
+                                             y.eq(ybase + g["sh"]),
+                                             ybase_i.eq(ybase_i + shwc),
+                                             row_i.eq(ybase_i + shwc)]
+                                with m.If(last_oy):
+                                    fsm.next("IDLE")
         return m
