@@ -448,11 +448,10 @@ class NetworkController(wiring.Component):
         # many, enabled by one flip-flop each, set on the clock LAYER_END is
         # entered (a decode of the state register fanned out to them all was
         # the slowest path): the layer's clocks, start to done, are layer_clock
-        with m.If(ending_layer):
-            with m.Switch(layer):
-                for i in range(L):
-                    with m.Case(i):
-                        m.d.sync += self.layer_cycles[i].eq(layer_clock.value)
+        for i in range(L):
+            # (the one-hot `pick`, not a decode of `layer`)
+            with m.If(ending_layer & pick[i]):
+                m.d.sync += self.layer_cycles[i].eq(layer_clock.value)
         with m.If(ending_batch):
             m.d.sync += [self.inferences.eq(self.inferences + net.images),
                          batch.eq(batch + 1), self.batch_cycles.eq(batch_clock.value)]
