@@ -25,8 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .build_folder import (BUILD_JSON, DESIGN, FORMAT, PROGRAM_BIN, PROGRAM_JSON, SYNTH_FILES,
-                           SYNTH_REPORT, check_build_out, sha256_file)
+from .board_build import (board_clock, build_id_of, check_board_options, check_fit,
+                          count_cells, prepare_board, write_board)
+from .build_folder import (BOARD_FILES, BUILD_JSON, DESIGN, FORMAT, PROGRAM_BIN, PROGRAM_JSON,
+                           SYNTH_FILES, SYNTH_REPORT, check_build_out, sha256_file)
 from .errors import CircnnError, ParameterError
 
 __all__ = ["run_build", "ENGINE_OPTIONS", "SYNTH_DEFAULTS"]
@@ -56,7 +58,7 @@ def _plain(value):
 
 def _check_options(args) -> tuple[dict, dict, dict | None]:
     """The ``--set`` limits, the engine options given, and the synthesis options (None
-    without ``--synth``); refuses what no build takes."""
+    without ``--synth``; a ``--board`` build's are its own); refuses what no build takes."""
     from .designs import get_design
     from .params import parse_assignments, resolve_params
     limits = parse_assignments(args.set)
@@ -71,6 +73,10 @@ def _check_options(args) -> tuple[dict, dict, dict | None]:
         raise ParameterError(f"--layer-batches must be in 1..64, not {options['layer_batches']}")
     given = {name: getattr(args, name) for name in SYNTH_DEFAULTS
              if getattr(args, name, None) is not None}
+    if getattr(args, "board", None) is not None:
+        if "seed" in given and not args.synth:
+            raise ParameterError("--seed is used with --synth only")
+        return limits, options, None      # --freq: the board's first PLL frequency
     if not args.synth:
         if given:
             raise ParameterError(f"{_flag(next(iter(given)))} is used with --synth only")
@@ -93,7 +99,7 @@ def _compile(bundle, eng, calibration):
 
 
 def _regenerate(args, eng, layer_batches: int, limits: dict, params: dict, top: str,
-                synth: dict | None) -> str:
+                synth: dict | None, board=None) -> str:
     """The ``circnn build`` command line that makes this folder again: every option
     that changed it, the engine's at their values."""
     from .provenance import command_line
@@ -108,6 +114,10 @@ def _regenerate(args, eng, layer_batches: int, limits: dict, params: dict, top: 
     words += ["--target", args.target, "--top", top]
     if synth is not None:
         words += ["--synth", "--freq", synth["freq"], "--seed", synth["seed"]]
+    if board is not None:
+        words += ["--board", board.board.name, "--baud", board.baud, "--freq", board.freq_mhz]
+        if board.synth:
+            words += ["--synth", "--seed", board.seed]
     return command_line(words)
 
 
@@ -141,8 +151,14 @@ def run_build(args, progress=None) -> int:
 
     say = progress or (lambda msg: None)
     # -- everything checked before any work -----------------------------------------
+    board = check_board_options(args)
+    if getattr(args, "target", None) is None:        # --board: the ECP5 primitives
+        args.target = "ecp5" if board is not None else "generic"
     limits, options, synth = _check_options(args)
     out = check_build_out(args.out)
+    if board is not None and board.program:
+        from .board_program import find_loader
+        find_loader(say)
     top = check_verilog_identifier(DESIGN if args.top is None else args.top, "--top")
     platform_for(args.target)
     bundle = load_bundle(args.model)
@@ -172,7 +188,7 @@ def run_build(args, progress=None) -> int:
                   "path": str(Path(args.calibration).resolve()),
                   "sha256": sha256_file(args.calibration), "rows": int(calibration.shape[0])}}
     prov = provenance(
-        _regenerate(args, net.engine, layer_batches, limits, params, top, synth),
+        _regenerate(args, net.engine, layer_batches, limits, params, top, synth, board),
         design=DESIGN, target=args.target, top_module=top, parameters=params,
         model=str(args.model), model_sha256=inputs["model"]["sha256"],
         calibration=("none (formats from weight and bias ranges)" if args.calibration is None
@@ -184,6 +200,14 @@ def run_build(args, progress=None) -> int:
     verilog = verilog_comment(prov) + elaborate_verilog(design.elaborate(params), top,
                                                         args.target, progress=say)
     program = encode_program(writes, addr_bits=ADDR_WIDTH, data_bits=net.data_width)
+    first_board = None
+    if board is not None:   # the board's top level, and whether its blocks fit, before writing
+        build_id = build_id_of(verilog.encode(), program)
+        pll, clk_hz = board_clock(board.board, board.freq_mhz * 1e6, board.baud)
+        first_board = prepare_board(net, verilog, top, board.board, board, build_id, pll,
+                                    clk_hz, verilog_file=verilog_name)
+        blocks = count_cells(verilog=verilog, rtlil=first_board.rtlil)
+        check_fit(board.board, blocks, "its ECP5 blocks, before synthesis")
     first, last = image.programs[0], image.programs[-1]
     program_meta = {
         "provenance": prov, "format": "circnn-host-program/1", "file": PROGRAM_BIN,
@@ -214,6 +238,7 @@ def run_build(args, progress=None) -> int:
                   "program_description": PROGRAM_JSON},
         "sha256": {},
         "synth": None,
+        "board": None,
     }
     status = 0
     with write_folder_atomic(out, writes_only=False) as staging:
@@ -226,6 +251,15 @@ def run_build(args, progress=None) -> int:
             except OSError as exc:
                 raise write_error(out / name, exc) from None
             meta["sha256"][name] = sha256_file(staging / name)
+        if board is not None:
+            meta["board"], status = write_board(staging, net, verilog, top, verilog_name, board,
+                                                build_id, first_board, blocks, say,
+                                                header=verilog_comment(prov))
+            for key, name in meta["board"]["files"].items():
+                meta["files"][f"board_{key}"] = name
+                meta["sha256"][name] = sha256_file(staging / name)
+            if board.synth:
+                meta["files"]["board_files"] = BOARD_FILES
         if synth is not None:
             meta["synth"], status = _synthesize(params, verilog, top, args.target, staging,
                                                 synth, say)
@@ -251,10 +285,48 @@ def run_build(args, progress=None) -> int:
             print(f"ECP5 ({s['device']}-{s['speed']}): Fmax {s['fmax_mhz']} MHz (target "
                   f"{s['freq_target_mhz']}), LUT4 {s['lut4']}, FF {s['ff']}, MULT18 "
                   f"{s['mult18']}, DP16KD {s['dp16kd']}")
-    if status:
+        if meta["board"] is not None:
+            print_board(meta["board"])
+    if status and meta["board"] is not None:
+        print(f"circnn build: warning: the board's ECP5 build failed: "
+              f"{meta['board']['synth']['error']}", file=sys.stderr)
+    elif status:
         print(f"circnn build: warning: the ECP5 build failed: {meta['synth']['error']}",
               file=sys.stderr)
+    if board is not None and board.program and meta["board"]["bitstream"]:
+        from .board_program import program_board
+        program_board(out / meta["board"]["bitstream"], board.board, say)
+        if not getattr(args, "quiet", False):
+            print(f"programmed the {board.board.name} with {meta['board']['bitstream']} "
+                  f"(build id {meta['board']['build_id_hex']})")
     return status
+
+
+def print_board(record: dict) -> None:
+    """The board's clock, link and (after synthesis) Fmax and utilisation, as a table."""
+    pll = record["pll"]
+    print(f"board {record['board']} ({record['device']}): clock {record['clock_mhz']} MHz "
+          f"(PLL CLKI_DIV {pll['clki_div']}, CLKFB_DIV {pll['clkfb_div']}, CLKOP_DIV "
+          f"{pll['clkop_div']}), UART {record['baud']} baud (divisor {record['uart_divisor']}), "
+          f"build id {record['build_id_hex']}; {record['files']['verilog']}, "
+          f"{record['files']['constraints']}"
+          + (f", {record['bitstream']}" if record["bitstream"] else ""))
+    s = record["synth"]
+    if s is None:
+        return
+    for i, a in enumerate(s["attempts"], 1):
+        print(f"  attempt {i}: placed for {a['target_mhz']} MHz: "
+              + (a["error"] if "error" in a and a.get("fmax_mhz") is None else
+                 f"Fmax {a['fmax_mhz']} MHz, timing {'met' if a['timing_met'] else 'missed'}"))
+    if s.get("lut4") is None:
+        return
+    cap = record["capacity"]
+    print(f"  {'resource':<11}{'used':>8}{'device':>9}{'%':>7}")
+    for key, name in (("lut4", "LUT4"), ("ff", "FF"), ("mult18", "MULT18X18D"),
+                      ("dp16kd", "DP16KD")):
+        print(f"  {name:<11}{s[key]:>8}{cap[key]:>9}{100 * s[key] / cap[key]:>6.1f}%")
+    print(f"  clock {s['clock_mhz']} MHz, Fmax {s['fmax_mhz']} MHz "
+          f"({'timing met' if s['timing_met'] else 'timing NOT met'})")
 
 
 def _synthesize(params: dict, verilog: str, top: str, target: str, staging: Path, synth: dict,

@@ -6,7 +6,9 @@ The folder (``docs/build.md``) holds the accelerator's Verilog
 an inference, :mod:`circnn.host_protocol`), ``build.json`` (every
 accelerator parameter, the layers' formats and errors, the MAC-bound
 cycles, the versions, the inputs' and files' SHA-256) and, with
-``--synth``, ``synth.json`` and ``synth.files/``.
+``--synth``, ``synth.json`` and ``synth.files/``; with ``--board``, the board's
+top level (``<top>_<board>.v``, ``.lpf``) and with ``--synth`` its bitstream
+(``.bit``) and ``board.files/`` (:mod:`circnn.board_build`).
 
 :func:`load_build` reads a folder back and refuses, in one line naming the
 folder or file, anything that is not a whole, unchanged build: a missing
@@ -32,10 +34,15 @@ from .host_program import HostProgram, read_program
 from .provenance import verilog_comment
 
 __all__ = ["BUILD_JSON", "PROGRAM_BIN", "PROGRAM_JSON", "SYNTH_REPORT", "SYNTH_FILES", "FORMAT",
+           "BOARD_FILES",
            "BUILD_KEYS", "sha256_file", "check_build_out", "Build", "load_build"]
 
 BUILD_JSON, PROGRAM_BIN, PROGRAM_JSON = "build.json", "program.bin", "program.json"
 SYNTH_REPORT, SYNTH_FILES = "synth.json", "synth.files"
+#: a --board --synth build's flow files (one folder per place-and-route attempt)
+BOARD_FILES = "board.files"
+#: the board's files a build writes, besides Verilog (its top level's constraints, bitstream)
+BOARD_SUFFIXES = (".v", ".lpf", ".bit")
 #: ``format`` of build.json
 FORMAT = "circnn-build/1"
 #: what build.json always holds
@@ -58,14 +65,15 @@ def sha256_file(path) -> str:
 def check_build_out(out) -> Path:
     """``--out`` of ``circnn build`` is replaced as a whole, so it must be a new folder
     (in an existing one), an empty one, or a previous build: ``build.json`` and
-    nothing but a build's files (the names above and Verilog files)."""
+    nothing but a build's files (the names above, Verilog files and a board's
+    constraints and bitstream)."""
     out = check_output_dir(out, "--out", whole=True)
     if not out.is_dir():
         return out
     names = os.listdir(out)
-    known = {BUILD_JSON, PROGRAM_BIN, PROGRAM_JSON, SYNTH_REPORT, SYNTH_FILES}
+    known = {BUILD_JSON, PROGRAM_BIN, PROGRAM_JSON, SYNTH_REPORT, SYNTH_FILES, BOARD_FILES}
     foreign = sorted(n for n in names if n not in known
-                     and not (n.endswith(".v") and BUILD_JSON in names))
+                     and not (n.endswith(BOARD_SUFFIXES) and BUILD_JSON in names))
     if foreign:
         listed = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise CircnnError(f"--out {str(out)!r}: holds files circnn build did not write "

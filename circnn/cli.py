@@ -171,6 +171,11 @@ def cmd_build(args) -> int:
     return run_build(args, progress=_progress(args.quiet))
 
 
+def cmd_run(args) -> int:
+    from .board_run import run_board
+    return run_board(args, progress=_progress(args.quiet))
+
+
 SIMULATOR_HELP = ("RTL simulator: verilator (compiled once per engine configuration, then fast) "
                   "or icarus (default verilator)")
 
@@ -432,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="simulate only the first N test rows in RTL (default: all on digits, "
                         "200 on MNIST)")
     p.add_argument("--freq", type=float, default=None, metavar="MHZ",
-                   help="synthesis target clock (default 100)")
+                   help="synthesis target clock (default 160)")
     p.add_argument("--skip-synth", action="store_true", help="skip the ECP5 build")
     p.add_argument("--skip-rtl", action="store_true",
                    help="skip the RTL simulation (float and golden models only)")
@@ -473,12 +478,48 @@ def build_parser() -> argparse.ArgumentParser:
     sg = p.add_argument_group("ECP5 build")
     sg.add_argument("--synth", action="store_true",
                     help="also synthesise, place and route the accelerator for LFE5U-85F-6 "
-                         "CABGA381 (as circnn synth; minutes): synth.json and synth.files/")
+                         "CABGA381 (as circnn synth; minutes): synth.json and synth.files/; "
+                         "with --board, the board's top level instead, to a bitstream")
     sg.add_argument("--freq", type=float, default=None, metavar="MHZ",
-                    help="--synth: target clock (default 150)")
+                    help="--synth: target clock (default 150); --board: the first PLL "
+                         "frequency tried (default 150; lowered to the Fmax reached until "
+                         "timing closes)")
     sg.add_argument("--seed", type=int, default=None, help="--synth: placement seed (default 1)")
+    bg = p.add_argument_group("board (docs/board.md)")
+    bg.add_argument("--board", default=None, metavar="NAME",
+                    help="also write the top level of the accelerator on this board, behind "
+                         "the host link over its UART: ulx3s (the 85F), ulx3s-12f, ulx3s-25f, "
+                         "ulx3s-45f, ulx3s-85f; with --synth, its bitstream (the target is "
+                         "ecp5)")
+    bg.add_argument("--baud", type=int, default=None,
+                    help="--board: the UART's bits per second (default 3000000)")
+    bg.add_argument("--program", action="store_true",
+                    help="--board --synth: load the bitstream into the board with "
+                         "openFPGALoader when the build is done")
     p.add_argument("--quiet", action="store_true", help="no summary and no progress messages")
-    p.set_defaults(func=cmd_build)
+    p.set_defaults(func=cmd_build, target=None)
+
+    p = sub.add_parser("run", help="run input rows on a board that runs a build (over its UART)",
+                       description="Talk to a board programmed with a build's bitstream "
+                                   "(circnn build --board --synth) through its serial port: "
+                                   "check that it runs this build (identify: build id), load "
+                                   "the network (program.bin), stream the input rows, take the "
+                                   "outputs and write them as circnn infer does; prints "
+                                   "inferences per second (docs/board.md).")
+    p.add_argument("--build", required=True, metavar="DIR", help="the build folder")
+    p.add_argument("--port", required=True, metavar="PORT",
+                   help="the board's serial port (/dev/ttyUSB0; any pyserial URL)")
+    p.add_argument("--inputs", required=True, metavar="X.npy",
+                   help="float rows (N, n_in), maps (N, H, W, C), or one row or map")
+    p.add_argument("--out", required=True, metavar="Y.npy", help="output rows, written atomically")
+    p.add_argument("--timeout", type=float, default=2.0, metavar="S",
+                   help="seconds to wait for a reply beyond its bytes' time on the line "
+                        "(default 2)")
+    p.add_argument("--retries", type=int, default=3, metavar="N",
+                   help="times a frame is sent again after a corrupt, an error or no reply "
+                        "(default 3)")
+    p.add_argument("--quiet", action="store_true", help="no summary and no progress messages")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("infer", help="run a model bundle on input rows (float, golden or RTL)",
                        description="Run a model bundle on the rows of a .npy file and write the "

@@ -22,7 +22,16 @@ Two forms:
   :class:`~.pll.ECP5PLL` making ``link.clk_hz`` from 25 MHz (which must be
   a frequency the PLL makes: :func:`~.pll.pll_settings`), and held in reset
   until the PLL locks; with ``pll_bypass`` the 25 MHz oscillator drives it
-  directly (``link.clk_hz`` must then be 25 MHz).
+  directly (``link.clk_hz`` must then be 25 MHz).  The platform constrains
+  the oscillator's pin (25 MHz); nextpnr derives the PLL output's
+  constraint from it and the dividers ("Derived frequency constraint of
+  150.0 MHz for net ..."), so the design is timed at the PLL's frequency.
+
+``accelerator``: a component that stands in for the
+:class:`~.accelerator.Accelerator` of ``net`` (its signature), such as the
+instance of a build's Verilog file (:class:`circnn.sim.harness.prebuilt.PrebuiltDesign`:
+``circnn build --board`` wraps the very file the build wrote); by default the
+accelerator is elaborated here.
 """
 
 from amaranth.hdl import ClockDomain, ClockSignal, Const, Module, Signal
@@ -45,10 +54,11 @@ BOARD_CLOCK_HZ = 25_000_000
 
 class BoardTop(wiring.Component):
     """The accelerator ``net`` behind the host link ``link``; ``memory`` and
-    ``descriptors`` preload a network (as :class:`~.accelerator.Accelerator`'s)."""
+    ``descriptors`` preload a network (as :class:`~.accelerator.Accelerator`'s);
+    ``accelerator`` replaces the accelerator (a component of its signature)."""
 
     def __init__(self, net: NetworkConfig, link: LinkConfig, *, sim: bool = False,
-                 pll_bypass: bool = False, memory=None, descriptors=None):
+                 pll_bypass: bool = False, memory=None, descriptors=None, accelerator=None):
         if not isinstance(link, LinkConfig):
             raise TypeError("link must be a LinkConfig")
         self.net, self.link = net, link
@@ -66,7 +76,11 @@ class BoardTop(wiring.Component):
                     raise ParameterError(f"clk_hz must be a frequency the PLL makes from 25 MHz "
                                          f"(pll_settings), not {link.clk_hz}: the nearest is "
                                          f"{self.pll.f_out:.0f}")
+        if accelerator is not None and (memory is not None or descriptors is not None):
+            raise ValueError("memory and descriptors preload the accelerator elaborated here, "
+                             "not one given")
         self.memory, self.descriptors = memory, descriptors
+        self.accelerator = accelerator
         ports = {"clk": In(1), "rst": In(1), "uart_rx": In(1, init=1),
                  "uart_tx": Out(1, init=1)} if self.sim else {}
         super().__init__(ports)
@@ -97,8 +111,8 @@ class BoardTop(wiring.Component):
                 reset = ~pll.locked
         m.submodules.reset_sync = ResetSynchronizer(reset, domain="sync")
 
-        acc = m.submodules.accelerator = Accelerator(self.net, memory=self.memory,
-                                                     descriptors=self.descriptors)
+        acc = m.submodules.accelerator = self.accelerator if self.accelerator is not None \
+            else Accelerator(self.net, memory=self.memory, descriptors=self.descriptors)
         host = m.submodules.link = HostLink(
             link, data_width=self.net.data_width, in_shape=acc.i.payload.shape(),
             out_shape=acc.o.payload.shape())

@@ -7,16 +7,31 @@
 #   ccache           compiles Verilator's runtime library once, not once per design
 #   liblz4-dev, zlib1g-dev  the headers of Verilator's FST waveform writer (WAVES=1)
 # Needs root (or password-less sudo) only when something is missing.
+#
+# With --program, only what loading a bitstream into a board needs (circnn build
+# --program runs this when it finds no loader):
+#   openfpgaloader   openFPGALoader, which loads a .bit into the ULX3S over its USB port
 set -euo pipefail
 
 missing=()
-command -v iverilog  >/dev/null 2>&1 || missing+=(iverilog)
-command -v g++       >/dev/null 2>&1 || missing+=(g++)
-command -v make      >/dev/null 2>&1 || missing+=(make)
-command -v perl      >/dev/null 2>&1 || missing+=(perl)
-command -v ccache    >/dev/null 2>&1 || missing+=(ccache)
-[ -f /usr/include/lz4.h ]  || missing+=(liblz4-dev)
-[ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+case "${1:-}" in
+    --program)
+        command -v openFPGALoader >/dev/null 2>&1 || missing+=(openfpgaloader)
+        ;;
+    "")
+        command -v iverilog  >/dev/null 2>&1 || missing+=(iverilog)
+        command -v g++       >/dev/null 2>&1 || missing+=(g++)
+        command -v make      >/dev/null 2>&1 || missing+=(make)
+        command -v perl      >/dev/null 2>&1 || missing+=(perl)
+        command -v ccache    >/dev/null 2>&1 || missing+=(ccache)
+        [ -f /usr/include/lz4.h ]  || missing+=(liblz4-dev)
+        [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+        ;;
+    *)
+        echo "usage: $0 [--program]" >&2
+        exit 2
+        ;;
+esac
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then

@@ -39,12 +39,9 @@ from circnn.config import (IDENTITY_FIELDS, LINK_STATUS_FIELDS, REGION_SHIFT, Co
 from circnn.sim.benches.layer_bench import reassemble
 from circnn.sim.benches.streams import pair_words, start_clock_and_reset
 from circnn.sim.harness.runner import bench_config
-from circnn.sim.model.host_link import (FrameParser, LinkWidths, decode_record, encode_request,
-                                        pack_words, pull_payload, read_payload, unpack_words,
-                                        write_payload)
-
-#: errors after which a host sends the same frame again
-RETRY = (LinkStatus.BAD_CRC, LinkStatus.TIMEOUT, LinkStatus.OVERFLOW)
+from circnn.sim.model.host_link import (FrameParser, HostSession, LinkWidths, Verdict,
+                                        decode_record, pack_words, pull_payload, read_payload,
+                                        unpack_words, write_payload)
 
 
 class SerialHost:
@@ -57,7 +54,7 @@ class SerialHost:
             logging.getLogger(f"cocotb.{port._path}").setLevel(logging.WARNING)
         self.byte_ns = 10 * 1e9 / baud
         self.parser = FrameParser(reply=True)
-        self.sequence = 0
+        self.session = HostSession()    # the host's rules: numbering, retry or accept
         self.widths = None
         self.sent = self.received = 0
         self.errors = []
@@ -81,25 +78,26 @@ class SerialHost:
             assert left > 0, f"no reply to a {len(frame)}-byte frame"
             await self.sink.wait(max(1, int(left)), "ns")
 
-    async def call(self, command, payload=b"", *, spoil=None, expect=LinkStatus.OK):
-        """A request under a new sequence number, sent again (same number) after an error
-        reply; ``spoil(frame) -> (bytes, expected status)`` changes the first attempt."""
-        self.sequence = (self.sequence + 1) & 0xFF
-        frame = encode_request(command, self.sequence, payload)
-        attempt = frame
+    async def call(self, command, payload=b"", *, spoil=None):
+        """A request under a new sequence number, sent again (same number) while the
+        session says so (:meth:`HostSession.judge`: after an error reply); its reply, status
+        OK.  ``spoil(frame) -> (bytes, expected status)`` changes the first attempt."""
+        request = self.session.request(command, payload)
         if spoil is not None:
-            attempt, status = spoil(frame)
+            attempt, status = spoil(request.frame)
             reply = await self.exchange(attempt)
             assert reply.status == status, \
                 f"{Command(command).name}: {LinkStatus(reply.status).name}, expected {status.name}"
+            assert self.session.judge(request, reply) == Verdict.RETRY
             self.errors.append(LinkStatus(reply.status).name)
         for _ in range(3):
-            reply = await self.exchange(frame)
-            if reply.status not in RETRY:
+            reply = await self.exchange(request.frame)
+            verdict = self.session.judge(request, reply)    # an error no retry mends raises
+            if verdict != Verdict.RETRY:
                 break
-        assert (reply.command, reply.sequence) == (command, self.sequence)
-        assert reply.status == expect, \
-            f"{Command(command).name}: {LinkStatus(reply.status).name}, expected {expect.name}"
+        assert verdict == Verdict.ACCEPT, f"{Command(command).name}: {verdict} " \
+                                          f"({self.session.reason})"
+        assert (reply.command, reply.sequence) == (command, request.sequence)
         return reply
 
     async def identify(self) -> dict:
@@ -173,13 +171,12 @@ async def board_runs_a_network_over_its_uart(dut):
                                     spoil=drop_a_byte(rng) if pushes == 1 else None)
             pushed += unpack_words(reply.payload, 2)[0]
             pushes += 1
-        host.sequence = (host.sequence + 1) & 0xFF
-        pull = encode_request(Command.PULL, host.sequence, pull_payload(w.pull_words_per_frame))
-        reply = await host.exchange(pull)
-        assert reply.status == LinkStatus.OK, LinkStatus(reply.status).name
+        pull = host.session.request(Command.PULL, pull_payload(w.pull_words_per_frame))
+        reply = await host.exchange(pull.frame)
+        assert host.session.judge(pull, reply) == Verdict.ACCEPT, LinkStatus(reply.status).name
         taken = unpack_words(reply.payload, w.out_bytes)
         if taken and pulls == 0:
-            again = await host.exchange(pull)           # as if the reply had been lost
+            again = await host.exchange(pull.frame)     # as if the reply had been lost
             assert again == reply, "a repeated pull must be answered with the same words"
         pulls += bool(taken)
         got += taken

@@ -13,7 +13,12 @@ and the host driver that talks to a board through a serial port.
   :func:`pull_payload`, :func:`pack_words` / :func:`unpack_words` (words
   little-endian in whole bytes), :func:`decode_record` (identify and status
   replies), :class:`LinkWidths` (the byte sizes an identify reply implies,
-  and how many words fit a frame).
+  and how many words fit a frame);
+* the conversation's rules: :class:`HostSession` numbers the requests and
+  judges each reply (:func:`HostSession.judge`: accept it, send the same
+  frame again, skip a reply to another request, or give up on an error
+  status no retry mends); the bench's and the driver's I/O loops
+  (:mod:`circnn.board_driver`) are built around it.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from .crc16 import crc16
 
 __all__ = ["Frame", "FrameParser", "encode_request", "encode_reply", "byte_count",
            "pack_words", "unpack_words", "write_payload", "read_payload", "pull_payload",
-           "decode_record", "LinkWidths", "Command", "LinkStatus"]
+           "decode_record", "LinkWidths", "Command", "LinkStatus", "RETRY_STATUSES", "Request",
+           "Verdict", "ReplyError", "HostSession"]
 
 
 def byte_count(bits: int) -> int:
@@ -209,3 +215,88 @@ class LinkWidths:
     @property
     def pull_words_per_frame(self) -> int:
         return self.max_payload // self.out_bytes
+
+
+# --- the conversation ---------------------------------------------------------------
+
+#: error replies after which the host sends the same frame again (same sequence number):
+#: the board did not carry the request out, and the frame itself was (probably) fine
+RETRY_STATUSES = (LinkStatus.BAD_CRC, LinkStatus.TIMEOUT, LinkStatus.OVERFLOW)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request as sent: its command, sequence number, payload and frame bytes."""
+
+    command: int
+    sequence: int
+    payload: bytes
+    frame: bytes
+
+    @property
+    def name(self) -> str:
+        try:
+            return Command(self.command).name
+        except ValueError:
+            return f"command {self.command:#04x}"
+
+
+class Verdict:
+    """What :meth:`HostSession.judge` says of a reply."""
+
+    ACCEPT = "accept"      #: the request's reply, status OK
+    RETRY = "retry"        #: send the same frame again (error reply, corrupt reply, none)
+    SKIP = "skip"          #: a reply to another request (a late one): keep waiting
+
+
+class ReplyError(Exception):
+    """The board answered a request with an error status that no retry mends
+    (UNKNOWN_COMMAND, BAD_LENGTH, or a status this host does not know)."""
+
+    def __init__(self, request: Request, status: int):
+        self.request, self.status = request, status
+        try:
+            name = f"{LinkStatus(status).name} ({LinkStatus(status).meaning})"
+        except ValueError:
+            name = f"unknown status {status}"
+        super().__init__(f"{request.name} refused by the board: {name}")
+
+
+class HostSession:
+    """The host's side of the rules (``docs/host-link.md``), without I/O.
+
+    :meth:`request` numbers each new request (the previous number + 1, modulo
+    256) and makes its frame; a retry sends that same :class:`Request` again.
+    :meth:`judge` takes what came back (a :class:`Frame`, or None when nothing
+    whole came in time) and says what to do: a corrupt reply (its CRC wrong),
+    no reply, or an error reply in :data:`RETRY_STATUSES` -> send again; a
+    good reply whose command and sequence number are not the request's -> skip
+    it (a reply to an earlier frame that came late) and keep waiting; any other
+    error status -> :class:`ReplyError`; else accept.  ``reason`` holds why the
+    last retry was asked for.
+    """
+
+    def __init__(self, sequence: int = 0):
+        self.sequence = sequence & 0xFF
+        self.reason = ""
+
+    def request(self, command: int, payload: bytes = b"") -> Request:
+        self.sequence = (self.sequence + 1) & 0xFF
+        return Request(int(command), self.sequence, bytes(payload),
+                       encode_request(command, self.sequence, payload))
+
+    def judge(self, request: Request, reply: Frame | None) -> str:
+        if reply is None:
+            self.reason = "no reply"
+            return Verdict.RETRY
+        if not reply.crc_ok:
+            self.reason = "a reply with a wrong CRC"
+            return Verdict.RETRY
+        if reply.status in RETRY_STATUSES:
+            self.reason = f"error reply {LinkStatus(reply.status).name}"
+            return Verdict.RETRY
+        if (reply.command, reply.sequence) != (request.command, request.sequence):
+            return Verdict.SKIP
+        if reply.status != LinkStatus.OK:
+            raise ReplyError(request, reply.status)
+        return Verdict.ACCEPT
