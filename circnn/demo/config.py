@@ -25,7 +25,7 @@ __all__ = ["DemoConfig", "config_from_args", "check_block_size", "check_output_f
 #: Training recipe shared by the dense baseline, the circulant network and the sweep
 #: (block size, epochs and learning rate: per network, :mod:`.networks`).
 DEFAULTS = dict(network="cnn", hidden=128, seed=0, batch_size=32, optimizer="adam",
-                pes=4, freq=100.0, calibration_rows=256, rtl_rows_mnist_icarus=200)
+                pes=4, freq=160.0, calibration_rows=256, rtl_rows_mnist_icarus=200)
 
 N_CLASSES = 10
 WIDTH = 16          # activations, weight spectra, IFFT input, twiddles

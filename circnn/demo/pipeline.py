@@ -53,8 +53,8 @@ TARGET_CIRC_VS_DENSE = {"mlp": 0.02, "cnn": 0.01}
 TARGET_COMPRESSION = 8.0
 #: cycles per inference at most this much above the sum of the layers' MAC bounds
 TARGET_MAC_BOUND_EXCESS = 0.25
-#: the MLP demo accelerator's Fmax before convolutions were added (MHz)
-TARGET_FMAX_MHZ = 129.0
+#: the clock the accelerator must close at, placed for it (MHz; one placement seed)
+TARGET_FMAX_MHZ = 160.0
 
 
 # --------------------------------------------------------------------------
@@ -366,8 +366,7 @@ def _run_into(out: Path, cfg: DemoConfig, steps: Steps, loaded, t_start: float) 
                                                     f"{cycles / mac_bound:.3f}",
              "met": None if cycles is None
              else cycles <= (1 + TARGET_MAC_BOUND_EXCESS) * mac_bound},
-            {"target": f"accelerator Fmax >= {TARGET_FMAX_MHZ:g} MHz (the MLP demo's before "
-                       f"convolution)",
+            {"target": f"accelerator Fmax >= {TARGET_FMAX_MHZ:g} MHz",
              "value": "n/a" if fmax is None else f"{fmax:.1f} MHz",
              "met": None if fmax is None else fmax >= TARGET_FMAX_MHZ},
         ]
