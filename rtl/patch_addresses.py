@@ -82,6 +82,16 @@ class PatchAddresses(wiring.Component):
         c = Signal(range(cfg.max_channels))
         ybase_i, xbase_i, row_i, col_i = (Signal(idx, name=n) for n in
                                           ("ybase_i", "xbase_i", "row_i", "col_i"))
+        # the next window's origin and index part (origin + stride), kept beside
+        # them, and the first window's (-padding) formed once: a window's move
+        # loads registers, its adders feed only these (no adder, no negation in
+        # front of the position multiplexers)
+        ybase_n, xbase_n, y_first, x_first, y_first_n, x_first_n = (
+            Signal(pos, name=n) for n in
+            ("ybase_n", "xbase_n", "y_first", "x_first", "y_first_n", "x_first_n"))
+        ybase_i_n, xbase_i_n, row_first, col_first, row_first_n, col_first_n = (
+            Signal(idx, name=n) for n in
+            ("ybase_i_n", "xbase_i_n", "row_first", "col_first", "row_first_n", "col_first_n"))
 
         index = Signal(idx)
         inside = Signal()
@@ -156,7 +166,12 @@ class PatchAddresses(wiring.Component):
             m.d.comb += self.busy.eq(1)
             # the gaps of the first window (origin -padding) to the limits
             m.d.sync += [x_gap0.eq(g["w"] + 2 * g["pw"] - g["sw"] - g["kw"]),
-                         y_gap.eq(g["h"] + 2 * g["ph"] - g["sh"] - g["kh"])]
+                         y_gap.eq(g["h"] + 2 * g["ph"] - g["sh"] - g["kh"]),
+                         # the first window of a row (column) and the one after it
+                         x_first.eq(-g["pw"]), x_first_n.eq(g["sw"] - g["pw"]),
+                         y_first.eq(-g["ph"]), y_first_n.eq(g["sh"] - g["ph"]),
+                         col_first.eq(-pwc), col_first_n.eq(swc - pwc),
+                         row_first.eq(-phwc), row_first_n.eq(shwc - phwc)]
             fsm.next("ORIGIN")
         with fsm.state("ORIGIN"):
             m.d.comb += self.busy.eq(1)
@@ -164,11 +179,14 @@ class PatchAddresses(wiring.Component):
                 c_before_last.eq(g["c"] - 2), kw_before_last.eq(g["kw"] - 2),
                 kh_before_last.eq(g["kh"] - 2),
                 x_gap.eq(x_gap0),
-                ybase.eq(-g["ph"]), xbase.eq(-g["pw"]), y.eq(-g["ph"]), x.eq(-g["pw"]),
+                ybase.eq(y_first), xbase.eq(x_first), y.eq(y_first), x.eq(x_first),
+                ybase_n.eq(y_first_n), xbase_n.eq(x_first_n),
+                ybase_i_n.eq(row_first_n), xbase_i_n.eq(col_first_n),
                 kh.eq(0), kw.eq(0), c.eq(0),
                 only_c.eq(g["c"] == 1), only_kw.eq(g["kw"] == 1), only_kh.eq(g["kh"] == 1),
                 last_c.eq(g["c"] == 1), last_kw.eq(g["kw"] == 1), last_kh.eq(g["kh"] == 1),
-                ybase_i.eq(-phwc), row_i.eq(-phwc), xbase_i.eq(-pwc), col_i.eq(-pwc),
+                ybase_i.eq(row_first), row_i.eq(row_first), xbase_i.eq(col_first),
+                col_i.eq(col_first),
             ]
             fsm.next("RUN")
         with fsm.state("RUN"):
@@ -191,20 +209,23 @@ class PatchAddresses(wiring.Component):
                             # next window of the row
                             m.d.sync += [kh.eq(0), last_kh.eq(only_kh), y.eq(ybase),
                                          row_i.eq(ybase_i),
-                                         xbase.eq(xbase + g["sw"]), x.eq(xbase + g["sw"]),
+                                         xbase.eq(xbase_n), x.eq(xbase_n),
+                                         xbase_n.eq(xbase_n + g["sw"]),
                                          x_gap.eq(x_gap - g["sw"]),
-                                         xbase_i.eq(xbase_i + swc),
-                                         col_i.eq(xbase_i + swc)]
+                                         xbase_i.eq(xbase_i_n), col_i.eq(xbase_i_n),
+                                         xbase_i_n.eq(xbase_i_n + swc)]
                             with m.If(last_ox):
                                 # first window of the next row
-                                m.d.sync += [xbase.eq(-g["pw"]), x.eq(-g["pw"]),
+                                m.d.sync += [xbase.eq(x_first), x.eq(x_first),
+                                             xbase_n.eq(x_first_n),
                                              x_gap.eq(x_gap0),
                                              y_gap.eq(y_gap - g["sh"]),
-                                             xbase_i.eq(-pwc), col_i.eq(-pwc),
-                                             ybase.eq(ybase + g["sh"]),
-                                             y.eq(ybase + g["sh"]),
-                                             ybase_i.eq(ybase_i + shwc),
-                                             row_i.eq(ybase_i + shwc)]
+                                             xbase_i.eq(col_first), col_i.eq(col_first),
+                                             xbase_i_n.eq(col_first_n),
+                                             ybase.eq(ybase_n), y.eq(ybase_n),
+                                             ybase_n.eq(ybase_n + g["sh"]),
+                                             ybase_i.eq(ybase_i_n), row_i.eq(ybase_i_n),
+                                             ybase_i_n.eq(ybase_i_n + shwc)]
                                 with m.If(last_oy):
                                     fsm.next("IDLE")
         return m
