@@ -11,7 +11,8 @@ Model twin: :func:`circnn.sim.model.layer.layer_forward`.  Dataflow
                    (bias, ReLU,                (round+saturate,
                     requantise)                 block tags)
 
-(a register slice, :class:`StreamRegister`, on either side of the RealIFFT)
+(a register slice, :class:`StreamRegister`, on either side of the RealIFFT,
+and between the RealFFT and the spectrum buffer)
 
 Input: B vectors per batch, each q*k activations sent as q*k/2 pairs
 ``(x[2n], x[2n+1])``, vector after vector.  Output: for each PE pass
@@ -128,7 +129,12 @@ class CirculantLayer(wiring.Component):
 
         # the data path
         wiring.connect(m, wiring.flipped(self.i), rfft.i)
-        wiring.connect(m, rfft.o, sbuf.i)
+        # the real FFT's output queue and the spectrum buffer's bank flags are far
+        # apart: a register slice between them, so that the buffer's accept and
+        # commit decisions start at registers beside it
+        spectra_link = m.submodules.spectra_link = StreamRegister(rfft.o.payload.shape())
+        wiring.connect(m, rfft.o, spectra_link.i)
+        wiring.connect(m, spectra_link.o, sbuf.i)
         wiring.connect(m, sched.spectra, sbuf.reader)
         wiring.connect(m, sched.step, pes.step)
         m.d.comb += [sbuf.rd_addr.eq(sched.step.payload.x_addr), pes.x.eq(sbuf.rd_data)]
