@@ -2,8 +2,8 @@
 
 A simple synchronous register bus, seen from the host: a write takes one
 clock (``w_en`` with ``addr`` and ``w_data``); a read presents ``addr``
-with ``r_en`` and finds ``r_data`` :data:`READ_LATENCY` clocks later (two:
-the read multiplexer is two registered levels, :mod:`.read_mux`); reads may
+with ``r_en`` and finds ``r_data`` :data:`READ_LATENCY` clocks later (three:
+the read multiplexer is three registered levels, :mod:`.read_mux`); reads may
 follow each other every clock.  ``addr`` carries the
 :class:`circnn.config.Region` above :data:`circnn.config.REGION_SHIFT`
 (map in ``docs/registers.md``).
