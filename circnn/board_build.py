@@ -238,6 +238,15 @@ class BoardDesign:
         return json.loads(self.plan.files[f"build_{self.name}.json"])["commands"]
 
 
+def make_platform(board: Board):
+    """A new instance of the board's amaranth-boards platform class."""
+    from amaranth_boards import ulx3s
+    module, cls = board.platform.split(":")
+    if module != ulx3s.__name__:
+        raise CircnnError(f"board {board.name}: no platform module {module}")
+    return getattr(ulx3s, cls)()
+
+
 def nextpnr_options(pll, seed: int) -> list[str]:
     """What a board build adds to the plan's nextpnr command: the report, the clock
     (also the default for any clock the LPF does not constrain), the seed and the
@@ -261,7 +270,7 @@ def prepare_board(net, verilog: str, top: str, board: Board, options: BoardOptio
     check_module(acc, module)
     link = LinkConfig(clk_hz=clk_hz, baud=options.baud, build_id=build_id)
     design = BoardTop(net, link, accelerator=PrebuiltDesign.replacing(acc, module))
-    platform = board.make_platform()
+    platform = make_platform(board)
     platform.add_file(verilog_file, verilog)
     plan = platform.build(design, name=name, do_build=False,
                           nextpnr_opts=" ".join(nextpnr_options(pll, options.seed)),

@@ -40,13 +40,16 @@ ALLOWED = {
                             "circnn.sim.harness"}, {"numpy", "amaranth", "cocotb", "cocotbext"}),
     "circnn.compiler": ({"circnn.config", "circnn.errors", "circnn.bundle", "circnn.sim.model"},
                         {"numpy"}),
+    # the formal harnesses: the RTL proved against specs of their own
+    "circnn.formal": ({"circnn.config", "circnn.errors", "circnn.rtl"}, {"amaranth"}),
     # the PyTorch front end: modules and the exporter, above the bundle and the models
     "circnn.torch": ({"circnn.config", "circnn.errors", "circnn.bundle", "circnn.files",
                       "circnn.training", "circnn.sim.model"}, {"numpy", "torch"}),
 }
 #: what nothing below the command line may import
 TOP = ("circnn.cli", "circnn.designs", "circnn.demo", "circnn.benchmarks", "circnn.infer",
-       "circnn.train_cnn", "circnn.build_command", "circnn.build_folder", "circnn.host_protocol")
+       "circnn.train_cnn", "circnn.build_command", "circnn.build_folder", "circnn.host_protocol",
+       "circnn.board_build", "circnn.board_run", "circnn.board_program", "circnn.prove")
 
 
 def module_name(path: Path) -> str:

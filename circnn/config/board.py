@@ -64,12 +64,6 @@ class Board:
     def capacity(self) -> DeviceCapacity:
         return DEVICE_CAPACITY[self.device]
 
-    def make_platform(self):
-        """A new instance of the board's amaranth-boards platform."""
-        import importlib
-        module, cls = self.platform.split(":")
-        return getattr(importlib.import_module(module), cls)()
-
 
 def _ulx3s(variant: str) -> Board:
     return Board(name=f"ulx3s-{variant.lower()}",
