@@ -171,6 +171,11 @@ def cmd_build(args) -> int:
     return run_build(args, progress=_progress(args.quiet))
 
 
+def cmd_prove(args) -> int:
+    from .prove import run_prove
+    return run_prove(args)
+
+
 def cmd_run(args) -> int:
     from .board_run import run_board
     return run_board(args, progress=_progress(args.quiet))
@@ -570,6 +575,24 @@ def build_parser() -> argparse.ArgumentParser:
                         "with --out, both or neither")
     p.add_argument("--quiet", action="store_true", help="no summary and no progress messages")
     p.set_defaults(func=cmd_infer)
+
+    p = sub.add_parser("prove", help="formal proofs of the stream toolkit, the FFT stages and "
+                                     "the network controller (SymbiYosys)",
+                       description="Run the formal properties with SymbiYosys (yowasp-sby, "
+                                   "Boolector); print a table and write DIR/summary.json. "
+                                   "docs/verification.md lists them.")
+    p.add_argument("--all", action="store_true",
+                   help="also the slow properties (full widths, larger instances)")
+    p.add_argument("--only", action="append", metavar="NAME",
+                   help="only this property, or every property of a component file "
+                        "(repeatable; --list names them)")
+    p.add_argument("--mutants", action="store_true",
+                   help="also run each property on its broken variant, which must fail "
+                        "(DIR/mutants.json)")
+    p.add_argument("--list", action="store_true", help="list the properties and exit")
+    p.add_argument("--out", default="build/formal", metavar="DIR",
+                   help="output folder (default build/formal)")
+    p.set_defaults(func=cmd_prove)
     return parser
 
 
