@@ -58,12 +58,10 @@ def run_board(args, progress=None) -> int:
     from .board_driver import (BoardLink, LinkError, check_identity, line_rows_per_second,
                                open_port, pack_inputs, place_outputs, run_words)
     from .bundle import load_bundle
-    from .compiler import dequantize_outputs, quantize_inputs
+    from .compiler import dequantize_outputs
     from .files import check_output_file, write_npy_atomic
-    from .infer import (InferResult, _cnn_codes, _cnn_result, _input_codes, _is_cnn,
-                        _saturations, compile_bundle, load_calibration)
-    from .sim.model.cnn import cnn_forward
-    from .sim.model.network import network_forward
+    from .infer import (InferResult, _cnn_result, _saturations, compile_bundle, golden_codes,
+                        load_calibration)
 
     say = progress or (lambda msg: None)
     quiet = getattr(args, "quiet", False)
@@ -84,15 +82,7 @@ def run_board(args, progress=None) -> int:
     eng = net.engine
     compiled = compile_bundle(bundle, eng, calibration)
     build.check_program(compiled)
-    cnn = _is_cnn(bundle)
-    if cnn:
-        codes, clipped = _cnn_codes(eng, x, compiled)
-        expected, traces = cnn_forward(codes, compiled, eng, trace=True)
-    else:
-        first = compiled[0]
-        codes, clipped = _input_codes(x, first.in_frac, eng.act_width,
-                                      lambda v: quantize_inputs(v, first.in_frac, eng, first.q))
-        expected, traces = network_forward(codes, compiled, eng, trace=True)
+    cnn, codes, clipped, expected, traces = golden_codes(bundle, eng, x, compiled)
     rows = codes.shape[0]
     images = net.images
     padded = -(-rows // images) * images

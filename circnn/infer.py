@@ -297,6 +297,24 @@ def _infer_golden_cnn(bundle, eng, x: np.ndarray, steps) -> InferResult:
     return _cnn_result(bundle, steps, y_codes, traces, clipped)
 
 
+def golden_codes(bundle, eng, x: np.ndarray, programs):
+    """The input rows as the engine's codes and the bit-true model's run on them:
+    ``(cnn, codes, clipped, expected, traces)`` (what the hardware is compared with)."""
+    from .compiler import quantize_inputs
+    from .sim.model.cnn import cnn_forward
+    from .sim.model.network import network_forward
+    cnn = _is_cnn(bundle)
+    if cnn:
+        codes, clipped = _cnn_codes(eng, x, programs)
+        expected, traces = cnn_forward(codes, programs, eng, trace=True)
+    else:
+        first = programs[0]
+        codes, clipped = _input_codes(x, first.in_frac, eng.act_width,
+                                      lambda v: quantize_inputs(v, first.in_frac, eng, first.q))
+        expected, traces = network_forward(codes, programs, eng, trace=True)
+    return cnn, codes, clipped, expected, traces
+
+
 def infer_rtl(bundle, eng, x: np.ndarray, calibration: np.ndarray, *, name: str = "infer",
               idle: float = 0.0, stall: float = 0.0, seed: int = 0, progress=None,
               simulator: str = "verilator", keep_files: bool = True,
@@ -315,21 +333,11 @@ def infer_rtl(bundle, eng, x: np.ndarray, calibration: np.ndarray, *, name: str 
     ``target``) and ``program`` (its host-bus writes): the accelerator runs
     every network, one layer too, and the file is simulated as it is, loaded
     by replaying ``program`` (:func:`~circnn.sim.harness.accelerator.simulate_network`)."""
-    from .compiler import dequantize_outputs, network_config_for, quantize_inputs
+    from .compiler import dequantize_outputs, network_config_for
     from .sim.harness.accelerator import simulate_network
     from .sim.harness.layer import simulate_layer
-    from .sim.model.cnn import cnn_forward
-    from .sim.model.network import network_forward
     programs = programs or compile_bundle(bundle, eng, calibration)
-    cnn = _is_cnn(bundle)
-    if cnn:
-        codes, clipped = _cnn_codes(eng, x, programs)
-        expected, traces = cnn_forward(codes, programs, eng, trace=True)
-    else:
-        first = programs[0]
-        codes, clipped = _input_codes(x, first.in_frac, eng.act_width,
-                                      lambda v: quantize_inputs(v, first.in_frac, eng, first.q))
-        expected, traces = network_forward(codes, programs, eng, trace=True)
+    cnn, codes, clipped, expected, traces = golden_codes(bundle, eng, x, programs)
     if len(programs) == 1 and net is None:
         y_codes, stats = simulate_layer(eng, programs[0], codes, name=name, idle=idle,
                                         stall=stall, seed=seed, compare=False,
