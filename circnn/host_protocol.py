@@ -74,7 +74,8 @@ def run_protocol(net: NetworkConfig, image, *, in_frac: int, out_frac: int, in_r
             "reset (rst high for a few clocks): registers return to their reset values, the "
             "memories keep their contents",
             "load: write every (address, data) of program.bin in its order, while the "
-            "accelerator is idle (STATUS busy = 0)",
+            "accelerator is idle (STATUS busy = 0): while busy, every write but CTRL is "
+            "refused and sets STATUS write_ignored (cleared by the next accepted start)",
             f"start: write N_BATCHES = n, the network batches to run (each "
             f"{net.images} images), then CTRL = 1",
             f"stream n x {net.images} input images into port i, in order",

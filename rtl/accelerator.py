@@ -81,9 +81,21 @@ class Accelerator(wiring.Component):
         def descriptor_word(i, f):
             return HostRegister.DESCRIPTORS + DESCRIPTOR_SLOT * i + f
 
-        with m.If(bus.w_en & (region == Region.REGISTERS)):
-            with m.If(offset == HostRegister.CTRL):
-                m.d.comb += start.eq(bus.w_data[0])
+        # While the engine runs, the network it runs is frozen: a write to
+        # anything but CTRL (descriptors, counts, weights, biases) is refused
+        # and recorded in STATUS.write_ignored until the next accepted start,
+        # so a host that writes too early sees it rather than a wrong result.
+        is_ctrl = (region == Region.REGISTERS) & (offset == HostRegister.CTRL)
+        write = bus.w_en & ~nc.busy
+        write_ignored = Signal()
+        with m.If(start & ~nc.busy):
+            m.d.sync += write_ignored.eq(0)
+        with m.Elif(bus.w_en & nc.busy & ~is_ctrl):
+            m.d.sync += write_ignored.eq(1)
+
+        with m.If(bus.w_en & is_ctrl):
+            m.d.comb += start.eq(bus.w_data[0])
+        with m.If(write & (region == Region.REGISTERS)):
             with m.If(offset == HostRegister.N_LAYERS):
                 m.d.sync += n_layers.eq(bus.w_data)
             with m.If(offset == HostRegister.N_BATCHES):
@@ -95,7 +107,7 @@ class Accelerator(wiring.Component):
                         m.d.sync += field.eq(bus.w_data[:len(Value.cast(field))])
         # weights and biases go to the core's load port (registered)
         m.d.sync += [
-            core.load.en.eq(bus.w_en & ((region == Region.WEIGHTS) | (region == Region.BIASES))),
+            core.load.en.eq(write & ((region == Region.WEIGHTS) | (region == Region.BIASES))),
             core.load.target.eq(LoadTarget.WEIGHTS),
             core.load.data.eq(bus.w_data),
         ]
@@ -110,7 +122,7 @@ class Accelerator(wiring.Component):
         # --- status reads ---------------------------------------------------
         status = Signal(STATUS_LAYOUT)
         m.d.comb += [status.busy.eq(nc.busy), status.done.eq(nc.done), status.error.eq(nc.error),
-                     status.start_ignored.eq(nc.start_ignored),
+                     status.start_ignored.eq(nc.start_ignored), status.write_ignored.eq(write_ignored),
                      status.error_layer.eq(nc.error_layer), status.error_code.eq(nc.error_code)]
         reads = {
             HostRegister.STATUS: status, HostRegister.N_LAYERS: n_layers,

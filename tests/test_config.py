@@ -118,9 +118,9 @@ def test_register_map_is_the_documented_one():
 
 
 def test_status_word_by_hand():
-    word = 1 | (1 << 2) | (3 << 8) | (int(ErrorCode.BUFFER_CHAIN) << 16)
+    word = 1 | (1 << 2) | (1 << 4) | (3 << 8) | (int(ErrorCode.BUFFER_CHAIN) << 16)
     assert decode_status(word) == {"busy": 1, "done": 0, "error": 1, "start_ignored": 0,
-                                   "error_layer": 3, "error_code": 6}
+                                   "write_ignored": 1, "error_layer": 3, "error_code": 6}
     assert STATUS_LAYOUT.size == 20
 
 

@@ -20,10 +20,10 @@ from circnn.sim.model.network import network_forward
 from network_cases import NET, network_case, random_bundle
 
 
-def _run_faults(name, fault, programs, writes, x, expected, seed, **extra):
+def _run_faults(name, fault, programs, writes, x, expected, seed, arrays=None, **extra):
     path = build_root() / "programs" / f"faults_{name}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, writes=writes, x=x, expected=expected)
+    np.savez(path, writes=writes, x=x, expected=expected, **(arrays or {}))
     stats_path = path.with_suffix(".stats.json")
     eng = NET.engine
     shell = StreamShell(Accelerator(NET), addr_bits=shell_addr_bits(max(x.size, expected.size)))
@@ -86,3 +86,21 @@ def test_saturation_counters_match_the_model_far_beyond_calibration(seed):
     stats = _run_faults("saturation", "saturation", programs, writes, x, expected, seed)
     print(f"model: acc {acc}, out {out}; RTL: {stats}")
     assert (stats["acc_saturations"], stats["out_saturations"]) == (acc, out)
+
+
+def test_host_writes_while_busy_are_refused_and_flagged(seed):
+    rng = np.random.default_rng(seed)
+    blocks, acts = [2, 3, 2], ["relu", "none"]
+    _, programs, _, x, expected, writes = network_case(rng, NET, blocks, acts, vectors=2)
+    # a second network of the same shape (other weights, biases and shifts): written
+    # over the first while it runs, it would change every output
+    _, _, _, x2, expected2, writes2 = network_case(rng, NET, blocks, acts, vectors=2)
+    assert not np.array_equal(expected, expected2)
+    stats = _run_faults("busy_writes", "busy_writes", programs, writes, x, expected, seed,
+                        arrays=dict(writes2=writes2, x2=x2, expected2=expected2))
+    print(stats)
+    for step in ("before_input", "while_streaming"):
+        assert stats[step]["busy"] == 1 and stats[step]["write_ignored"] == 1, (step, stats[step])
+    assert stats["first_done"]["write_ignored"] == 1          # sticky past the end of the run
+    assert stats["second_done"]["write_ignored"] == 0         # cleared by the accepted start
+    assert stats["second_done"]["done"] == 1 and stats["second_done"]["error"] == 0

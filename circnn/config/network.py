@@ -122,13 +122,14 @@ class HostRegister(enum.IntEnum):
 
 #: The STATUS word, LSB first.
 STATUS_LAYOUT = data.StructLayout({
-    "busy": 1, "done": 1, "error": 1, "start_ignored": 1, "reserved": 4,
+    "busy": 1, "done": 1, "error": 1, "start_ignored": 1, "write_ignored": 1, "reserved": 3,
     "error_layer": 8, "error_code": ErrorCode,
 })
 
 
 def decode_status(word: int) -> dict:
-    """A STATUS word as ``{busy, done, error, start_ignored, error_layer, error_code}``."""
+    """A STATUS word as ``{busy, done, error, start_ignored, write_ignored, error_layer,
+    error_code}``."""
     return {name: (int(word) >> f.offset) & ((1 << f.width) - 1)
             for name, f in STATUS_LAYOUT if name != "reserved"}
 

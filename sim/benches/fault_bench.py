@@ -18,7 +18,14 @@ model's output codes), ``fault``, ``seed``, ``stats`` (a path), ``run`` (``k``,
   memory past the loaded words, on Icarus); the outputs must be the
   model's, and the stats count the clocks of X seen on the inputs (so the
   check is not vacuous) and of X on a valid output (must be 0);
-* ``saturation``: one inference; the stats hold ACC_SAT and OUT_SAT.
+* ``saturation``: one inference; the stats hold ACC_SAT and OUT_SAT;
+* ``busy_writes``: the network is loaded and started; while it is busy
+  (before its inputs arrive, and again while they stream) the host writes
+  a second network (``writes2``: descriptors, counts, weights, biases).
+  The run must give the first network's outputs and leave
+  STATUS.write_ignored set; then, idle, the second network is written, and
+  its start clears the flag and its run gives ``expected2`` on ``x2``.  The
+  stats hold STATUS as read at each step.
 """
 
 import json
@@ -63,16 +70,26 @@ def _resolvable(handle) -> bool:
     return handle.value.is_resolvable
 
 
-async def _inference(dut, host, c, data, seed, shell, name):
-    """Load, start, stream; the outputs must be the model's."""
-    run = c["run"]
-    await host.write_all(data["writes"].tolist())
+async def _inference(dut, host, c, data, seed, shell, name, *, key="", during=None):
+    """Load, start, stream; the outputs must be the model's.  ``key``: the suffix of
+    the data's ``writes``, ``x``, ``expected``; ``during``: a coroutine function run
+    (and awaited) between the start and the end of the streaming."""
+    await host.write_all(data["writes" + key].tolist())
     await host.write(HostRegister.CTRL, 1)
-    x, expected = data["x"], data["expected"]
+    return await _stream_and_check(dut, host, c, data, seed, shell, name, key=key, during=during)
+
+
+async def _stream_and_check(dut, host, c, data, seed, shell, name, *, key="", during=None):
+    run = c["run"]
+    x, expected = data["x" + key], data["expected" + key]
     words = pair_words(x, shell["in_width"] // 2)
     n_out = expected.size // 2
-    got = await shell_transfer(dut, words, n_out, shell=shell, seed=seed, idle=IDLE, stall=STALL,
-                               timeout_ns=10 * (200 * (len(words) + n_out) + 20000))
+    transfer = cocotb.start_soon(shell_transfer(
+        dut, words, n_out, shell=shell, seed=seed, idle=IDLE, stall=STALL,
+        timeout_ns=10 * (200 * (len(words) + n_out) + 20000)))
+    if during is not None:
+        await during()
+    got = await transfer
     await ClockCycles(dut.clk, 5)       # the last layer's end reaches the controller
     status = decode_status(await host.read(HostRegister.STATUS))
     assert status["done"] and not status["busy"] and not status["error"], \
@@ -88,6 +105,31 @@ async def _inference(dut, host, c, data, seed, shell, name):
     bad = np.argwhere(y != expected)
     assert not len(bad), f"{name}: {len(bad)} of {y.size} outputs differ from the model " \
                          f"(first at {bad[0].tolist()}; seed={c['seed']})"
+    return status
+
+
+async def _fault_busy_writes(dut, c, data, py, shell, stats):
+    host = Host(dut)
+    first, second = data["writes"].tolist(), data["writes2"].tolist()
+    await host.write_all(first)
+    await host.write(HostRegister.CTRL, 1)
+    # busy, waiting for input: half of the second network's writes, in random order
+    py.shuffle(second)
+    half = len(second) // 2
+    await host.write_all(second[:half])
+    stats["before_input"] = decode_status(await host.read(HostRegister.STATUS))
+
+    async def rest():
+        await host.write_all(second[half:])
+        stats["while_streaming"] = decode_status(await host.read(HostRegister.STATUS))
+
+    stats["first_done"] = await _stream_and_check(dut, host, c, data, py.getrandbits(32), shell,
+                                                  "the first network, written over while busy",
+                                                  during=rest)
+    # idle: the same writes are taken, and the next start clears the flag
+    await _inference(dut, host, c, data, py.getrandbits(32), shell,
+                     "the second network, written while idle", key="2")
+    stats["second_done"] = decode_status(await host.read(HostRegister.STATUS))
 
 
 def _state(dut, flags):
@@ -179,6 +221,8 @@ async def accelerator_survives_faults(dut):
         await _inference(dut, host, c, data, py.getrandbits(32), shell, "saturating run")
         stats["acc_saturations"] = await host.read(HostRegister.ACC_SATURATIONS)
         stats["out_saturations"] = await host.read(HostRegister.OUT_SATURATIONS)
+    elif c["fault"] == "busy_writes":
+        await _fault_busy_writes(dut, c, data, py, shell, stats)
     else:
         raise AssertionError(f"unknown fault {c['fault']!r}")
     await RisingEdge(dut.clk)
