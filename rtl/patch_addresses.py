@@ -14,10 +14,13 @@ Protocol: the geometry (``h``, ``w``, ``c``, ``kh``, ``kw``, ``sh``, ``sw``,
 (the network controller checks descriptors: kernel no larger than the
 padded map, stride >= 1, padding below the kernel).  A set-up forms the
 index strides by repeated addition; ``o.valid`` rises max(W, SW, PW) +
-max(SH, PH) + 6 clocks after the clock on which ``start`` is high (for the
-digits CNN's first layer, 15).  ``o.valid`` and ``o.payload``
-leave registers; the stream holds each value until taken, one value a clock
-at full rate.
+max(SH, PH) + 8 clocks after the clock on which ``start`` is high (for the
+digits CNN's first layer, 17).  The walker steps only while its output
+queue (a :class:`~circnn.rtl.credit_queue.CreditQueue` of six words) has a
+credit free, so its step enables start at flip-flops, never at the
+consumer's ``ready``; ``o`` is the queue's head (``o.valid`` and
+``o.payload`` leave registers, ``o.valid`` never depends on ``o.ready``),
+one value a clock at full rate.
 ``busy`` is high from the clock after ``start`` until the final value is
 taken.  No division and no multiplier in the loop: the last
 window of a row or column is found by the sign of its distance to a limit
@@ -31,6 +34,7 @@ from amaranth.lib.wiring import In, Out
 
 from circnn.config import PatchConfig
 
+from .credit_queue import CreditQueue, queue_depth
 from .one_hot_fsm import OneHotFSM
 
 __all__ = ["PatchAddresses", "patch_address_layout"]
@@ -100,7 +104,7 @@ class PatchAddresses(wiring.Component):
             inside.eq((y >= 0) & (y < g["h"]) & (x >= 0) & (x < g["w"])),
         ]
         # the channel (kernel column, kernel row) is its last: registers, set as the
-        # counter moves, so that a take's decisions start at flip-flops
+        # counter moves, so that a step's decisions start at flip-flops
         last_c, last_kw, last_kh = Signal(), Signal(), Signal()
         only_c, only_kw, only_kh = Signal(), Signal(), Signal()     # C (KW, KH) of 1
         # the window is the last of its row (column) when its origin has passed the
@@ -108,32 +112,45 @@ class PatchAddresses(wiring.Component):
         # register's sign bit, so the consumer's decisions on `final` start at
         # registers)
         x_gap, y_gap, x_gap0 = Signal(pos), Signal(pos), Signal(pos)
+        # the next window's gap, kept beside it (and the first window's next)
+        x_gap_n, x_gap0_n = Signal(pos), Signal(pos)
         last_ox, last_oy = x_gap[-1], y_gap[-1]
-        row_end = last_c & last_kw & last_kh
-        final = row_end & last_ox & last_oy
+        # how far a step carries, as registers kept equal to the products of the
+        # flags above (so a step's enables are the step and one flip-flop):
+        # e2 = last_c & last_kw (a kernel row ends), e3 = e2 & last_kh (the patch
+        # row ends), e4 = e3 & last_ox (the row of windows ends)
+        e2, e3, e4 = Signal(), Signal(), Signal()
+        row_end = e3
+        final = e4 & last_oy
 
-        # the value at the walker's position, into an output register when the
-        # register is free or taken (`take`): the index sum and the padding
-        # compares stay beside the counters, the consumer sees flip-flops
+        # the value at the walker's position, into an output register on every
+        # clock: the index sum and the padding compares stay beside the counters
         word = Signal(patch_address_layout(cfg))
         m.d.comb += [
             word.index.eq(Mux(inside, index, 0)), word.zero.eq(~inside),
             word.last.eq(row_end), word.final.eq(final),
         ]
+        # the walker moves only when its output queue has a credit free for the
+        # word (CreditQueue): `can_admit` is a flip-flop, so the step's ~100
+        # register enables start at that flip-flop and at the RUN flag, never at
+        # the consumer's `ready`; the word is registered, then queued
+        queue = m.submodules.queue = CreditQueue(patch_address_layout(cfg), queue_depth(1))
         out_valid = Signal()
         out_word = Signal(patch_address_layout(cfg))
-        take = Signal()
-        m.d.comb += [self.o.valid.eq(out_valid), self.o.payload.eq(out_word),
-                     take.eq(~out_valid | self.o.ready)]
-        with m.If(self.o.ready):
-            m.d.sync += out_valid.eq(0)
+        m.d.sync += [out_valid.eq(0), out_word.eq(word)]
+        m.d.comb += [queue.i.valid.eq(out_valid), queue.i.payload.eq(out_word)]
+        wiring.connect(m, queue.o, wiring.flipped(self.o))
+        # from the final word's admission until it leaves on `o`
+        draining = Signal()
+        with m.If(self.o.valid & self.o.ready & self.o.payload.final):
+            m.d.sync += draining.eq(0)
 
-        # one flip-flop per state (OneHotFSM): a take's enables start at the RUN
+        # one flip-flop per state (OneHotFSM): a step's enables start at the RUN
         # flag, not at a decode of a state register
         fsm = OneHotFSM(m, ("IDLE", "STRIDES", "ROW_STRIDES", "LIMITS", "ORIGIN", "RUN"),
                         name="walk")
         with fsm.state("IDLE"):
-            m.d.comb += self.busy.eq(out_valid)
+            m.d.comb += self.busy.eq(draining)
             with m.If(self.start):
                 m.d.sync += [g[name].eq(getattr(self, name)) for name in g]
                 m.d.sync += [t.eq(0), wc.eq(0), swc.eq(0), pwc.eq(0), shwc.eq(0),
@@ -166,6 +183,7 @@ class PatchAddresses(wiring.Component):
             m.d.comb += self.busy.eq(1)
             # the gaps of the first window (origin -padding) to the limits
             m.d.sync += [x_gap0.eq(g["w"] + 2 * g["pw"] - g["sw"] - g["kw"]),
+                         x_gap0_n.eq(g["w"] + 2 * g["pw"] - 2 * g["sw"] - g["kw"]),
                          y_gap.eq(g["h"] + 2 * g["ph"] - g["sh"] - g["kh"]),
                          # the first window of a row (column) and the one after it
                          x_first.eq(-g["pw"]), x_first_n.eq(g["sw"] - g["pw"]),
@@ -178,7 +196,10 @@ class PatchAddresses(wiring.Component):
             m.d.sync += [
                 c_before_last.eq(g["c"] - 2), kw_before_last.eq(g["kw"] - 2),
                 kh_before_last.eq(g["kh"] - 2),
-                x_gap.eq(x_gap0),
+                x_gap.eq(x_gap0), x_gap_n.eq(x_gap0_n),
+                e2.eq((g["c"] == 1) & (g["kw"] == 1)),
+                e3.eq((g["c"] == 1) & (g["kw"] == 1) & (g["kh"] == 1)),
+                e4.eq((g["c"] == 1) & (g["kw"] == 1) & (g["kh"] == 1) & x_gap0[-1]),
                 ybase.eq(y_first), xbase.eq(x_first), y.eq(y_first), x.eq(x_first),
                 ybase_n.eq(y_first_n), xbase_n.eq(x_first_n),
                 ybase_i_n.eq(row_first_n), xbase_i_n.eq(col_first_n),
@@ -190,42 +211,57 @@ class PatchAddresses(wiring.Component):
             ]
             fsm.next("RUN")
         with fsm.state("RUN"):
-            m.d.comb += self.busy.eq(1)
-            with m.If(take):
-                m.d.sync += [out_valid.eq(1), out_word.eq(word)]
-                m.d.sync += [c.eq(c + 1), last_c.eq(c == c_before_last)]
-                with m.If(last_c):
-                    # next kernel column: one pixel right
-                    m.d.sync += [c.eq(0), last_c.eq(only_c), kw.eq(kw + 1),
-                                 last_kw.eq(kw == kw_before_last), x.eq(x + 1),
-                                 col_i.eq(col_i + g["c"])]
-                    with m.If(last_kw):
-                        # next kernel row: back to the window's left edge, one row down
-                        m.d.sync += [kw.eq(0), last_kw.eq(only_kw), x.eq(xbase),
-                                     col_i.eq(xbase_i), kh.eq(kh + 1),
-                                     last_kh.eq(kh == kh_before_last), y.eq(y + 1),
-                                     row_i.eq(row_i + wc)]
-                        with m.If(last_kh):
-                            # next window of the row
-                            m.d.sync += [kh.eq(0), last_kh.eq(only_kh), y.eq(ybase),
-                                         row_i.eq(ybase_i),
-                                         xbase.eq(xbase_n), x.eq(xbase_n),
-                                         xbase_n.eq(xbase_n + g["sw"]),
-                                         x_gap.eq(x_gap - g["sw"]),
-                                         xbase_i.eq(xbase_i_n), col_i.eq(xbase_i_n),
-                                         xbase_i_n.eq(xbase_i_n + swc)]
-                            with m.If(last_ox):
-                                # first window of the next row
-                                m.d.sync += [xbase.eq(x_first), x.eq(x_first),
-                                             xbase_n.eq(x_first_n),
-                                             x_gap.eq(x_gap0),
-                                             y_gap.eq(y_gap - g["sh"]),
-                                             xbase_i.eq(col_first), col_i.eq(col_first),
-                                             xbase_i_n.eq(col_first_n),
-                                             ybase.eq(ybase_n), y.eq(ybase_n),
-                                             ybase_n.eq(ybase_n + g["sh"]),
-                                             ybase_i.eq(ybase_i_n), row_i.eq(ybase_i_n),
-                                             ybase_i_n.eq(ybase_i_n + shwc)]
-                                with m.If(last_oy):
-                                    fsm.next("IDLE")
+            advance = queue.can_admit
+            m.d.comb += [self.busy.eq(1), queue.admit.eq(advance)]
+            # the flags after this step (from registers: the enables below do not
+            # wait for them)
+            nxt_c, nxt_kw, nxt_kh, nxt_ox = Signal(), Signal(), Signal(), Signal()
+            m.d.comb += [
+                nxt_c.eq(Mux(last_c, only_c, c == c_before_last)),
+                nxt_kw.eq(Mux(last_c, Mux(e2, only_kw, kw == kw_before_last), last_kw)),
+                nxt_kh.eq(Mux(e2, Mux(e3, only_kh, kh == kh_before_last), last_kh)),
+                nxt_ox.eq(Mux(e3, Mux(e4, x_gap0[-1], x_gap_n[-1]), last_ox)),
+            ]
+            with m.If(advance):
+                m.d.sync += [out_valid.eq(1),
+                             c.eq(Mux(last_c, 0, c + 1)), last_c.eq(nxt_c),
+                             last_kw.eq(nxt_kw), last_kh.eq(nxt_kh),
+                             e2.eq(nxt_c & nxt_kw), e3.eq(nxt_c & nxt_kw & nxt_kh),
+                             e4.eq(nxt_c & nxt_kw & nxt_kh & nxt_ox)]
+            # a step at the last channel: the next kernel column (one pixel
+            # right), or back to the window's left edge (e2), or to the next
+            # window's (e3), or to the first window of the next row (e4)
+            with m.If(advance & last_c):
+                m.d.sync += [
+                    kw.eq(Mux(e2, 0, kw + 1)),
+                    x.eq(Mux(~e2, x + 1, Mux(~e3, xbase, Mux(~e4, xbase_n, x_first)))),
+                    col_i.eq(Mux(~e2, col_i + g["c"],
+                                 Mux(~e3, xbase_i, Mux(~e4, xbase_i_n, col_first)))),
+                ]
+            # the next kernel row (one row down), or back to the window's top (e3),
+            # or to the next row of windows' (e4)
+            with m.If(advance & e2):
+                m.d.sync += [
+                    kh.eq(Mux(e3, 0, kh + 1)),
+                    y.eq(Mux(~e3, y + 1, Mux(~e4, ybase, ybase_n))),
+                    row_i.eq(Mux(~e3, row_i + wc, Mux(~e4, ybase_i, ybase_i_n))),
+                ]
+            # the next window of the row, or the row's first (e4)
+            with m.If(advance & e3):
+                m.d.sync += [
+                    xbase.eq(Mux(e4, x_first, xbase_n)),
+                    xbase_n.eq(Mux(e4, x_first_n, xbase_n + g["sw"])),
+                    x_gap.eq(Mux(e4, x_gap0, x_gap_n)),
+                    x_gap_n.eq(Mux(e4, x_gap0_n, x_gap_n - g["sw"])),
+                    xbase_i.eq(Mux(e4, col_first, xbase_i_n)),
+                    xbase_i_n.eq(Mux(e4, col_first_n, xbase_i_n + swc)),
+                ]
+            # the next row of windows
+            with m.If(advance & e4):
+                m.d.sync += [y_gap.eq(y_gap - g["sh"]),
+                             ybase.eq(ybase_n), ybase_n.eq(ybase_n + g["sh"]),
+                             ybase_i.eq(ybase_i_n), ybase_i_n.eq(ybase_i_n + shwc)]
+                with m.If(last_oy):
+                    m.d.sync += draining.eq(1)
+                    fsm.next("IDLE")
         return m

@@ -111,7 +111,7 @@ def test_generator_corner_geometries(geometry, seed):
 @pytest.mark.parametrize("geometry", [(8, 8, 1, 3, 3, 1, 1, 1, 1), (5, 7, 4, 2, 3, 2, 1, 0, 1),
                                       (4, 4, 16, 5, 5, 1, 1, 2, 2), (1, 1, 1, 1, 1, 1, 1, 0, 0)])
 def test_first_value_latency(geometry):
-    """``o.valid`` rises max(W, SW, PW) + max(SH, PH) + 6 clocks after ``start``, as
+    """``o.valid`` rises max(W, SW, PW) + max(SH, PH) + 8 clocks after ``start``, as
     documented; ``busy`` from the clock after ``start``."""
     h, w, c, kh, kw, sh, sw, ph, pw = geometry
     dut = PatchAddresses(CFG)
@@ -134,4 +134,4 @@ def test_first_value_latency(geometry):
     sim.add_testbench(bench)
     sim.run()
     assert seen["busy"] == 1
-    assert seen["valid"] == max(w, sw, pw) + max(sh, ph) + 6
+    assert seen["valid"] == max(w, sw, pw) + max(sh, ph) + 8

@@ -108,8 +108,7 @@ async def _stream_and_check(dut, host, c, data, seed, shell, name, *, key="", du
     return status
 
 
-async def _fault_busy_writes(dut, c, data, py, shell, stats):
-    host = Host(dut)
+async def _fault_busy_writes(dut, host, c, data, py, shell, stats):
     first, second = data["writes"].tolist(), data["writes2"].tolist()
     await host.write_all(first)
     await host.write(HostRegister.CTRL, 1)
@@ -140,9 +139,8 @@ def _state(dut, flags):
     return high[0]
 
 
-async def _fault_reset(dut, c, data, shell, py, stats):
+async def _fault_reset(dut, host, c, data, shell, py, stats):
     flags = c["state_flags"]
-    host = Host(dut)
     stream_seed = py.getrandbits(32)
     # the probe: the controller's state on each clock from the clock after the start write
     trace = []
@@ -204,11 +202,12 @@ async def accelerator_survives_faults(dut):
     py = random.Random(seed)
     shell = c["shell"]
     stats = {}
+    # the bus driven (w_en low) from the first clock, before the reset ends
+    host = XHost(dut) if c["fault"] == "x_idle" else Host(dut)
     await start_shell_clock_and_reset(dut)
     if c["fault"] == "reset":
-        await _fault_reset(dut, c, data, shell, py, stats)
+        await _fault_reset(dut, host, c, data, shell, py, stats)
     elif c["fault"] == "x_idle":
-        host = XHost(dut)
         host.idle()
         counts = {"x_on_idle_input": 0, "x_on_idle_bus": 0, "x_on_valid_output": 0}
         watcher = cocotb.start_soon(_watch_x(dut, counts))
@@ -217,12 +216,11 @@ async def accelerator_survives_faults(dut):
         watcher.cancel()
         stats.update(counts)
     elif c["fault"] == "saturation":
-        host = Host(dut)
         await _inference(dut, host, c, data, py.getrandbits(32), shell, "saturating run")
         stats["acc_saturations"] = await host.read(HostRegister.ACC_SATURATIONS)
         stats["out_saturations"] = await host.read(HostRegister.OUT_SATURATIONS)
     elif c["fault"] == "busy_writes":
-        await _fault_busy_writes(dut, c, data, py, shell, stats)
+        await _fault_busy_writes(dut, host, c, data, py, shell, stats)
     else:
         raise AssertionError(f"unknown fault {c['fault']!r}")
     await RisingEdge(dut.clk)
