@@ -73,57 +73,49 @@ class Accelerator(wiring.Component):
         descriptors = [Signal(dl, init=desc_init[i], name=f"descriptor{i}") for i in range(L)]
         n_layers = Signal(16, init=len(self.descriptors))
         n_batches = Signal(32, init=1)
+        start = Signal()
         bus = self.bus
-
-        # Every host access passes one register on entry (reads and writes
-        # alike, so a read after a write sees it): the write decode and the read
-        # multiplexer start at flip-flops next to them, not at the bus's driver
-        # (a UART link, a soft CPU) and not at the busy flag.  While the engine
-        # runs, the network it runs is frozen: a write to anything but CTRL
-        # (descriptors, counts, weights, biases) is refused at entry while busy or
-        # while a start is on its way in, and recorded in STATUS.write_ignored
-        # until the next accepted start, so a host that writes too early sees it
-        # rather than a wrong result.
-        addr = Signal.like(bus.addr, name="bus_addr_r")
-        w_data = Signal.like(bus.w_data, name="bus_w_data_r")
-        r_en = Signal(name="bus_r_en_r")
-        # a CTRL write with bit 0 set, registered twice: the network controller
-        # samples the counts (and registered compares of them) a clock before it
-        # sees `start`, so a start follows the entry of the last write by two clocks
-        start_in, start = Signal(name="start_in"), Signal(name="start")
-        write = Signal()            # an accepted write (not CTRL), registered
-        write_ignored = Signal()
-        in_region = bus.addr[REGION_SHIFT:]
-        in_ctrl = (in_region == Region.REGISTERS) & (bus.addr[:REGION_SHIFT] == HostRegister.CTRL)
-        frozen = nc.busy | start_in | start
-        m.d.sync += [addr.eq(bus.addr), w_data.eq(bus.w_data), r_en.eq(bus.r_en),
-                     start_in.eq(bus.w_en & in_ctrl & bus.w_data[0]), start.eq(start_in),
-                     write.eq(bus.w_en & ~in_ctrl & ~frozen)]
-        with m.If(bus.w_en & ~in_ctrl & frozen):
-            m.d.sync += write_ignored.eq(1)
-        with m.Elif(start & ~nc.busy):
-            m.d.sync += write_ignored.eq(0)
-        region = addr[REGION_SHIFT:]
-        offset = addr[:REGION_SHIFT]
+        region = bus.addr[REGION_SHIFT:]
+        offset = bus.addr[:REGION_SHIFT]
 
         def descriptor_word(i, f):
             return HostRegister.DESCRIPTORS + DESCRIPTOR_SLOT * i + f
 
+        # While the engine runs, the network it runs is frozen: a write to
+        # anything but CTRL (descriptors, counts, weights, biases) is refused
+        # and recorded in STATUS.write_ignored until the next accepted start,
+        # so a host that writes too early sees it rather than a wrong result.
+        # `frozen` is a flip-flop of its own (busy or starting, a clock ago),
+        # placed by the write decode it gates rather than in the network
+        # controller, where `busy` is; it stays high one clock after `busy`
+        # falls, before which no host can have seen `done`.
+        is_ctrl = (region == Region.REGISTERS) & (offset == HostRegister.CTRL)
+        frozen = Signal()
+        m.d.sync += frozen.eq(nc.busy | start)
+        write = bus.w_en & ~frozen
+        write_ignored = Signal()
+        with m.If(bus.w_en & frozen & ~is_ctrl):
+            m.d.sync += write_ignored.eq(1)
+        with m.Elif(start & ~nc.busy):
+            m.d.sync += write_ignored.eq(0)
+
+        with m.If(bus.w_en & is_ctrl):
+            m.d.comb += start.eq(bus.w_data[0])
         with m.If(write & (region == Region.REGISTERS)):
             with m.If(offset == HostRegister.N_LAYERS):
-                m.d.sync += n_layers.eq(w_data)
+                m.d.sync += n_layers.eq(bus.w_data)
             with m.If(offset == HostRegister.N_BATCHES):
-                m.d.sync += n_batches.eq(w_data)
+                m.d.sync += n_batches.eq(bus.w_data)
             for i in range(L):
                 for f, name in enumerate(DESCRIPTOR_FIELDS):
                     with m.If(offset == descriptor_word(i, f)):
                         field = descriptors[i][name]
-                        m.d.sync += field.eq(w_data[:len(Value.cast(field))])
+                        m.d.sync += field.eq(bus.w_data[:len(Value.cast(field))])
         # weights and biases go to the core's load port (registered)
         m.d.sync += [
             core.load.en.eq(write & ((region == Region.WEIGHTS) | (region == Region.BIASES))),
             core.load.target.eq(LoadTarget.WEIGHTS),
-            core.load.data.eq(w_data),
+            core.load.data.eq(bus.w_data),
         ]
         with m.If(region == Region.BIASES):
             m.d.sync += core.load.target.eq(LoadTarget.BIASES)
@@ -152,7 +144,7 @@ class Accelerator(wiring.Component):
         # the register region's offsets, and nothing (zero) elsewhere
         in_registers = region == Region.REGISTERS
         read_addr = Mux(in_registers, offset, (1 << REGION_SHIFT) - 1)
-        m.d.comb += bus.r_data.eq(registered_read_mux(m, read_addr, r_en, reads,
+        m.d.comb += bus.r_data.eq(registered_read_mux(m, read_addr, bus.r_en, reads,
                                                       len(bus.r_data), "read_data"))
 
         # --- the three levels -------------------------------------------------

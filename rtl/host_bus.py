@@ -2,11 +2,9 @@
 
 A simple synchronous register bus, seen from the host: a write takes one
 clock (``w_en`` with ``addr`` and ``w_data``); a read presents ``addr``
-with ``r_en`` and finds ``r_data`` :data:`READ_LATENCY` clocks later (four:
-every access is registered on entry, then the read multiplexer is three
-registered levels, :mod:`.read_mux`); reads may follow each other every
-clock.  A write lands on the clock after the entry register, so a read
-issued on any clock after a write sees it.  ``addr`` carries the
+with ``r_en`` and finds ``r_data`` :data:`READ_LATENCY` clocks later (three:
+the read multiplexer is three registered levels, :mod:`.read_mux`); reads may
+follow each other every clock.  ``addr`` carries the
 :class:`circnn.config.Region` above :data:`circnn.config.REGION_SHIFT`
 (map in ``docs/registers.md``).
 """
@@ -20,10 +18,8 @@ from .read_mux import READ_MUX_LATENCY
 
 __all__ = ["HostBusSignature", "ADDR_WIDTH", "READ_LATENCY"]
 
-#: Clocks of the entry register every access passes (``rtl/accelerator.py``).
-ENTRY_LATENCY = 1
 #: clocks from a read's ``r_en`` to its ``r_data``
-READ_LATENCY = ENTRY_LATENCY + READ_MUX_LATENCY
+READ_LATENCY = READ_MUX_LATENCY
 
 #: Address bits: the region field above the offset.
 ADDR_WIDTH = REGION_SHIFT + Region.as_shape().width

@@ -162,7 +162,7 @@ def test_program_bin_is_the_host_writes_of_the_network(which, request):
     assert run["images_per_batch"] == net.layer_batches * net.engine.batch
     assert run["start"] == [{"register": "N_BATCHES", "address": 3, "data": "n (network batches)"},
                             {"register": "CTRL", "address": 0, "data": 1}]
-    assert run["status"]["bits"]["done"] == [1, 1] and run["bus"]["read_latency_clocks"] == 4
+    assert run["status"]["bits"]["done"] == [1, 1] and run["bus"]["read_latency_clocks"] == 3
     assert run["output"]["real_values"] == load_bundle(case["model"]).layers[-1].n_out
 
 

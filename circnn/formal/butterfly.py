@@ -175,7 +175,11 @@ def _stage_props(points, width, stage, depth, slow, rounding="half_up"):
     return [
         p("model", "bmc", model, "rounding",
           "outputs = the model's wrap(round_shift(a +- b, 1)), any input"),
-        p("no_overflow", "bmc", no_overflow, "widened_range",
+        # truncation cannot overflow for any input (floor((a +- b) / 2) of two
+        # iw-bit words is an iw-bit word), so a wider range breaks nothing there:
+        # its mutant is the other rounding, whose outputs are not the exact ones
+        p("no_overflow", "bmc", no_overflow,
+          "rounding" if rounding == "truncate" else "widened_range",
           "inputs in the documented range: outputs exact (nothing wraps)"),
         p("cover", "cover", cover, "deaf",
           "covered: a checked half-sum of an inverse frame, a checked difference drained"),
