@@ -36,9 +36,9 @@ LAYERS = [
 ]
 #: rows of the long layer runs; the short ones elaborate the same stream shell, so
 #: that both share one Verilator build per configuration
-LONG_ROWS = 8000
+LONG_ROWS = 5000
 #: random networks a long run loads one after the other
-NETWORK_COUNT = 40
+NETWORK_COUNT = 25
 # (network, blocks, activations, rows); the first is test_accelerator's (one build for both)
 NETWORKS = [
     (NET, [3, 4, 2, 2], ["relu", "relu", "none"], 8),
