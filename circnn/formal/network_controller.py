@@ -102,13 +102,20 @@ def _table(m, dut, max_batches):
     m.d.comb += Assume(dut.n_batches <= max_batches)
 
 
-def terminates(net, bound, max_batches, mutation=None):
+def _one_controller(net, max_batches, mutation):
+    """A harness with one controller (its variant ``mutation``), out of reset, on any
+    table, with a layer level that answers in time."""
     m = Module()
     dut, opened = _controller(net, mutation)
     m.submodules.dut = opened.module
     no_reset(m)
     _table(m, dut, max_batches)
     _layer_level(m, dut, dut.in_full, dut.layer_done)
+    return m, dut
+
+
+def terminates(net, bound, max_batches, mutation=None):
+    m, dut = _one_controller(net, max_batches, mutation)
     first = Signal(init=1, name="first_clock")
     m.d.sync += first.eq(0)
     m.d.comb += dut.start.eq(first)                 # one start, on the first clock
@@ -159,12 +166,7 @@ def start_while_busy(net, max_batches, mutation=None):
 
 
 def cover(net, max_batches, mutation=None):
-    m = Module()
-    dut, opened = _controller(net, mutation)
-    m.submodules.dut = opened.module
-    no_reset(m)
-    _table(m, dut, max_batches)
-    _layer_level(m, dut, dut.in_full, dut.layer_done)
+    m, dut = _one_controller(net, max_batches, mutation)
     m.d.comb += dut.start.eq(AnySeq(1))
     ran = Signal(name="ran")
     with m.If(dut.layer_start):
