@@ -183,7 +183,9 @@ class LayerController(wiring.Component):
         d_pos = Signal(range(net.stride + 1))
         # the word before the image's last (wraps when the image is one word, then
         # unused), and whether it is one word: "d_pos + 1 is the last" becomes
-        # an equality of registers, no adder before it
+        # an equality of registers, no adder before it.  The image has
+        # (in_values + 1) / 2 words, so the one before its last is
+        # (in_values - 3) / 2 (floored): one subtraction from `shape`, not two
         d_before_last = Signal(range(net.stride + 1))
         d_one_word = Signal()
         d_at_last = Signal()
@@ -206,7 +208,7 @@ class LayerController(wiring.Component):
             with m.State("IDLE"):
                 with m.If(start):
                     m.d.sync += [pair_mode.eq(~shape.c[0]), d_pos.eq(0),
-                                 d_before_last.eq(((shape.in_values + 1) >> 1) - 2),
+                                 d_before_last.eq((shape.in_values - 3) >> 1),
                                  d_one_word.eq(shape.in_values <= 2),
                                  d_at_last.eq(shape.in_values <= 2), d_odd.eq(shape.in_values[0])]
                     with m.If(shape_conv):

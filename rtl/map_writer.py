@@ -106,18 +106,28 @@ class MapWriter(wiring.Component):
         ws = self.shape
 
         # --- the queue: keeps the writer's decisions off the core's ready ------
+        # keep0/keep1: the channel (+1) is below C_out; new_row: the pair's vector
+        # differs from the pair's before it (0 after a batch's last pair and at the
+        # layer's start), formed as the pair enters, so that the row-move decision
+        # at the queue's head compares nothing
         entry = data.StructLayout({**map_pair_layout(net, value).members,
-                                   "keep0": 1, "keep1": 1})    # channel (+1) below C_out
+                                   "keep0": 1, "keep1": 1, "new_row": 1})
         m.submodules.queue = wq = fifo.SyncFIFOBuffered(width=entry.size, depth=4)
         entry_in = Signal(entry)
         i = self.i.payload
+        in_vec = Signal.like(i.vector)      # the vector new_row compares with
         m.d.comb += [
             entry_in.y0.eq(i.y0), entry_in.y1.eq(i.y1), entry_in.vector.eq(i.vector),
             entry_in.channel.eq(i.channel), entry_in.batch_last.eq(i.batch_last),
             entry_in.layer_last.eq(i.layer_last),
             entry_in.keep0.eq(i.channel < ws.c_out), entry_in.keep1.eq(i.channel + 1 < ws.c_out),
+            entry_in.new_row.eq(i.vector != in_vec),
             wq.w_data.eq(entry_in), wq.w_en.eq(self.i.valid), self.i.ready.eq(wq.w_rdy),
         ]
+        with m.If(self.start):
+            m.d.sync += in_vec.eq(0)
+        with m.Elif(self.i.valid & self.i.ready):
+            m.d.sync += in_vec.eq(Mux(i.batch_last, 0, i.vector))
         e = entry(wq.r_data)
 
         # --- row state: the output pixel (x, y) of image `img`, its value offset
@@ -181,20 +191,22 @@ class MapWriter(wiring.Component):
         # the row state follows the pairs leaving the queue: it steps to the next
         # row when the vector tag changes, back to the batch's first row when a
         # pass starts again, and on past the batch after its last pair
-        cur_vec = Signal.like(e.vector)
+        # (the head's `new_row` holds until it is taken: `moved` says the row state
+        # has moved for it already)
+        moved = Signal()
         new_batch = Signal()
         advance = Signal()          # a clock spent moving the row state
-        m.d.comb += advance.eq(new_batch | (wq.r_rdy & (e.vector != cur_vec)))
+        m.d.comb += advance.eq(new_batch | (wq.r_rdy & e.new_row & ~moved))
         with m.If(self.start):
             m.d.sync += [sig.eq(0) for sig in list(cur.values()) + list(saved.values())]
-            m.d.sync += [cur_vec.eq(0), new_batch.eq(0)]
+            m.d.sync += [moved.eq(0), new_batch.eq(0)]
         with m.Elif(advance):
             with m.If(new_batch):
                 m.d.sync += [cur[key].eq(nxt[key]) for key in cur]
                 m.d.sync += [saved[key].eq(nxt[key]) for key in cur]
-                m.d.sync += [cur_vec.eq(0), new_batch.eq(0)]
+                m.d.sync += new_batch.eq(0)
             with m.Else():
-                m.d.sync += cur_vec.eq(e.vector)
+                m.d.sync += moved.eq(1)
                 with m.If(e.vector == 0):
                     m.d.sync += [cur[key].eq(saved[key]) for key in cur]
                 with m.Else():
@@ -307,7 +319,7 @@ class MapWriter(wiring.Component):
             # is dropped, unless it ends the layer: then it issues one op that
             # writes nothing
             m.d.sync += [p_valid.eq(writes | e.layer_last), new_batch.eq(e.batch_last),
-                         fresh.eq(0)]
+                         fresh.eq(0), moved.eq(0)]
         with m.Elif(p_valid & last_op):
             m.d.sync += p_valid.eq(0)
         with m.If(self.start):

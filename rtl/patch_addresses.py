@@ -77,6 +77,11 @@ class PatchAddresses(wiring.Component):
         # is then an equality of registers, no adder before it (wraps for a count
         # of 1, where the `only_*` flag decides instead)
         c_before_last = Signal.like(g["c"])
+        # and the count less three: "the channel after this one is the one before
+        # the last" is then formed a step ahead into `c_at_before_last`, so a step's
+        # next-flags (`e2`..`e4`) start at flip-flops, with no compare before them
+        c_before_before_last = Signal.like(g["c"])
+        c_at_before_last, two_c = Signal(), Signal()     # c == C - 2; C == 2
         kw_before_last, kh_before_last = Signal.like(g["kw"]), Signal.like(g["kh"])
         # window origin (oy*SH - PH, ox*SW - PW); the current pixel (y, x) inside it;
         # the channel; and the index parts y*W*C (of the origin and of the pixel) and
@@ -181,6 +186,14 @@ class PatchAddresses(wiring.Component):
                 fsm.next("LIMITS")
         with fsm.state("LIMITS"):
             m.d.comb += self.busy.eq(1)
+            # the loop limits and the count-of-one flags, a clock before ORIGIN
+            # forms the carry flags from them (registers into registers)
+            m.d.sync += [
+                c_before_last.eq(g["c"] - 2), c_before_before_last.eq(g["c"] - 3),
+                kw_before_last.eq(g["kw"] - 2), kh_before_last.eq(g["kh"] - 2),
+                only_c.eq(g["c"] == 1), only_kw.eq(g["kw"] == 1), only_kh.eq(g["kh"] == 1),
+                two_c.eq(g["c"] == 2),
+            ]
             # the gaps of the first window (origin -padding) to the limits
             m.d.sync += [x_gap0.eq(g["w"] + 2 * g["pw"] - g["sw"] - g["kw"]),
                          x_gap0_n.eq(g["w"] + 2 * g["pw"] - 2 * g["sw"] - g["kw"]),
@@ -194,37 +207,37 @@ class PatchAddresses(wiring.Component):
         with fsm.state("ORIGIN"):
             m.d.comb += self.busy.eq(1)
             m.d.sync += [
-                c_before_last.eq(g["c"] - 2), kw_before_last.eq(g["kw"] - 2),
-                kh_before_last.eq(g["kh"] - 2),
                 x_gap.eq(x_gap0), x_gap_n.eq(x_gap0_n),
-                e2.eq((g["c"] == 1) & (g["kw"] == 1)),
-                e3.eq((g["c"] == 1) & (g["kw"] == 1) & (g["kh"] == 1)),
-                e4.eq((g["c"] == 1) & (g["kw"] == 1) & (g["kh"] == 1) & x_gap0[-1]),
+                e2.eq(only_c & only_kw), e3.eq(only_c & only_kw & only_kh),
+                e4.eq(only_c & only_kw & only_kh & x_gap0[-1]),
+                c_at_before_last.eq(two_c),
                 ybase.eq(y_first), xbase.eq(x_first), y.eq(y_first), x.eq(x_first),
                 ybase_n.eq(y_first_n), xbase_n.eq(x_first_n),
                 ybase_i_n.eq(row_first_n), xbase_i_n.eq(col_first_n),
                 kh.eq(0), kw.eq(0), c.eq(0),
-                only_c.eq(g["c"] == 1), only_kw.eq(g["kw"] == 1), only_kh.eq(g["kh"] == 1),
-                last_c.eq(g["c"] == 1), last_kw.eq(g["kw"] == 1), last_kh.eq(g["kh"] == 1),
+                last_c.eq(only_c), last_kw.eq(only_kw), last_kh.eq(only_kh),
                 ybase_i.eq(row_first), row_i.eq(row_first), xbase_i.eq(col_first),
                 col_i.eq(col_first),
             ]
             fsm.next("RUN")
+        # the flags after a step, formed outside the state machine (no state flag in
+        # their cones), from registers: the enables below do not wait for them
+        nxt_c, nxt_kw, nxt_kh, nxt_ox = Signal(), Signal(), Signal(), Signal()
+        m.d.comb += [
+            nxt_c.eq(Mux(last_c, only_c, c_at_before_last)),
+            nxt_kw.eq(Mux(last_c, Mux(e2, only_kw, kw == kw_before_last), last_kw)),
+            nxt_kh.eq(Mux(e2, Mux(e3, only_kh, kh == kh_before_last), last_kh)),
+            nxt_ox.eq(Mux(e3, Mux(e4, x_gap0[-1], x_gap_n[-1]), last_ox)),
+        ]
         with fsm.state("RUN"):
             advance = queue.can_admit
             m.d.comb += [self.busy.eq(1), queue.admit.eq(advance)]
-            # the flags after this step (from registers: the enables below do not
-            # wait for them)
-            nxt_c, nxt_kw, nxt_kh, nxt_ox = Signal(), Signal(), Signal(), Signal()
-            m.d.comb += [
-                nxt_c.eq(Mux(last_c, only_c, c == c_before_last)),
-                nxt_kw.eq(Mux(last_c, Mux(e2, only_kw, kw == kw_before_last), last_kw)),
-                nxt_kh.eq(Mux(e2, Mux(e3, only_kh, kh == kh_before_last), last_kh)),
-                nxt_ox.eq(Mux(e3, Mux(e4, x_gap0[-1], x_gap_n[-1]), last_ox)),
-            ]
             with m.If(advance):
                 m.d.sync += [out_valid.eq(1),
                              c.eq(Mux(last_c, 0, c + 1)), last_c.eq(nxt_c),
+                             # c + 1 is C - 2 when c is C - 3; after the last
+                             # channel c is 0, C - 2 when C is 2
+                             c_at_before_last.eq(Mux(last_c, two_c, c == c_before_before_last)),
                              last_kw.eq(nxt_kw), last_kh.eq(nxt_kh),
                              e2.eq(nxt_c & nxt_kw), e3.eq(nxt_c & nxt_kw & nxt_kh),
                              e4.eq(nxt_c & nxt_kw & nxt_kh & nxt_ox)]

@@ -102,6 +102,8 @@ def test_generator_equals_the_twin_for_random_geometries(seed):
     ((4, 4, 16), (5, 5), (1, 1), (2, 2)),      # a kernel larger than the map, padded
     ((12, 12, 3), (1, 1), (2, 2), (0, 0)),     # the largest map, 1x1 stride 2
     ((5, 7, 4), (2, 3), (2, 1), (0, 1)),       # asymmetric everything
+    ((3, 4, 2), (2, 2), (1, 1), (0, 0)),       # two channels (C - 2 is 0)
+    ((4, 3, 3), (2, 1), (1, 2), (1, 0)),       # three channels (C - 3 is 0)
 ])
 def test_generator_corner_geometries(geometry, seed):
     (words,) = run([geometry], seed, stall=0.0)
