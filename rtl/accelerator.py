@@ -101,16 +101,25 @@ class Accelerator(wiring.Component):
 
         with m.If(bus.w_en & is_ctrl):
             m.d.comb += start.eq(bus.w_data[0])
-        with m.If(write & (region == Region.REGISTERS)):
-            with m.If(offset == HostRegister.N_LAYERS):
-                m.d.sync += n_layers.eq(bus.w_data)
-            with m.If(offset == HostRegister.N_BATCHES):
-                m.d.sync += n_batches.eq(bus.w_data)
-            for i in range(L):
-                for f, name in enumerate(DESCRIPTOR_FIELDS):
-                    with m.If(offset == descriptor_word(i, f)):
-                        field = descriptors[i][name]
-                        m.d.sync += field.eq(bus.w_data[:len(Value.cast(field))])
+        # Each register's write select is a wire of its own, from the bus alone,
+        # marked `keep`: synthesis then maps the decode apart and `frozen` meets
+        # each select in the register's enable, one LUT before it, instead of
+        # entering at the head of a shared decode tree whose outputs fan out
+        # across the chip (the path that limited the clock)
+        def selected(word, name):
+            sel = Signal(name=f"{name}_write", attrs={"keep": 1})
+            m.d.comb += sel.eq(bus.w_en & (region == Region.REGISTERS) & (offset == word))
+            return sel & ~frozen
+
+        with m.If(selected(HostRegister.N_LAYERS, "n_layers")):
+            m.d.sync += n_layers.eq(bus.w_data)
+        with m.If(selected(HostRegister.N_BATCHES, "n_batches")):
+            m.d.sync += n_batches.eq(bus.w_data)
+        for i in range(L):
+            for f, name in enumerate(DESCRIPTOR_FIELDS):
+                with m.If(selected(descriptor_word(i, f), f"descriptor{i}_{name}")):
+                    field = descriptors[i][name]
+                    m.d.sync += field.eq(bus.w_data[:len(Value.cast(field))])
         # weights and biases go to the core's load port (registered)
         m.d.sync += [
             core.load.en.eq(write & ((region == Region.WEIGHTS) | (region == Region.BIASES))),
