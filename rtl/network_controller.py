@@ -108,6 +108,15 @@ class NetworkController(wiring.Component):
         pc = net.patch
         geo = m.submodules.geometry = MapGeometry(net)
         conv = Signal()             # the current layer is a convolution (set with `cur`)
+        # each descriptor's "is a convolution", registered from the table on every
+        # clock (a descriptor changes only while idle, two clocks or more before a
+        # FETCH): FETCH's pick of it is then an AND-OR of flip-flop pairs, not of
+        # the kind compares (4 LUT levels and a long route, the slowest path once
+        # the host-write decode moved the table)
+        desc_conv = Signal(L)
+        if net.convolution:
+            m.d.sync += [desc_conv[i].eq(self.descriptors[i].kind == LayerKind.CONV2D)
+                         for i in range(L)]
         # values per image the layer reads, and writes (the chain compares them);
         # registered in SUMS, once the geometry is known
         # (a map's values, or a dense vector's: up to max(max_q, max_p)*k)
@@ -300,10 +309,8 @@ class NetworkController(wiring.Component):
             # an AND-OR of the one-hot `pick` (indexing the array view with a
             # signal would compute the bit offset with a multiplication)
             picked = [Mux(pick[i], self.descriptors[i].as_value(), 0) for i in range(L)]
-            is_conv = [pick[i] & (self.descriptors[i].kind == LayerKind.CONV2D)
-                       for i in range(L)]
             m.d.sync += [cur.eq(reduce(operator.or_, picked)), w_need.eq(0), covered.eq(0),
-                         conv.eq(reduce(operator.or_, is_conv) if net.convolution else 0)]
+                         conv.eq((pick & desc_conv).any())]
             with m.If(checking):
                 fsm.next("GEOMETRY_SUMS")
             with m.Else():

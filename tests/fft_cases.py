@@ -10,7 +10,7 @@ RANDOM_VECTORS = 1000
 #: otherwise): their build costs seconds, their clocks next to nothing
 VERILATOR_FROM_POINTS = 16
 #: on Verilator a configuration streams this many times the random frames
-VERILATOR_FRAMES_FACTOR = 10
+VERILATOR_FRAMES_FACTOR = 2
 #: more than any bench's structured (corner-case) frames
 STRUCTURED_FRAMES_BOUND = 256
 
@@ -22,7 +22,7 @@ def transform_simulator(points: int) -> str:
 def random_frame_count(points: int, simulator: str = "icarus") -> int:
     """Random frames per configuration: 1000, or 16k words for the large transforms
     (a 256-point frame is 256 words; 64 of them exercise every twiddle and stage
-    as often as 1000 frames of 16); ten times that on Verilator."""
+    as often as 1000 frames of 16); twice that on Verilator."""
     count = min(RANDOM_VECTORS, 16384 // points)
     return count * (VERILATOR_FRAMES_FACTOR if simulator == "verilator" else 1)
 
