@@ -321,10 +321,13 @@ class LayerController(wiring.Component):
         ]
         # a batch is B rows: p*k/2 pairs per row; a layer is `rows` batches
         written = Signal(range(eng.batch * eng.max_p * N + 1))
-        # the batch's output count less one, latched (p_pairs is set on
-        # `start`, and the first output arrives many clocks later)
-        last_written = Signal(range(eng.batch * eng.max_p * N + 1))
-        m.d.sync += last_written.eq(mul_const(p_pairs, B) - 1)
+        # the batch's output count less two, latched (p_pairs is set on `start`,
+        # and the first output arrives many clocks later): "the next word ends
+        # the batch" is then formed as a word moves, into `at_batch_end`, a
+        # register (the compare, the batch count's enable and its route are no
+        # longer in one clock)
+        before_last_written = Signal(range(eng.batch * eng.max_p * N + 1))
+        m.d.sync += before_last_written.eq(mul_const(p_pairs, B) - 2)
         batches = Signal.like(ws.rows, name="batches")
         rows_last = Signal.like(ws.rows, name="rows_last")
         m.d.sync += rows_last.eq(ws.rows - 1)
@@ -335,16 +338,19 @@ class LayerController(wiring.Component):
         m.d.sync += on_last_batch.eq(batches == rows_last)
         # the word offered ends its batch (its layer): flags of the word, from
         # registers (the map writer's queue takes them whether or not it is ready)
-        at_batch_end = written == last_written
+        # (written == last_written, kept as a register: a batch has two words or
+        # more, so after its first word and after its last the flag is 0)
+        at_batch_end = Signal()
         at_layer_end = at_batch_end & on_last_batch
         batch_end = moved & at_batch_end
         last_moved = moved & at_layer_end
         with m.If(start):
-            m.d.sync += [batches.eq(0), written.eq(0), n.eq(0)]
+            m.d.sync += [batches.eq(0), written.eq(0), n.eq(0), at_batch_end.eq(0)]
         with m.If(moved):
-            m.d.sync += [n.eq(Mux(out.last, 0, n + 1)), written.eq(written + 1)]
+            m.d.sync += [n.eq(Mux(out.last, 0, n + 1)), written.eq(written + 1),
+                         at_batch_end.eq(written == before_last_written)]
             with m.If(batch_end):
-                m.d.sync += [written.eq(0), batches.eq(batches + 1)]
+                m.d.sync += [written.eq(0), batches.eq(batches + 1), at_batch_end.eq(0)]
         m.d.comb += [
             mw.shape.eq(ws), mw.start.eq(start),
             to_map.payload.y0.eq(out.y0), to_map.payload.y1.eq(out.y1),
