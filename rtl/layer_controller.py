@@ -204,13 +204,17 @@ class LayerController(wiring.Component):
         walk = m.submodules.patch_link = StreamRegister(pa.o.payload.shape())
         wiring.connect(m, pa.o, walk.i)
         index = walk.o.payload.index
+        # in_values <= 2 (the image is one word) from its bits, not a compare:
+        # a carry chain here was shared by synthesis with the network
+        # controller's checks of the same value and routed across the chip
+        one_word = (shape.in_values[2:] == 0) & ~(shape.in_values[0] & shape.in_values[1])
         with m.FSM(name="reader"):
             with m.State("IDLE"):
                 with m.If(start):
                     m.d.sync += [pair_mode.eq(~shape.c[0]), d_pos.eq(0),
                                  d_before_last.eq((shape.in_values - 3) >> 1),
-                                 d_one_word.eq(shape.in_values <= 2),
-                                 d_at_last.eq(shape.in_values <= 2), d_odd.eq(shape.in_values[0])]
+                                 d_one_word.eq(one_word), d_at_last.eq(one_word),
+                                 d_odd.eq(shape.in_values[0])]
                     with m.If(shape_conv):
                         m.next = "CONV_START"
                     with m.Else():
