@@ -200,6 +200,10 @@ class NetworkController(wiring.Component):
             shape.pool_w.eq(geo.pool_w), shape.pool_row.eq(geo.pool_row),
         ]
         checking = Signal()     # validating the table (1) or running it (0)
+        # busy and not checking, as a flip-flop of its own (set when the table is
+        # found good, cleared wherever `busy` is): it gates the host's input
+        # stream at the layer level, far from `busy`'s many loads
+        running = Signal()
         bad = Signal(16)        # check results, one bit per ErrorCode value
         # registered compares: `layer` and `batch` change at most once per
         # several clocks (FETCH..CHECK, RUN..WAIT_LAYER), and these flags are
@@ -230,7 +234,7 @@ class NetworkController(wiring.Component):
         ending_layer, ending_batch = Signal(), Signal()
 
         m.d.comb += [
-            self.running.eq(self.busy & ~checking),   # input is accepted once the table is good
+            self.running.eq(running),   # input is accepted once the table is good
             self.src.eq(cur.src), self.dst.eq(cur.dst),
         ]
         for name in layer_config_layout(eng).members:
@@ -249,7 +253,7 @@ class NetworkController(wiring.Component):
 
         def fail(code):
             m.d.sync += [self.error.eq(1), self.error_code.eq(code), self.error_layer.eq(layer),
-                         self.busy.eq(0), self.done.eq(1)]
+                         self.busy.eq(0), running.eq(0), self.done.eq(1)]
             fsm.next("IDLE")
 
         def first_failure(*codes):
@@ -293,7 +297,7 @@ class NetworkController(wiring.Component):
             with m.If(self.start):
                 m.d.sync += [self.busy.eq(1), self.done.eq(0), self.error.eq(0),
                              self.error_code.eq(ErrorCode.NONE), self.start_ignored.eq(0),
-                             layer.eq(0), pick.eq(1), batch.eq(0), checking.eq(1)]
+                             layer.eq(0), batch.eq(0), checking.eq(1)]
                 m.d.comb += [cycles.load.eq(1), batch_clock.load.eq(1)]
                 fsm.next("START")
         with fsm.state("START"):
@@ -419,10 +423,8 @@ class NetworkController(wiring.Component):
                     # the host sends each input as pairs (an odd count gets a pad)
                     m.d.sync += self.in_pairs.eq((in_values + 1) >> 1)
                 with m.If(last_layer):
-                    # the table is good: run it
-                    m.d.sync += [layer.eq(0), pick.eq(1), checking.eq(0)]
-                with m.Else():
-                    m.d.sync += [layer.eq(layer + 1), pick.eq(pick << 1)]
+                    # the table is good: run it (`layer` and `pick` step below)
+                    m.d.sync += [checking.eq(0), running.eq(1)]
                 fsm.next("FETCH")
         with fsm.state("WAIT_INPUT"):
             with m.If(in_full):
@@ -442,15 +444,28 @@ class NetworkController(wiring.Component):
             # away); the wide status registers by `ending_*` alone (below)
             m.d.sync += [ending_layer.eq(0), ending_batch.eq(0)]
             with m.If(last_layer):
-                m.d.sync += [layer.eq(0), pick.eq(1)]
                 with m.If(last_batch):
-                    m.d.sync += [self.busy.eq(0), self.done.eq(1)]
+                    m.d.sync += [self.busy.eq(0), running.eq(0), self.done.eq(1)]
                     fsm.next("IDLE")
                 with m.Else():
                     fsm.next("FETCH")
             with m.Else():
-                m.d.sync += [layer.eq(layer + 1), pick.eq(pick << 1)]
                 fsm.next("FETCH")
+        # the next layer (or the first again after the last), in one place for both
+        # the table check (VERDICT, when good) and the run (LAYER_END): `pick`'s
+        # input is then a few terms (the verdict's flop through four LUTs into it
+        # was the slowest path); `pick` is set in START, the clock after `layer`
+        # (nothing reads it before FETCH)
+        size_found, _ = size_failure
+        step_layer = Signal()
+        m.d.comb += step_layer.eq((fsm.ongoing("VERDICT") & ~size_found) | fsm.ongoing("LAYER_END"))
+        with m.If(fsm.ongoing("START")):
+            m.d.sync += pick.eq(1)
+        with m.Elif(step_layer):
+            with m.If(last_layer):
+                m.d.sync += [layer.eq(0), pick.eq(1)]
+            with m.Else():
+                m.d.sync += [layer.eq(layer + 1), pick.eq(pick << 1)]
         # the status registers a layer's (a batch's) end updates, 32 bits each and
         # many, enabled by one flip-flop each, set on the clock LAYER_END is
         # entered (a decode of the state register fanned out to them all was

@@ -174,6 +174,10 @@ class Harness:
                 problems.append(f"clock {clock}: the testbench's extra start came while idle")
             if done_at == clock:
                 dones.append(clock)
+            if running and not busy:
+                problems.append(f"clock {clock}: running while not busy")
+            if layer_start and not running:
+                problems.append(f"clock {clock}: a layer start while not running")
             if running:
                 running_seen = True
                 if in_pairs != table[0]["q"] * eng.half:

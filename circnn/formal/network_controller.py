@@ -161,7 +161,8 @@ def start_while_busy(net, max_batches, mutation=None):
     # start acts in IDLE only, and the controller is busy exactly outside IDLE
     flags = [r for r in oa.registers() if r.name.startswith("state_")]
     m.d.comb += [Assert(sum(flags) == 1, "one state at a time"),
-                 Assert(a.busy == ~oa.signal("state_idle"), "busy exactly outside IDLE")]
+                 Assert(a.busy == ~oa.signal("state_idle"), "busy exactly outside IDLE"),
+                 Assert(~a.running | a.busy, "running only while busy")]
     return m
 
 
